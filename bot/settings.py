@@ -1,0 +1,399 @@
+"""Typed, validated settings, one class per area, built once at each entry point and passed down."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+_PLACEHOLDER = re.compile(
+    r"(^|[-_])(changeme|change-me|placeholder|your|dummy|example|replace|todo|xxx+)([-_]|$)|^<.*>$",
+    re.IGNORECASE,
+)
+_SLACK_ID = re.compile(r"^[UWS][A-Z0-9]{2,}$")
+_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
+_HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+class SettingsError(Exception):
+    """Settings are missing or invalid; the message names each variable and what to do."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("Invalid settings:\n  " + "\n  ".join(problems))
+        self.problems = problems
+
+
+def _reject_placeholder(env_name: str, value: str) -> None:
+    if _PLACEHOLDER.search(value):
+        raise ValueError(f"{env_name} still holds a placeholder value; set the real one")
+
+
+def _require_secret(env_name: str, value: SecretStr, prefix: str | None = None) -> SecretStr:
+    raw = value.get_secret_value().strip()
+    if not raw:
+        raise ValueError(f"{env_name} is empty")
+    _reject_placeholder(env_name, raw)
+    if prefix and not raw.startswith(prefix):
+        raise ValueError(f"{env_name} must start with {prefix!r}")
+    return SecretStr(raw)
+
+
+def _http_url(env_name: str, value: str, *, trailing_slash: bool) -> str:
+    value = value.strip()
+    if not re.match(r"^https?://[^/\s]+", value):
+        raise ValueError(f"{env_name} must be an http(s) URL, got {value!r}")
+    value = value.rstrip("/")
+    return value + "/" if trailing_slash else value
+
+
+class SlackSettings(BaseSettings):
+    """Slack credentials and endpoint."""
+
+    model_config = SettingsConfigDict(env_prefix="SLACK_", extra="ignore")
+
+    bot_token: SecretStr = Field(
+        description="Bot User OAuth token (`xoxb-…`) from the app's OAuth & Permissions page."
+    )
+    signing_secret: SecretStr = Field(
+        description="Signing secret from the app's Basic Information page; verifies every request."
+    )
+    app_token: SecretStr | None = Field(
+        default=None,
+        description="App-level token (`xapp-…`, scope `connections:write`); Socket Mode only.",
+    )
+    api_url: str = Field(
+        default="https://slack.com/api/",
+        description="Slack Web API base URL (tests and the demo point it at a local fake).",
+    )
+
+    @field_validator("bot_token")
+    @classmethod
+    def _bot_token(cls, value: SecretStr) -> SecretStr:
+        return _require_secret("SLACK_BOT_TOKEN", value, "xoxb-")
+
+    @field_validator("signing_secret")
+    @classmethod
+    def _signing_secret(cls, value: SecretStr) -> SecretStr:
+        return _require_secret("SLACK_SIGNING_SECRET", value)
+
+    @field_validator("app_token")
+    @classmethod
+    def _app_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        return _require_secret("SLACK_APP_TOKEN", value, "xapp-")
+
+    @field_validator("api_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        return _http_url("SLACK_API_URL", value, trailing_slash=True)
+
+
+class ZuoraSettings(BaseSettings):
+    """Zuora tenant, credentials and client behaviour."""
+
+    model_config = SettingsConfigDict(env_prefix="ZUORA_", extra="ignore")
+
+    base_url: str = Field(
+        default="https://rest.zuora.com",
+        description="Zuora REST base URL of your tenant (e.g. https://rest.apisandbox.zuora.com).",
+    )
+    ui_url: str = Field(
+        default="https://www.zuora.com",
+        description="Zuora UI host for deep links in cards (the REST host is not a UI host).",
+    )
+    client_id: SecretStr = Field(
+        description="OAuth client ID of a Zuora API user with notification view and resend access."
+    )
+    client_secret: SecretStr = Field(description="OAuth client secret for ZUORA_CLIENT_ID.")
+    entity_id: str | None = Field(
+        default=None,
+        description="Optional entity ID, sent as `Zuora-Entity-Ids` (multi-entity tenants only).",
+    )
+    org_ids: str | None = Field(
+        default=None, description="Optional comma-separated org IDs, sent as `Zuora-Org-Ids`."
+    )
+    tenant_timezone: str = Field(
+        default="America/Los_Angeles",
+        description="The tenant's time zone: Zuora reads and writes zone-less times in it.",
+    )
+    history_ids: Literal["auto", "rest", "data-query"] = Field(
+        default="auto",
+        description="Where resend IDs come from: `rest` records, `data-query`, or `auto` (REST, "
+        "else Data Query).",
+    )
+    connect_timeout: float = Field(
+        default=5.0, gt=0, le=60, description="Seconds to wait for a connection to Zuora."
+    )
+    read_timeout: float = Field(
+        default=20.0, gt=0, le=300, description="Seconds to wait for Zuora to answer a request."
+    )
+    max_concurrency: int = Field(
+        default=8,
+        ge=1,
+        le=40,
+        description="Most Zuora requests in flight at once (Zuora allows 40 per tenant).",
+    )
+    max_retries: int = Field(
+        default=2, ge=0, le=10, description="Retries of a failed GET or idempotent resend."
+    )
+    retry_max_delay: float = Field(
+        default=8.0, gt=0, le=120, description="Longest wait in seconds before one retry."
+    )
+    cache_ttl: float = Field(
+        default=30.0,
+        ge=0,
+        le=3600,
+        description="Seconds identical reads are served from memory (0 turns the cache off).",
+    )
+    query_timeout: float = Field(
+        default=60.0, gt=0, le=1800, description="Seconds to wait for a Data Query job to finish."
+    )
+    id_wait: float = Field(
+        default=10.0,
+        ge=0,
+        le=60,
+        description="Seconds a failures card waits for resend IDs before it is shown without them.",
+    )
+
+    @field_validator("client_id")
+    @classmethod
+    def _client_id(cls, value: SecretStr) -> SecretStr:
+        return _require_secret("ZUORA_CLIENT_ID", value)
+
+    @field_validator("client_secret")
+    @classmethod
+    def _client_secret(cls, value: SecretStr) -> SecretStr:
+        return _require_secret("ZUORA_CLIENT_SECRET", value)
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        return _http_url("ZUORA_BASE_URL", value, trailing_slash=False)
+
+    @field_validator("ui_url")
+    @classmethod
+    def _ui_url(cls, value: str) -> str:
+        return _http_url("ZUORA_UI_URL", value, trailing_slash=False)
+
+    @field_validator("tenant_timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"ZUORA_TENANT_TIMEZONE {value!r} is not an IANA zone") from exc
+        return value
+
+    @field_validator("entity_id", "org_ids")
+    @classmethod
+    def _header_value(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not re.fullmatch(r"[A-Za-z0-9_,\- ]+", value):
+            raise ValueError("ZUORA_ENTITY_ID / ZUORA_ORG_IDS hold letters, digits, '-' and ','")
+        return value.strip()
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The tenant's zone as a tzinfo."""
+        return ZoneInfo(self.tenant_timezone)
+
+
+class ResendSettings(BaseSettings):
+    """Who may resend, and where resends are announced."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore")
+
+    resend_allowed_users: Annotated[frozenset[str], NoDecode] = Field(
+        default=frozenset(),
+        description="Comma list of Slack user IDs (`U…`/`W…`) and user-group IDs (`S…`) who may "
+        "resend; `*` means everyone; unset means nobody.",
+    )
+    resend_access_contact: str = Field(
+        default="a Zuora Ops admin",
+        description="Who to ask for resend access, shown to denied users (e.g. `#billing-ops`).",
+    )
+    audit_channel: str | None = Field(
+        default=None,
+        description="Optional channel ID (`C…`) where every resend is announced, outcome in thread.",
+    )
+
+    @field_validator("resend_allowed_users", mode="before")
+    @classmethod
+    def _allow_list(cls, value: object) -> frozenset[str]:
+        if value is None:
+            return frozenset()
+        items = value.split(",") if isinstance(value, str) else list(value)  # type: ignore[call-overload]
+        cleaned = frozenset(str(item).strip() for item in items if str(item).strip())
+        for item in cleaned:
+            if item != "*" and not _SLACK_ID.match(item):
+                raise ValueError(
+                    f"RESEND_ALLOWED_USERS: {item!r} is not a Slack user (U…/W…) or "
+                    "user-group (S…) ID; use IDs, not names"
+                )
+        return cleaned
+
+    @field_validator("audit_channel")
+    @classmethod
+    def _audit_channel(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not _CHANNEL_ID.match(value.strip()):
+            raise ValueError(f"AUDIT_CHANNEL must be a channel ID like C0123ABCD, got {value!r}")
+        return value.strip()
+
+
+class StoreSettings(BaseSettings):
+    """Where the bot keeps audit entries, subscriptions, click keys and digest runs."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///zuora-ops.db",
+        description="SQLAlchemy URL: SQLite file (default, one process) or PostgreSQL "
+        "(`postgresql://…`, needed for several processes).",
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        value = value.strip()
+        for prefix in ("postgres://", "postgresql://"):
+            if value.startswith(prefix):
+                return "postgresql+psycopg://" + value[len(prefix) :]
+        if not value.startswith(("sqlite://", "postgresql+psycopg://")):
+            raise ValueError("DATABASE_URL must be a sqlite:/// or postgresql:// URL")
+        return value
+
+
+class DigestSettings(BaseSettings):
+    """Daily digest content and pacing."""
+
+    model_config = SettingsConfigDict(env_prefix="DIGEST_", extra="ignore")
+
+    top_accounts: int = Field(
+        default=8,
+        ge=1,
+        le=15,
+        description="Accounts listed by name in a digest before '…and K more'.",
+    )
+    default_time: str = Field(
+        default="09:00", description="Local time (HH:MM) a new subscription posts at by default."
+    )
+    post_interval: float = Field(
+        default=1.1,
+        ge=0,
+        le=60,
+        description="Seconds between digest posts to one channel (Slack allows about one per second).",
+    )
+
+    @field_validator("default_time")
+    @classmethod
+    def _default_time(cls, value: str) -> str:
+        if not _HHMM.match(value.strip()):
+            raise ValueError("DIGEST_DEFAULT_TIME must look like 09:00")
+        return value.strip()
+
+
+class RuntimeSettings(BaseSettings):
+    """Process-level behaviour."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore")
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Log level of the bot's processes."
+    )
+
+
+class Settings(BaseModel):
+    """Every area's settings together; build with `Settings.load()` at an entry point."""
+
+    slack: SlackSettings
+    zuora: ZuoraSettings
+    resend: ResendSettings = Field(default_factory=lambda: ResendSettings(_env_file=None))
+    store: StoreSettings = Field(default_factory=lambda: StoreSettings(_env_file=None))
+    digest: DigestSettings = Field(default_factory=lambda: DigestSettings(_env_file=None))
+    runtime: RuntimeSettings = Field(default_factory=lambda: RuntimeSettings(_env_file=None))
+
+    @classmethod
+    def load(cls, env_file: str | None = ".env") -> Settings:
+        """Read every area from the environment (and `env_file`), or raise SettingsError."""
+        built: dict[str, BaseSettings] = {}
+        problems: list[str] = []
+        for name, area in zip(cls.model_fields, AREAS, strict=True):
+            try:
+                built[name] = load_area(area, env_file)
+            except SettingsError as exc:
+                problems.extend(exc.problems)
+        if problems:
+            raise SettingsError(problems)
+        return cls.model_validate(built)
+
+
+AREAS: tuple[type[BaseSettings], ...] = (
+    SlackSettings,
+    ZuoraSettings,
+    ResendSettings,
+    StoreSettings,
+    DigestSettings,
+    RuntimeSettings,
+)
+
+
+A = TypeVar("A", bound=BaseSettings)
+
+
+def load_area(area: type[A], env_file: str | None = ".env") -> A:
+    """Build one area's settings, turning pydantic's error into one that names the variables."""
+    try:
+        return area(_env_file=env_file)
+    except ValidationError as exc:
+        raise SettingsError(_explain(area, exc)) from None
+
+
+def env_name(area: type[BaseSettings], field: str) -> str:
+    """The environment variable that sets `field` of `area`."""
+    prefix = str(area.model_config.get("env_prefix") or "")
+    return f"{prefix}{field}".upper()
+
+
+def _explain(area: type[BaseSettings], exc: ValidationError) -> list[str]:
+    lines = []
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else "?"
+        name = env_name(area, field)
+        if error["type"] == "missing":
+            lines.append(f"{name} is not set: add it to the environment or .env (see .env.example)")
+        else:
+            message = str(error["msg"]).removeprefix("Value error, ")
+            lines.append(message if name in message else f"{name}: {message}")
+    return lines
+
+
+@dataclass(frozen=True)
+class SettingDoc:
+    """One row of the README's Configuration table."""
+
+    env: str
+    default: str
+    description: str
+
+
+def setting_docs() -> Iterator[SettingDoc]:
+    """Every setting's variable, default and description, for the README and its drift test."""
+    for area in AREAS:
+        for field, info in area.model_fields.items():
+            default: Any = info.get_default(call_default_factory=True)
+            if info.is_required():
+                shown = "required"
+            elif default is None or default == frozenset():
+                shown = "unset"
+            else:
+                shown = f"`{default}`"
+            yield SettingDoc(env_name(area, field), shown, info.description or "")

@@ -1,0 +1,126 @@
+"""Errors raised by the Zuora client; handlers catch only these.
+
+```
+ZuoraError                        base: message, track_id
+  ZuoraInputError                 a key or id failed the input guard; no request was sent
+  ZuoraConnectionError            could not reach Zuora
+    ZuoraTimeoutError             Zuora did not answer in time
+  ZuoraStatusError                status_code, track_id, reasons, body
+    ZuoraAuthError                401, 403 (credentials rejected or missing permission)
+    ZuoraNotFoundError            404, or 200 with success=false and a not-found reason
+    ZuoraRateLimitError           429 (retry_after)
+    ZuoraServerError              5xx
+  ZuoraResponseValidationError    a 2xx body we could not understand
+  ZuoraQueryError                 a Data Query job failed, was cancelled or timed out
+```
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ZuoraReason:
+    """One entry of Zuora's `reasons` list: an 8-digit code (kept as text) and a message."""
+
+    code: str
+    message: str
+
+
+class ZuoraError(Exception):
+    """Base of every error the Zuora client raises."""
+
+    def __init__(self, message: str, *, track_id: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.track_id = track_id
+
+
+class ZuoraInputError(ZuoraError, ValueError):
+    """A caller-supplied key or id is malformed; nothing was sent to Zuora."""
+
+
+class ZuoraConnectionError(ZuoraError):
+    """Zuora could not be reached (DNS, refused, reset)."""
+
+
+class ZuoraTimeoutError(ZuoraConnectionError):
+    """Zuora did not answer within the configured timeout."""
+
+
+class ZuoraStatusError(ZuoraError):
+    """Zuora answered with an error status (or success=false)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        track_id: str | None = None,
+        reasons: tuple[ZuoraReason, ...] = (),
+        body: str = "",
+    ) -> None:
+        super().__init__(message, track_id=track_id)
+        self.status_code = status_code
+        self.reasons = reasons
+        self.body = body
+
+    @property
+    def reason_text(self) -> str:
+        """Zuora's reasons joined for display, or an empty string."""
+        return "; ".join(f"{r.message} ({r.code})" if r.code else r.message for r in self.reasons)
+
+
+class ZuoraAuthError(ZuoraStatusError):
+    """Zuora rejected the credentials (401) or the user lacks a permission (403)."""
+
+
+class ZuoraNotFoundError(ZuoraStatusError):
+    """The account, record or endpoint does not exist."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        key: str | None = None,
+        status_code: int = 404,
+        track_id: str | None = None,
+        reasons: tuple[ZuoraReason, ...] = (),
+        body: str = "",
+    ) -> None:
+        super().__init__(
+            message, status_code=status_code, track_id=track_id, reasons=reasons, body=body
+        )
+        self.key = key
+
+
+class ZuoraRateLimitError(ZuoraStatusError):
+    """Zuora throttled us (429): too many requests or too many in flight."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        status_code: int = 429,
+        track_id: str | None = None,
+        reasons: tuple[ZuoraReason, ...] = (),
+        body: str = "",
+    ) -> None:
+        super().__init__(
+            message, status_code=status_code, track_id=track_id, reasons=reasons, body=body
+        )
+        self.retry_after = retry_after
+
+
+class ZuoraServerError(ZuoraStatusError):
+    """Zuora failed on its side (5xx)."""
+
+
+class ZuoraResponseValidationError(ZuoraError):
+    """A successful response whose body did not match what the API documents."""
+
+
+class ZuoraQueryError(ZuoraError):
+    """A Data Query job ended failed or cancelled, or did not finish in time."""
