@@ -1,0 +1,905 @@
+"""Persistence for the bot (click dedup, resend audit, digest subscriptions and runs) via SQLAlchemy Core.
+
+Works on a SQLite file (one host) and on PostgreSQL (several processes or hosts). Every claim is one atomic
+statement (``INSERT ... ON CONFLICT ... DO UPDATE ... WHERE``) whose row count decides the single winner, so it
+holds across threads, processes and hosts. The schema is created and upgraded by the versioned steps in
+``MIGRATIONS``, applied by ``Store.migrate()`` when the store is built; nobody runs SQL by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Final, Literal, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    Connection,
+    Date,
+    DateTime,
+    Dialect,
+    Engine,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.sql.expression import Executable
+from sqlalchemy.types import TypeDecorator
+
+logger = logging.getLogger(__name__)
+
+ResendKind = Literal["email", "callout"]
+ResendStatus = Literal["requested", "succeeded", "partial", "failed", "error"]
+DigestKind = Literal["callouts", "emails", "all"]
+DigestRunStatus = Literal["claimed", "posted", "skipped", "failed"]
+DigestFinishStatus = Literal["posted", "skipped", "failed"]
+
+RESEND_KINDS: Final[tuple[ResendKind, ...]] = ("email", "callout")
+RESEND_STATUSES: Final[tuple[ResendStatus, ...]] = (
+    "requested",
+    "succeeded",
+    "partial",
+    "failed",
+    "error",
+)
+DIGEST_KINDS: Final[tuple[DigestKind, ...]] = ("callouts", "emails", "all")
+DIGEST_RUN_STATUSES: Final[tuple[DigestRunStatus, ...]] = ("claimed", "posted", "skipped", "failed")
+DIGEST_FINISH_STATUSES: Final[tuple[DigestFinishStatus, ...]] = ("posted", "skipped", "failed")
+
+UNAVAILABLE_MESSAGE: Final = (
+    "The bot's database is unavailable right now; nothing was changed. Try again in a minute."
+)
+SQLITE_BUSY_TIMEOUT_MS: Final = 5000
+POSTGRES_CONNECT_TIMEOUT_S: Final = 5
+# Namespace for pg_advisory_xact_lock(int4, int4); the second key is a hash of the current schema.
+_MIGRATION_LOCK_NAMESPACE: Final = 0x5A4F5053  # "ZOPS"
+_READ_ONLY_OPTION: Final = "zops_read_only"
+
+_L = TypeVar("_L", bound=str)
+
+
+class StoreError(Exception):
+    """The database could not be reached or failed; the message is safe to show to a Slack user."""
+
+    def __init__(self, message: str = UNAVAILABLE_MESSAGE) -> None:
+        super().__init__(message)
+
+
+def _check_literal(value: str, allowed: tuple[_L, ...], what: str) -> _L:
+    """Return ``value`` typed as one of ``allowed``, or raise ValueError naming ``what``."""
+    if value not in allowed:
+        raise ValueError(f"{what} must be one of {', '.join(allowed)}; got {value!r}")
+    return value
+
+
+def _require_aware(value: datetime, what: str) -> datetime:
+    """Return ``value`` in UTC; naive datetimes are refused because their zone is a guess."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"{what} must be a timezone-aware datetime")
+    return value.astimezone(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp stored as UTC (naive UTC on SQLite) and always returned as an aware UTC datetime."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Convert an aware datetime to UTC; SQLite keeps the naive UTC text, which sorts correctly."""
+        if value is None:
+            return None
+        utc = _require_aware(value, "timestamp")
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Attach UTC to SQLite's naive values and normalise PostgreSQL's session-zone values."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+# --- Schema (current version). Tables are created and changed only by the MIGRATIONS below. ---
+
+metadata = MetaData()
+
+schema_version = Table(
+    "schema_version",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("name", String(200), nullable=False),
+    Column("applied_at", UtcDateTime(), nullable=False),
+)
+
+click_keys = Table(
+    "click_keys",
+    metadata,
+    Column("key", String(255), primary_key=True),
+    Column("claimed_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Index("ix_click_keys_expires_at", "expires_at"),
+)
+
+resend_audit = Table(
+    "resend_audit",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("requested_at", UtcDateTime(), nullable=False),
+    Column("team_id", String(64), nullable=False),
+    Column("user_id", String(64), nullable=False),
+    Column("account_key", String(255), nullable=True),
+    Column("kind", String(16), nullable=False),
+    Column("ids", Text, nullable=False),
+    Column("track_id", String(255), nullable=False),
+    Column("dedup_key", String(255), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("outcome", Text, nullable=False),
+    Column("error", Text, nullable=True),
+    Column("finished_at", UtcDateTime(), nullable=True),
+    Column("audit_channel", String(64), nullable=True),
+    Column("audit_ts", String(64), nullable=True),
+    CheckConstraint("kind IN ('email', 'callout')", name="ck_resend_audit_kind"),
+    CheckConstraint(
+        "status IN ('requested', 'succeeded', 'partial', 'failed', 'error')",
+        name="ck_resend_audit_status",
+    ),
+    Index("ix_resend_audit_account_requested", "account_key", "requested_at"),
+    Index("ix_resend_audit_requested", "requested_at"),
+)
+
+digest_subscriptions = Table(
+    "digest_subscriptions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("team_id", String(64), nullable=False),
+    Column("channel_id", String(64), nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("hour", Integer, nullable=False),
+    Column("minute", Integer, nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("accounts", Text, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("quiet", Boolean, nullable=False),
+    Column("active", Boolean, nullable=False),
+    CheckConstraint("hour BETWEEN 0 AND 23", name="ck_digest_subscriptions_hour"),
+    CheckConstraint("minute BETWEEN 0 AND 59", name="ck_digest_subscriptions_minute"),
+    CheckConstraint("kind IN ('callouts', 'emails', 'all')", name="ck_digest_subscriptions_kind"),
+    Index("ix_digest_subscriptions_team_channel", "team_id", "channel_id"),
+)
+
+digest_runs = Table(
+    "digest_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "subscription_id",
+        Integer,
+        ForeignKey("digest_subscriptions.id", name="fk_digest_runs_subscription"),
+        nullable=False,
+    ),
+    Column("local_date", Date, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("claimed_at", UtcDateTime(), nullable=False),
+    Column("claimed_by", String(255), nullable=False),
+    Column("finished_at", UtcDateTime(), nullable=True),
+    Column("message_ts", String(64), nullable=True),
+    Column("detail", Text, nullable=True),
+    UniqueConstraint("subscription_id", "local_date", name="uq_digest_runs_subscription_date"),
+    CheckConstraint(
+        "status IN ('claimed', 'posted', 'skipped', 'failed')", name="ck_digest_runs_status"
+    ),
+)
+
+
+# --- Migrations ---
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One schema step: applied once, in order, inside the migration transaction, then recorded."""
+
+    version: int
+    name: str
+    apply: Callable[[Connection], None]
+
+
+def _migration_1_initial(conn: Connection) -> None:
+    """Create the first four tables.
+
+    Uses the current Table definitions, which equal version 1. When a later step changes one of these tables,
+    freeze a copy of its version-1 definition here so a fresh database still replays every step in order.
+    """
+    metadata.create_all(
+        conn,
+        tables=[click_keys, resend_audit, digest_subscriptions, digest_runs],
+        checkfirst=False,
+    )
+
+
+MIGRATIONS: Final[tuple[Migration, ...]] = (
+    Migration(
+        1,
+        "create click_keys, resend_audit, digest_subscriptions, digest_runs",
+        _migration_1_initial,
+    ),
+)
+
+
+# --- Value types ---
+
+
+@dataclass(frozen=True)
+class ResendRequest:
+    """A resend about to be sent to Zuora; recorded before the call so a crash still leaves a trace."""
+
+    requested_at: datetime
+    team_id: str
+    user_id: str
+    account_key: str | None
+    kind: ResendKind
+    ids: tuple[str, ...]
+    track_id: str
+    dedup_key: str
+    audit_channel: str | None = None
+
+
+@dataclass(frozen=True)
+class IdOutcome:
+    """What Zuora said about one resent id."""
+
+    ok: bool
+    code: str | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class ResendAuditEntry:
+    """One row of the resend audit trail."""
+
+    id: int
+    requested_at: datetime
+    team_id: str
+    user_id: str
+    account_key: str | None
+    kind: ResendKind
+    ids: tuple[str, ...]
+    track_id: str
+    dedup_key: str
+    status: ResendStatus
+    outcome: Mapping[str, IdOutcome]
+    error: str | None
+    finished_at: datetime | None
+    audit_channel: str | None
+    audit_ts: str | None
+
+
+@dataclass(frozen=True)
+class NewSubscription:
+    """A digest subscription to add: post at hour:minute in ``timezone`` every day to ``channel_id``."""
+
+    team_id: str
+    channel_id: str
+    created_by: str
+    created_at: datetime
+    hour: int
+    minute: int
+    timezone: str
+    accounts: tuple[str, ...] = ()
+    kind: DigestKind = "all"
+    quiet: bool = False
+
+    def __post_init__(self) -> None:
+        """Refuse values the scheduler could not use."""
+        if not 0 <= self.hour <= 23:
+            raise ValueError(f"hour must be 0-23; got {self.hour}")
+        if not 0 <= self.minute <= 59:
+            raise ValueError(f"minute must be 0-59; got {self.minute}")
+        _check_literal(self.kind, DIGEST_KINDS, "kind")
+        _require_aware(self.created_at, "created_at")
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {self.timezone!r}") from exc
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A stored digest subscription; an empty ``accounts`` means every account."""
+
+    id: int
+    team_id: str
+    channel_id: str
+    created_by: str
+    created_at: datetime
+    hour: int
+    minute: int
+    timezone: str
+    accounts: tuple[str, ...]
+    kind: DigestKind
+    quiet: bool
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class DigestRun:
+    """One day's digest for one subscription: who claimed it, and how it ended."""
+
+    subscription_id: int
+    local_date: date
+    status: DigestRunStatus
+    claimed_at: datetime
+    claimed_by: str
+    finished_at: datetime | None
+    message_ts: str | None
+    detail: str | None
+
+
+# --- Engine ---
+
+
+def _set_sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+    """Per connection: let SQLAlchemy emit BEGIN itself, wait on locks, use WAL, enforce foreign keys."""
+    # sqlite3's legacy mode would skip BEGIN before SELECT and DDL; with None we send BEGIN ourselves.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        _enable_wal(cursor)
+        cursor.execute("PRAGMA foreign_keys = ON")
+    finally:
+        cursor.close()
+
+
+def _enable_wal(cursor: Any) -> None:
+    """Switch the file to WAL once (the mode persists in the file), retrying while another process holds it.
+
+    Changing the journal mode needs an exclusive lock and SQLite may refuse at once, without waiting for
+    busy_timeout, when several processes open a new file together; so retry until that timeout has passed.
+    """
+    cursor.execute("PRAGMA journal_mode")
+    if str(cursor.fetchone()[0]).lower() == "wal":
+        return
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    delay = 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            mode = str(cursor.fetchone()[0]).lower()
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
+    if mode != "wal":
+        logger.warning(
+            "SQLite refused WAL journal mode (got %r); concurrent use will be slower", mode
+        )
+
+
+def _begin_sqlite(conn: Connection) -> None:
+    """Start SQLite write transactions holding the write lock, so read-then-write never hits SQLITE_BUSY.
+
+    Read-only work runs on an engine copy with ``_READ_ONLY_OPTION`` set and takes a plain (deferred) BEGIN,
+    which in WAL mode reads a snapshot without blocking writers.
+    """
+    if conn.get_execution_options().get(_READ_ONLY_OPTION):
+        conn.exec_driver_sql("BEGIN")
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _build_engine(url: str) -> Engine:
+    """Create the engine for ``url`` with the per-dialect settings described in the module docstring."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgres", "postgresql"):
+        # SQLAlchemy's default PostgreSQL driver is psycopg2, which is not installed.
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if parsed.database in (None, "", ":memory:") or parsed.query.get("mode") == "memory":
+            raise ValueError("an in-memory SQLite database is not supported; use sqlite:///path.db")
+        engine = create_engine(parsed, pool_pre_ping=True)
+        event.listen(engine, "connect", _set_sqlite_pragmas)
+        event.listen(engine, "begin", _begin_sqlite)
+        return engine
+    if backend == "postgresql":
+        connect_args: dict[str, Any] = {}
+        if "connect_timeout" not in parsed.query:
+            connect_args["connect_timeout"] = POSTGRES_CONNECT_TIMEOUT_S
+        return create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
+    raise ValueError(f"unsupported database backend {backend!r}; use sqlite or postgresql+psycopg")
+
+
+def _rowcount(conn: Connection, stmt: Executable) -> int:
+    """Execute ``stmt`` and return how many rows it inserted, updated or deleted.
+
+    SQLAlchemy 2 reports a reliable rowcount for INSERT only when asked to keep it; claims depend on it.
+    """
+    return conn.execute(stmt, execution_options={"preserve_rowcount": True}).rowcount
+
+
+def _dumps(value: object) -> str:
+    """Compact, stable JSON for text columns."""
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def _outcome_from_json(text: str) -> dict[str, IdOutcome]:
+    """Parse the outcome column back into IdOutcome values."""
+    raw = json.loads(text)
+    return {
+        str(key): IdOutcome(
+            ok=bool(value.get("ok")), code=value.get("code"), message=value.get("message")
+        )
+        for key, value in raw.items()
+    }
+
+
+class Store:
+    """The bot's database: claims, resend audit, digest subscriptions and digest runs."""
+
+    def __init__(self, engine: Engine) -> None:
+        """Wrap an engine built by ``from_url`` (SQLite needs its connect and begin hooks)."""
+        self._engine = engine
+        self._read_engine = engine.execution_options(**{_READ_ONLY_OPTION: True})
+        self._safe_url = engine.url.render_as_string(hide_password=True)
+
+    @classmethod
+    def from_url(cls, url: str) -> Store:
+        """Build the engine for ``url`` and bring the schema up to date; raises StoreError if unreachable."""
+        store = cls(_build_engine(url))
+        try:
+            store.migrate()
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self._engine.dispose()
+
+    def describe(self) -> str:
+        """The database URL with its password masked, for logs and status output."""
+        return self._safe_url
+
+    def __repr__(self) -> str:
+        """Show the URL without its password."""
+        return f"Store({self._safe_url!r})"
+
+    @contextmanager
+    def _transaction(self, operation: str, *, read_only: bool = False) -> Iterator[Connection]:
+        """Run one transaction; turn connection and driver failures into StoreError, logging the cause."""
+        engine = self._read_engine if read_only else self._engine
+        try:
+            with engine.begin() as conn:
+                yield conn
+        except sa_exc.IntegrityError:
+            raise
+        except (sa_exc.DBAPIError, sa_exc.TimeoutError) as exc:
+            logger.error(
+                "Database %s failed during %s: %s",
+                self._safe_url,
+                operation,
+                type(exc.orig if isinstance(exc, sa_exc.DBAPIError) else exc).__name__,
+                exc_info=True,
+            )
+            raise StoreError() from exc
+
+    def _insert(self, table: Table) -> postgresql.Insert | sqlite.Insert:
+        """An INSERT supporting ON CONFLICT for this engine's dialect (both dialects share the API)."""
+        if self._engine.dialect.name == "postgresql":
+            return postgresql.insert(table)
+        return sqlite.insert(table)
+
+    # --- migrations ---
+
+    def migrate(self) -> int:
+        """Apply pending MIGRATIONS in one locked transaction and return the schema version; safe to repeat."""
+        with self._transaction("migrate") as conn:
+            if conn.dialect.name == "postgresql":
+                # Serialises concurrent starters per schema; released at commit. SQLite has BEGIN IMMEDIATE.
+                conn.execute(
+                    select(
+                        func.pg_advisory_xact_lock(
+                            _MIGRATION_LOCK_NAMESPACE, func.hashtext(func.current_schema())
+                        )
+                    )
+                )
+            schema_version.create(conn, checkfirst=True)
+            applied = set(conn.scalars(select(schema_version.c.version)))
+            known = {m.version for m in MIGRATIONS}
+            if applied - known:
+                logger.warning(
+                    "Database schema has versions %s unknown to this release",
+                    sorted(applied - known),
+                )
+            for migration in sorted(MIGRATIONS, key=lambda m: m.version):
+                if migration.version in applied:
+                    continue
+                logger.info("Applying schema migration %d: %s", migration.version, migration.name)
+                migration.apply(conn)
+                conn.execute(
+                    insert(schema_version).values(
+                        version=migration.version,
+                        name=migration.name,
+                        applied_at=datetime.now(UTC),
+                    )
+                )
+                applied.add(migration.version)
+            return max(applied, default=0)
+
+    def schema_versions(self) -> list[int]:
+        """The recorded migration versions, ascending."""
+        with self._transaction("schema_versions", read_only=True) as conn:
+            return list(
+                conn.scalars(select(schema_version.c.version).order_by(schema_version.c.version))
+            )
+
+    # --- click dedup ---
+
+    def claim_click(self, key: str, *, now: datetime, ttl: timedelta) -> bool:
+        """Return True for exactly one caller per ``key`` until ``now + ttl``; an expired key can be re-won."""
+        if not key or len(key) > 255:
+            raise ValueError("click key must be 1-255 characters")
+        if ttl <= timedelta(0):
+            raise ValueError("ttl must be positive")
+        now = _require_aware(now, "now")
+        stmt = self._insert(click_keys).values(key=key, claimed_at=now, expires_at=now + ttl)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[click_keys.c.key],
+            set_={"claimed_at": stmt.excluded.claimed_at, "expires_at": stmt.excluded.expires_at},
+            where=click_keys.c.expires_at <= now,
+        )
+        with self._transaction("claim_click") as conn:
+            won = _rowcount(conn, stmt) == 1
+        logger.debug("Click claim %s: %s", "won" if won else "lost", key)
+        return won
+
+    def purge_expired_clicks(self, now: datetime) -> int:
+        """Delete expired click keys and return how many went."""
+        stmt = click_keys.delete().where(click_keys.c.expires_at <= _require_aware(now, "now"))
+        with self._transaction("purge_expired_clicks") as conn:
+            return _rowcount(conn, stmt)
+
+    # --- resend audit ---
+
+    def record_resend_requested(self, entry: ResendRequest) -> int:
+        """Record a resend as 'requested' (before Zuora is called) and return its audit id."""
+        _check_literal(entry.kind, RESEND_KINDS, "kind")
+        stmt = (
+            insert(resend_audit)
+            .values(
+                requested_at=entry.requested_at,
+                team_id=entry.team_id,
+                user_id=entry.user_id,
+                account_key=entry.account_key,
+                kind=entry.kind,
+                ids=_dumps(list(entry.ids)),
+                track_id=entry.track_id,
+                dedup_key=entry.dedup_key,
+                status="requested",
+                outcome=_dumps({}),
+                audit_channel=entry.audit_channel,
+            )
+            .returning(resend_audit.c.id)
+        )
+        with self._transaction("record_resend_requested") as conn:
+            return int(conn.execute(stmt).scalar_one())
+
+    def record_resend_outcome(
+        self,
+        audit_id: int,
+        *,
+        status: ResendStatus,
+        outcome: Mapping[str, IdOutcome],
+        error: str | None,
+        now: datetime,
+    ) -> None:
+        """Record how a requested resend ended, per id."""
+        _check_literal(status, RESEND_STATUSES, "status")
+        payload = {
+            key: {"ok": value.ok, "code": value.code, "message": value.message}
+            for key, value in outcome.items()
+        }
+        stmt = (
+            update(resend_audit)
+            .where(resend_audit.c.id == audit_id)
+            .values(status=status, outcome=_dumps(payload), error=error, finished_at=now)
+        )
+        with self._transaction("record_resend_outcome") as conn:
+            if _rowcount(conn, stmt) != 1:
+                logger.warning("No resend audit row %d to record an outcome on", audit_id)
+
+    def set_audit_message(self, audit_id: int, channel: str, ts: str) -> None:
+        """Remember the Slack message that shows this audit entry, so it can be updated later."""
+        stmt = (
+            update(resend_audit)
+            .where(resend_audit.c.id == audit_id)
+            .values(audit_channel=channel, audit_ts=ts)
+        )
+        with self._transaction("set_audit_message") as conn:
+            if _rowcount(conn, stmt) != 1:
+                logger.warning("No resend audit row %d to attach a message to", audit_id)
+
+    def list_resends(
+        self, *, account_key: str | None = None, limit: int = 10, offset: int = 0
+    ) -> list[ResendAuditEntry]:
+        """Audit entries newest first, optionally for one account, one page at a time."""
+        if limit < 0 or offset < 0:
+            raise ValueError("limit and offset must not be negative")
+        stmt = select(resend_audit)
+        if account_key is not None:
+            stmt = stmt.where(resend_audit.c.account_key == account_key)
+        stmt = (
+            stmt.order_by(resend_audit.c.requested_at.desc(), resend_audit.c.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        with self._transaction("list_resends", read_only=True) as conn:
+            rows = conn.execute(stmt).all()
+        return [
+            ResendAuditEntry(
+                id=row.id,
+                requested_at=row.requested_at,
+                team_id=row.team_id,
+                user_id=row.user_id,
+                account_key=row.account_key,
+                kind=_check_literal(row.kind, RESEND_KINDS, "kind"),
+                ids=tuple(json.loads(row.ids)),
+                track_id=row.track_id,
+                dedup_key=row.dedup_key,
+                status=_check_literal(row.status, RESEND_STATUSES, "status"),
+                outcome=_outcome_from_json(row.outcome),
+                error=row.error,
+                finished_at=row.finished_at,
+                audit_channel=row.audit_channel,
+                audit_ts=row.audit_ts,
+            )
+            for row in rows
+        ]
+
+    def count_resends(self, account_key: str | None = None) -> int:
+        """How many audit entries exist, optionally for one account."""
+        stmt = select(func.count()).select_from(resend_audit)
+        if account_key is not None:
+            stmt = stmt.where(resend_audit.c.account_key == account_key)
+        with self._transaction("count_resends", read_only=True) as conn:
+            return int(conn.execute(stmt).scalar_one())
+
+    # --- digest subscriptions ---
+
+    def add_subscription(self, new: NewSubscription) -> Subscription:
+        """Store a new active subscription and return it with its id."""
+        stmt = (
+            insert(digest_subscriptions)
+            .values(
+                team_id=new.team_id,
+                channel_id=new.channel_id,
+                created_by=new.created_by,
+                created_at=new.created_at,
+                hour=new.hour,
+                minute=new.minute,
+                timezone=new.timezone,
+                accounts=_dumps(list(new.accounts)),
+                kind=new.kind,
+                quiet=new.quiet,
+                active=True,
+            )
+            .returning(*digest_subscriptions.c)
+        )
+        with self._transaction("add_subscription") as conn:
+            row = conn.execute(stmt).one()
+        return self._subscription(row)
+
+    def list_subscriptions(
+        self, *, team_id: str | None = None, channel_id: str | None = None
+    ) -> list[Subscription]:
+        """Active subscriptions, oldest first, optionally for one workspace and/or channel."""
+        stmt = select(digest_subscriptions).where(digest_subscriptions.c.active.is_(True))
+        if team_id is not None:
+            stmt = stmt.where(digest_subscriptions.c.team_id == team_id)
+        if channel_id is not None:
+            stmt = stmt.where(digest_subscriptions.c.channel_id == channel_id)
+        with self._transaction("list_subscriptions", read_only=True) as conn:
+            rows = conn.execute(stmt.order_by(digest_subscriptions.c.id)).all()
+        return [self._subscription(row) for row in rows]
+
+    def remove_subscription(self, subscription_id: int, *, team_id: str) -> bool:
+        """Deactivate a subscription of this workspace; False if there was no such active one."""
+        stmt = (
+            update(digest_subscriptions)
+            .where(
+                digest_subscriptions.c.id == subscription_id,
+                digest_subscriptions.c.team_id == team_id,
+                digest_subscriptions.c.active.is_(True),
+            )
+            .values(active=False)
+        )
+        with self._transaction("remove_subscription") as conn:
+            return _rowcount(conn, stmt) == 1
+
+    def get_subscription(self, subscription_id: int) -> Subscription | None:
+        """One subscription by id, removed ones included (check ``active``); None if unknown."""
+        stmt = select(digest_subscriptions).where(digest_subscriptions.c.id == subscription_id)
+        with self._transaction("get_subscription", read_only=True) as conn:
+            row = conn.execute(stmt).one_or_none()
+        return None if row is None else self._subscription(row)
+
+    @staticmethod
+    def _subscription(row: Any) -> Subscription:
+        """Build a Subscription from a digest_subscriptions row."""
+        return Subscription(
+            id=row.id,
+            team_id=row.team_id,
+            channel_id=row.channel_id,
+            created_by=row.created_by,
+            created_at=row.created_at,
+            hour=row.hour,
+            minute=row.minute,
+            timezone=row.timezone,
+            accounts=tuple(json.loads(row.accounts)),
+            kind=_check_literal(row.kind, DIGEST_KINDS, "kind"),
+            quiet=bool(row.quiet),
+            active=bool(row.active),
+        )
+
+    # --- digest runs ---
+
+    def claim_digest_run(
+        self,
+        subscription_id: int,
+        local_date: date,
+        *,
+        owner: str,
+        now: datetime,
+        lease: timedelta,
+    ) -> bool:
+        """Return True for the one caller that may post this day's digest.
+
+        A new day is won by the first insert. An existing run is won again only if it 'failed', or if it is
+        still 'claimed' after ``lease`` (its owner died mid-run). 'posted' and 'skipped' are final.
+        """
+        if lease <= timedelta(0):
+            raise ValueError("lease must be positive")
+        now = _require_aware(now, "now")
+        stmt = self._insert(digest_runs).values(
+            subscription_id=subscription_id,
+            local_date=local_date,
+            status="claimed",
+            claimed_at=now,
+            claimed_by=owner,
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[digest_runs.c.subscription_id, digest_runs.c.local_date],
+            set_={
+                "status": "claimed",
+                "claimed_at": stmt.excluded.claimed_at,
+                "claimed_by": stmt.excluded.claimed_by,
+                "finished_at": None,
+                "message_ts": None,
+                "detail": None,
+            },
+            where=(digest_runs.c.status == "failed")
+            | ((digest_runs.c.status == "claimed") & (digest_runs.c.claimed_at < now - lease)),
+        )
+        with self._transaction("claim_digest_run") as conn:
+            won = _rowcount(conn, stmt) == 1
+        logger.info(
+            "Digest run %s for subscription %d on %s by %s",
+            "claimed" if won else "already taken",
+            subscription_id,
+            local_date.isoformat(),
+            owner,
+        )
+        return won
+
+    def finish_digest_run(
+        self,
+        subscription_id: int,
+        local_date: date,
+        *,
+        status: DigestFinishStatus,
+        now: datetime,
+        message_ts: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        """Mark a claimed run 'posted', 'skipped' or 'failed'; a run not in 'claimed' is left alone."""
+        _check_literal(status, DIGEST_FINISH_STATUSES, "status")
+        stmt = (
+            update(digest_runs)
+            .where(
+                digest_runs.c.subscription_id == subscription_id,
+                digest_runs.c.local_date == local_date,
+                digest_runs.c.status == "claimed",
+            )
+            .values(status=status, finished_at=now, message_ts=message_ts, detail=detail)
+        )
+        with self._transaction("finish_digest_run") as conn:
+            if _rowcount(conn, stmt) != 1:
+                logger.warning(
+                    "No claimed digest run for subscription %d on %s to mark %s",
+                    subscription_id,
+                    local_date.isoformat(),
+                    status,
+                )
+
+    def list_digest_runs(self, subscription_id: int) -> list[DigestRun]:
+        """Every run of one subscription, oldest day first."""
+        stmt = (
+            select(digest_runs)
+            .where(digest_runs.c.subscription_id == subscription_id)
+            .order_by(digest_runs.c.local_date)
+        )
+        with self._transaction("list_digest_runs", read_only=True) as conn:
+            rows = conn.execute(stmt).all()
+        return [
+            DigestRun(
+                subscription_id=row.subscription_id,
+                local_date=row.local_date,
+                status=_check_literal(row.status, DIGEST_RUN_STATUSES, "status"),
+                claimed_at=row.claimed_at,
+                claimed_by=row.claimed_by,
+                finished_at=row.finished_at,
+                message_ts=row.message_ts,
+                detail=row.detail,
+            )
+            for row in rows
+        ]
+
+
+__all__ = [
+    "DIGEST_FINISH_STATUSES",
+    "DIGEST_KINDS",
+    "DIGEST_RUN_STATUSES",
+    "MIGRATIONS",
+    "RESEND_KINDS",
+    "RESEND_STATUSES",
+    "UNAVAILABLE_MESSAGE",
+    "DigestFinishStatus",
+    "DigestKind",
+    "DigestRun",
+    "DigestRunStatus",
+    "IdOutcome",
+    "Migration",
+    "NewSubscription",
+    "ResendAuditEntry",
+    "ResendKind",
+    "ResendRequest",
+    "ResendStatus",
+    "Store",
+    "StoreError",
+    "Subscription",
+    "UtcDateTime",
+    "metadata",
+]
