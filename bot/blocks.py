@@ -1,0 +1,60 @@
+"""Pure Block Kit builders: models in, `SlackMessage(text, blocks)` out, always within Slack's limits.
+
+The builders live in `bot.cards`; this module is the one place handlers import them from.
+"""
+
+from __future__ import annotations
+
+from bot.cards.callout import build_callout_details
+from bot.cards.failures import (
+    account_url,
+    build_failures_card,
+    page_count,
+    page_plan,
+)
+from bot.cards.message import (
+    MAX_BLOCKS,
+    MAX_BLOCKS_JSON_CHARS,
+    MAX_CHECKBOX_OPTIONS,
+    MAX_FIELD_CHARS,
+    BlockLimitError,
+    SlackMessage,
+    blocks_size,
+    check_limits,
+)
+from bot.cards.resend import build_resend_confirm, build_resend_outcome, build_resend_progress
+from bot.cards.simple import (
+    build_access_denied,
+    build_error,
+    build_help,
+    build_notice,
+    build_placeholder,
+    build_stale_button,
+    build_status,
+)
+
+__all__ = [
+    "MAX_BLOCKS",
+    "MAX_BLOCKS_JSON_CHARS",
+    "MAX_CHECKBOX_OPTIONS",
+    "MAX_FIELD_CHARS",
+    "BlockLimitError",
+    "SlackMessage",
+    "account_url",
+    "blocks_size",
+    "build_access_denied",
+    "build_callout_details",
+    "build_error",
+    "build_failures_card",
+    "build_help",
+    "build_notice",
+    "build_placeholder",
+    "build_resend_confirm",
+    "build_resend_outcome",
+    "build_resend_progress",
+    "build_stale_button",
+    "build_status",
+    "check_limits",
+    "page_count",
+    "page_plan",
+]

@@ -1,0 +1,1 @@
+"""Block Kit card builders, one module per card family; import them from `bot.blocks`."""

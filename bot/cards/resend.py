@@ -1,0 +1,191 @@
+"""Resend cards: the confirm for `/zuora resend`, "Resending…" progress, and the outcome per id."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.cards.elements import actions, button, context, finish, fit, mention, plural, section
+from bot.cards.message import SlackMessage
+from bot.failures import ResendOutcome
+from bot.ids import MAX_IDS_PER_VALUE, ActionId, ResendRef
+from bot.mrkdwn import code, date_token, escape_truncated
+from bot.zuora.models import Account, NotificationKind
+
+OUTCOME_ROWS = 20
+_ROWS_PER_SECTION_CHARS = 2800
+# Tried in order until the outcome fits the JSON budget: (label, message) characters per row.
+_OUTCOME_ROOMS = ((60, 160), (40, 80), (20, 30))
+
+
+def _noun(kind: NotificationKind) -> str:
+    return "email" if kind == "email" else "callout"
+
+
+def _for_account(account: Account | None) -> str:
+    if account is None:
+        return ""
+    return f" for {escape_truncated(account.name, 80)} ({escape_truncated(account.number, 64)})"
+
+
+def build_resend_progress(
+    *, kind: NotificationKind, count: int, requested_by: str, account: Account | None
+) -> SlackMessage:
+    """'Resending 3 emails… requested by @U', with no buttons, so nobody clicks twice meanwhile."""
+    line = (
+        f"Resending {plural(count, _noun(kind))}{_for_account(account)}… "
+        f"requested by {mention(requested_by)}"
+    )
+    return finish(
+        line,
+        [
+            section(f":hourglass_flowing_sand: {line}"),
+            context("This message updates when Zuora answers."),
+        ],
+    )
+
+
+def build_resend_confirm(
+    *, kind: NotificationKind, ids: list[str], requested_by: str
+) -> SlackMessage:
+    """The card `/zuora resend <id> …` answers with: the ids, a Resend button and Cancel."""
+    if not 1 <= len(ids) <= MAX_IDS_PER_VALUE:
+        raise ValueError(f"between 1 and {MAX_IDS_PER_VALUE} ids, not {len(ids)}")
+    noun = plural(len(ids), _noun(kind))
+    where = "its recipients" if kind == "email" else "its endpoint"
+    listed = "\n".join(f"• {code(history_id, 64)}" for history_id in ids)
+    return finish(
+        f"Resend {noun}? Nothing is sent until you press the button.",
+        [
+            section(f"*Resend {noun}?* Zuora sends each one to {where} again."),
+            section(listed),
+            context(
+                f"Requested by {mention(requested_by)}. Nothing is sent until you press "
+                f"*Resend {noun}*."
+            ),
+            actions(
+                [
+                    button(
+                        f"Resend {noun}",
+                        ActionId.RESEND_CONFIRM,
+                        value=ResendRef(k=kind, ids=list(ids)),
+                        style="primary",
+                    ),
+                    button("Cancel", ActionId.RESEND_CANCEL),
+                ],
+                block_id="resend_confirm",
+            ),
+        ],
+    )
+
+
+def build_resend_outcome(outcome: ResendOutcome) -> SlackMessage:
+    """Who resent what and when, Zuora's answer per id (capped), and Refresh back to the card."""
+    blocks = fit(
+        lambda room: _outcome_blocks(outcome, label_chars=room[0], message_chars=room[1]),
+        _OUTCOME_ROOMS,
+    )
+    return finish(_outcome_text(outcome), blocks)
+
+
+def _outcome_text(outcome: ResendOutcome) -> str:
+    noun = _noun(outcome.kind)
+    target = _for_account(outcome.account)
+    total = len(outcome.ids)
+    if outcome.result is None:
+        error = escape_truncated(outcome.error or "Zuora gave no answer", 300)
+        return f"Resend of {plural(total, noun)}{target} failed: {error}"
+    failed = len(outcome.result.failed)
+    tail = f"; {failed} failed" if failed else ""
+    return f"{len(outcome.result.succeeded)} of {plural(total, noun)} resent{target}{tail}"
+
+
+def _outcome_blocks(
+    outcome: ResendOutcome, *, label_chars: int, message_chars: int
+) -> list[dict[str, Any]]:
+    noun = _noun(outcome.kind)
+    total = len(outcome.ids)
+    target = _for_account(outcome.account)
+    blocks: list[dict[str, Any]] = []
+    if outcome.result is None:
+        next_step = (
+            "Press *Refresh* to see what is still failing before you try again."
+            if outcome.card is not None
+            else "Check the Notification History in Zuora before you try again."
+        )
+        error = escape_truncated(outcome.error or "Zuora gave no answer.", 1500)
+        blocks.append(
+            section(
+                f":x: *The resend of {plural(total, noun)}{target} did not go through.*\n"
+                f"{error}\n{next_step}"
+            )
+        )
+    else:
+        result = outcome.result
+        sent = len(result.succeeded)
+        icon = (
+            ":white_check_mark:"
+            if result.all_succeeded
+            else (":x:" if result.all_failed else ":warning:")
+        )
+        blocks.append(section(f"{icon} *{sent} of {plural(total, noun)} resent*{target}"))
+    track = f" · track id {code(outcome.track_id, 64)}" if outcome.track_id else ""
+    blocks.append(
+        context(f"Requested by {mention(outcome.requested_by)} · {date_token(outcome.at)}{track}")
+    )
+    rows = _rows(outcome, label_chars=label_chars, message_chars=message_chars)
+    shown = rows[:OUTCOME_ROWS]
+    for chunk in _chunks(shown):
+        blocks.append(section(chunk))
+    if len(rows) > len(shown):
+        blocks.append(context(f"…and {len(rows) - len(shown)} more"))
+    if outcome.card is not None:
+        blocks.append(
+            actions(
+                [button("Refresh", ActionId.REFRESH, value=outcome.card)],
+                block_id="outcome_actions",
+            )
+        )
+    return blocks
+
+
+def _rows(outcome: ResendOutcome, *, label_chars: int, message_chars: int) -> list[str]:
+    """One line per id, failures first, in the order the ids were asked for."""
+
+    def head(icon: str, history_id: str) -> str:
+        label = outcome.labels.get(history_id)
+        shown = f" {escape_truncated(label, label_chars)}" if label else ""
+        return f"{icon} {code(history_id, 64)}{shown}"
+
+    result = outcome.result
+    if result is None:
+        return [head("•", history_id) for history_id in outcome.ids]
+    succeeded = set(result.succeeded)
+    failed_rows: list[str] = []
+    other_rows: list[str] = []
+    for history_id in outcome.ids:
+        failure = result.failed.get(history_id)
+        if failure is not None:
+            failed_rows.append(
+                f"{head(':x:', history_id)} — *{escape_truncated(failure.code, 40)}*: "
+                f"{escape_truncated(failure.message, message_chars)}"
+            )
+        elif history_id in succeeded:
+            other_rows.append(f"{head(':white_check_mark:', history_id)} — sent")
+        else:
+            other_rows.append(f"{head(':grey_question:', history_id)} — Zuora did not say")
+    return failed_rows + other_rows
+
+
+def _chunks(rows: list[str]) -> list[str]:
+    """Join rows into section texts of at most _ROWS_PER_SECTION_CHARS."""
+    chunks: list[str] = []
+    current = ""
+    for row in rows:
+        if current and len(current) + 1 + len(row) > _ROWS_PER_SECTION_CHARS:
+            chunks.append(current)
+            current = row
+        else:
+            current = f"{current}\n{row}" if current else row
+    if current:
+        chunks.append(current)
+    return chunks
