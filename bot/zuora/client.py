@@ -1,0 +1,949 @@
+"""ZuoraClient: notification history, accounts and resend over one injected httpx.Client.
+
+Every call goes through `_request`, the one place that sends, retries, translates httpx errors and maps
+statuses to the ZuoraError tree (`_raise_for_status`). `parse.py` turns bodies into models. Long
+scans run pages concurrently on a client-owned thread pool, bounded by one semaphore shared by every
+call of the client, so the tenant's in-flight limit holds however many scans run at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Collection, Hashable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta, tzinfo
+from random import random as _uniform
+from types import TracebackType
+from typing import Any, TypeVar, cast
+
+import httpx
+
+from bot.settings import ZuoraSettings
+from bot.zuora.auth import TokenStatus, ZuoraOAuth
+from bot.zuora.cache import ReadCache
+from bot.zuora.errors import (
+    ZuoraAuthError,
+    ZuoraConnectionError,
+    ZuoraError,
+    ZuoraInputError,
+    ZuoraNotFoundError,
+    ZuoraRateLimitError,
+    ZuoraReason,
+    ZuoraResponseValidationError,
+    ZuoraServerError,
+    ZuoraStatusError,
+    ZuoraTimeoutError,
+)
+from bot.zuora.guard import validate_account_key, validate_history_id
+from bot.zuora.models import (
+    Account,
+    CalloutHistory,
+    EmailHistory,
+    NotificationKind,
+    Page,
+    ResendFailure,
+    ResendResult,
+    TimeWindow,
+)
+from bot.zuora.parse import (
+    body_text,
+    json_or_none,
+    parse_account,
+    parse_page,
+    parse_resend,
+)
+from bot.zuora.retry import RetryPolicy, compute_delay, should_retry
+from bot.zuora.scan import Listing, scan_pages
+from bot.zuora.track import validate_track_id
+
+logger = logging.getLogger(__name__)
+
+CALLOUT_PATH = "/v1/notification-history/callout"
+EMAIL_PATH = "/v1/notification-history/email"
+ACCOUNT_PATH = "/v1/accounts/{key}"
+RESEND_PATHS: Mapping[NotificationKind, str] = {
+    "email": "/notifications/email-histories/resend",
+    "callout": "/notifications/callout-histories/resend",
+}
+MAX_PAGE_SIZE = 40
+MAX_PAGES = 2_500
+MAX_RESEND_BATCH = 1_000
+EMAIL_WINDOW = timedelta(days=3)  # Zuora refuses longer email-history windows
+CALLOUT_SLICE = timedelta(days=1)  # smaller slices let a long callout scan run in parallel
+WIRE_TIME = "%Y-%m-%dT%H:%M:%S"
+_SUCCESS_FALSE = re.compile(rb'"success"\s*:\s*false')
+_IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1d2c3e-8a4b-5c6d-9e0f-7a8b9c0d1e2f")
+
+_AnyListing = Listing[CalloutHistory | EmailHistory]
+T = TypeVar("T")
+
+
+def build_http_client(settings: ZuoraSettings) -> httpx.Client:
+    """An httpx.Client for the tenant: explicit timeouts and pool limits, JSON + gzip, OAuth."""
+    return httpx.Client(
+        base_url=settings.base_url,
+        timeout=httpx.Timeout(
+            connect=settings.connect_timeout,
+            read=settings.read_timeout,
+            write=settings.read_timeout,
+            pool=settings.connect_timeout,
+        ),
+        limits=httpx.Limits(
+            max_connections=settings.max_concurrency + 2,
+            max_keepalive_connections=settings.max_concurrency + 2,
+            keepalive_expiry=30.0,
+        ),
+        headers={"Accept": "application/json", "Accept-Encoding": "gzip"},
+        auth=ZuoraOAuth.from_settings(settings),
+        follow_redirects=False,
+    )
+
+
+class ZuoraClient:
+    """Reads accounts and notification histories and resends notifications, with retries and limits.
+
+    Thread-safe: listeners share one client. Public methods validate their input (keys, ids, track id,
+    windows) before building any request and raise only ZuoraError subclasses (RuntimeError if used
+    after `close()`).
+    """
+
+    max_pages: int = MAX_PAGES
+    callout_slice: timedelta = CALLOUT_SLICE
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        settings: ZuoraSettings,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        timer: Callable[[], float] = time.monotonic,
+        random: Callable[[], float] = _uniform,
+    ) -> None:
+        self._http = http
+        self._settings = settings
+        self._sleep = sleep
+        self._timer = timer
+        self._random = random
+        self._base_url = settings.base_url.rstrip("/")
+        self._auth = (
+            http.auth
+            if isinstance(http.auth, ZuoraOAuth)
+            else ZuoraOAuth.from_settings(settings, timer=timer)
+        )
+        self._policy = RetryPolicy(
+            max_retries=settings.max_retries, max_delay=settings.retry_max_delay
+        )
+        self._context: dict[str, Any] = {"tenant_tz": settings.tz}
+        self._slots = threading.BoundedSemaphore(settings.max_concurrency)
+        self._cache = ReadCache(ttl=settings.cache_ttl, timer=timer)
+        self._pool_lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+        self._closed = False
+        self._owns_http = False
+        self._static_headers = _static_headers(settings)
+
+    @classmethod
+    def from_settings(cls, settings: ZuoraSettings) -> ZuoraClient:
+        """A client with its own httpx.Client (closed by `close()`)."""
+        client = cls(build_http_client(settings), settings)
+        client._owns_http = True
+        return client
+
+    def close(self) -> None:
+        """Stop the worker threads and, if this client built it, close the HTTP client."""
+        with self._pool_lock:
+            self._closed = True
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> ZuoraClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- credentials -------------------------------------------------------------------------------
+
+    def token_status(self) -> TokenStatus:
+        """Whether a token is cached and for how long Zuora accepts it (never the token)."""
+        return self._auth.token_status()
+
+    def check_credentials(self, track_id: str) -> TokenStatus:
+        """Fetch a token now unless one is cached; ZuoraAuthError if Zuora rejects the credentials."""
+        track_id = validate_track_id(track_id)
+        return self._auth.ensure_token(
+            lambda request: self._transmit(request, track_id=track_id, auth=None),
+            track_id=track_id,
+            timeout=self._http.timeout,
+        )
+
+    # -- accounts ----------------------------------------------------------------------------------
+
+    def get_account(self, key: str, *, track_id: str) -> Account:
+        """The account with this number or 32-hex id; ZuoraNotFoundError (with `.key`) if none."""
+        key = validate_account_key(key)
+        track_id = validate_track_id(track_id)
+        return self._cache.get_or_compute(
+            ("account", key), lambda: self._fetch_account(key, track_id)
+        )
+
+    def _fetch_account(self, key: str, track_id: str) -> Account:
+        try:
+            response = self._request(
+                "GET", ACCOUNT_PATH.format(key=key), track_id=track_id, idempotent=True
+            )
+        except (ZuoraAuthError, ZuoraRateLimitError, ZuoraServerError):
+            raise
+        except ZuoraStatusError as exc:  # success=false or any other 4xx: Zuora says "no such key"
+            raise ZuoraNotFoundError(
+                f"No Zuora account matches {key!r}",
+                key=key,
+                status_code=exc.status_code,
+                track_id=track_id,
+                reasons=exc.reasons,
+                body=exc.body,
+            ) from exc
+        account = parse_account(response, track_id)
+        self._cache.put(("account", account.id), account)
+        self._cache.put(("account", account.number), account)
+        return account
+
+    # -- one page ----------------------------------------------------------------------------------
+
+    def list_callout_history(
+        self,
+        *,
+        start: datetime,
+        end: datetime,
+        page: int,
+        track_id: str,
+        failed_only: bool = True,
+        include_response_content: bool = False,
+        page_size: int = MAX_PAGE_SIZE,
+    ) -> Page[CalloutHistory]:
+        """One page of the tenant's callout history between `start` and `end` (aware datetimes)."""
+        track_id = validate_track_id(track_id)
+        params = self._history_params(start, end, page, page_size, failed_only)
+        params["includeResponseContent"] = _flag(include_response_content)
+        response = self._request(
+            "GET", CALLOUT_PATH, track_id=track_id, params=params, idempotent=True
+        )
+        return parse_page(
+            response, "calloutHistories", CalloutHistory, page, track_id, self._context
+        )
+
+    def list_email_history(
+        self,
+        *,
+        account_id: str | None,
+        start: datetime,
+        end: datetime,
+        page: int,
+        track_id: str,
+        failed_only: bool = True,
+        page_size: int = MAX_PAGE_SIZE,
+    ) -> Page[EmailHistory]:
+        """One page of email history (of one account when `account_id` is set), at most 3 days."""
+        track_id = validate_track_id(track_id)
+        params = self._history_params(start, end, page, page_size, failed_only)
+        if end - start > EMAIL_WINDOW:
+            raise ZuoraInputError(
+                "Zuora lists at most 3 days of email history per call; use iter_email_history"
+            )
+        if account_id is not None:
+            params["accountId"] = validate_account_key(account_id)
+        response = self._request(
+            "GET", EMAIL_PATH, track_id=track_id, params=params, idempotent=True
+        )
+        return parse_page(response, "emailHistories", EmailHistory, page, track_id, self._context)
+
+    def _history_params(
+        self, start: datetime, end: datetime, page: int, page_size: int, failed_only: bool
+    ) -> dict[str, str]:
+        _check_window(start, end)
+        _check_paging(page, page_size)
+        tz = self._settings.tz
+        return {
+            "startTime": wire_time(start, tz),
+            "endTime": wire_time(end, tz),
+            "failedOnly": _flag(failed_only),
+            "page": str(page),
+            "pageSize": str(page_size),
+        }
+
+    # -- every page --------------------------------------------------------------------------------
+
+    def iter_callout_history(
+        self,
+        *,
+        start: datetime,
+        end: datetime,
+        track_id: str,
+        failed_only: bool = True,
+        include_response_content: bool = False,
+        page_size: int = MAX_PAGE_SIZE,
+    ) -> Iterator[CalloutHistory]:
+        """Every callout in [start, end), oldest slice first, fetched concurrently with bounded memory."""
+        track_id = validate_track_id(track_id)
+        _check_paging(1, page_size)
+        window = _window(start, end)
+        sources = [
+            self._callout_source(piece, track_id, failed_only, include_response_content, page_size)
+            for piece in window.split(self.callout_slice)
+        ]
+        return self._iter_items(sources, track_id)
+
+    def iter_email_history(
+        self,
+        *,
+        account_id: str | None,
+        start: datetime,
+        end: datetime,
+        track_id: str,
+        failed_only: bool = True,
+        page_size: int = MAX_PAGE_SIZE,
+    ) -> Iterator[EmailHistory]:
+        """Every email in [start, end) over ≤3-day slices, fetched concurrently with bounded memory."""
+        track_id = validate_track_id(track_id)
+        if account_id is not None:
+            account_id = validate_account_key(account_id)
+        _check_paging(1, page_size)
+        window = _window(start, end)
+        sources = [
+            self._email_source(piece, account_id, track_id, failed_only, page_size)
+            for piece in window.split(EMAIL_WINDOW)
+        ]
+        return self._iter_items(sources, track_id)
+
+    def iter_failed_callouts(
+        self, window: TimeWindow, *, track_id: str
+    ) -> Iterator[CalloutHistory]:
+        """Every failed callout of the tenant in `window` (for the digest), streamed."""
+        return self.iter_callout_history(start=window.start, end=window.end, track_id=track_id)
+
+    def iter_failed_emails(self, window: TimeWindow, *, track_id: str) -> Iterator[EmailHistory]:
+        """Every failed email of the tenant in `window` (for the digest), streamed."""
+        return self.iter_email_history(
+            account_id=None, start=window.start, end=window.end, track_id=track_id
+        )
+
+    def _callout_source(
+        self,
+        piece: TimeWindow,
+        track_id: str,
+        failed_only: bool,
+        include_response_content: bool,
+        page_size: int,
+    ) -> Listing[CalloutHistory]:
+        def fetch(page: int) -> Page[CalloutHistory]:
+            found = self.list_callout_history(
+                start=piece.start,
+                end=piece.end,
+                page=page,
+                track_id=track_id,
+                failed_only=failed_only,
+                include_response_content=include_response_content,
+                page_size=page_size,
+            )
+            return _clip(found, piece, _record_time)
+
+        return Listing(fetch, piece.start, piece.end, _record_time)
+
+    def _email_source(
+        self,
+        piece: TimeWindow,
+        account_id: str | None,
+        track_id: str,
+        failed_only: bool,
+        page_size: int,
+    ) -> Listing[EmailHistory]:
+        def fetch(page: int) -> Page[EmailHistory]:
+            found = self.list_email_history(
+                account_id=account_id,
+                start=piece.start,
+                end=piece.end,
+                page=page,
+                track_id=track_id,
+                failed_only=failed_only,
+                page_size=page_size,
+            )
+            return _clip(found, piece, _record_time)
+
+        return Listing(fetch, piece.start, piece.end, _record_time)
+
+    def _iter_items(self, sources: Sequence[Listing[T]], track_id: str) -> Iterator[T]:
+        pages = self._scan(sources, track_id)
+        for page in pages:
+            yield from page.items
+
+    def _scan(self, sources: Sequence[Listing[T]], track_id: str) -> Iterator[Page[T]]:
+        limit = self._settings.max_concurrency
+        return scan_pages(
+            sources,
+            submit=self._submit,
+            max_in_flight=limit,
+            read_ahead=4 * limit,
+            max_pages=self.max_pages,
+            track_id=track_id,
+        )
+
+    def _submit(self, task: Callable[[], T]) -> Future[T]:
+        with self._pool_lock:
+            if self._closed:
+                raise RuntimeError("ZuoraClient is closed")
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(
+                    max_workers=2 * self._settings.max_concurrency, thread_name_prefix="zuora"
+                )
+            return self._pool.submit(task)
+
+    # -- an account's failures ---------------------------------------------------------------------
+
+    def failed_callouts_for(
+        self, account: Account, window: TimeWindow, *, track_id: str
+    ) -> list[CalloutHistory]:
+        """The account's failed callouts in `window`: one per event (latest attempt), newest first."""
+        track_id = validate_track_id(track_id)
+        key = _account_key("callouts", account, window)
+        found = self._cache.get_or_compute(
+            key, lambda: tuple(self._failures(account, window, track_id, emails=False)[0])
+        )
+        return list(found)
+
+    def failed_emails_for(
+        self, account: Account, window: TimeWindow, *, track_id: str
+    ) -> list[EmailHistory]:
+        """The account's failed emails in `window`, newest first, duplicates removed."""
+        track_id = validate_track_id(track_id)
+        key = _account_key("emails", account, window)
+        found = self._cache.get_or_compute(
+            key, lambda: tuple(self._failures(account, window, track_id, callouts=False)[1])
+        )
+        return list(found)
+
+    def failures_for(
+        self, account: Account, window: TimeWindow, *, track_id: str
+    ) -> tuple[list[CalloutHistory], list[EmailHistory]]:
+        """Both lists of an account's failures in one concurrent scan (faster than two calls)."""
+        track_id = validate_track_id(track_id)
+        callout_key = _account_key("callouts", account, window)
+        email_key = _account_key("emails", account, window)
+        both = self._cache.get_or_compute(
+            ("both", callout_key, email_key),
+            lambda: self._failures(account, window, track_id),
+        )
+        self._cache.put(callout_key, tuple(both[0]))
+        self._cache.put(email_key, tuple(both[1]))
+        return list(both[0]), list(both[1])
+
+    def forget(self, account: Account, window: TimeWindow) -> None:
+        """Drop the cached failures of `account` in `window` so the next read asks Zuora again."""
+        callout_key = _account_key("callouts", account, window)
+        email_key = _account_key("emails", account, window)
+        for key in (callout_key, email_key, ("both", callout_key, email_key)):
+            self._cache.discard(key)
+
+    def _failures(
+        self,
+        account: Account,
+        window: TimeWindow,
+        track_id: str,
+        *,
+        callouts: bool = True,
+        emails: bool = True,
+    ) -> tuple[list[CalloutHistory], list[EmailHistory]]:
+        _check_window(window.start, window.end)
+        sources: list[_AnyListing] = []
+        if callouts:
+            sources.extend(
+                cast(
+                    _AnyListing,
+                    self._callout_source(piece, track_id, True, False, MAX_PAGE_SIZE),
+                )
+                for piece in window.split(self.callout_slice)
+            )
+        if emails:
+            account_id = validate_account_key(account.id)
+            sources.extend(
+                cast(
+                    _AnyListing,
+                    self._email_source(piece, account_id, track_id, True, MAX_PAGE_SIZE),
+                )
+                for piece in window.split(EMAIL_WINDOW)
+            )
+        latest_callouts: dict[Hashable, CalloutHistory] = {}
+        unique_emails: dict[Hashable, EmailHistory] = {}
+        for record in self._iter_items(sources, track_id):
+            if isinstance(record, CalloutHistory):
+                if record.belongs_to(account):
+                    _keep_latest(latest_callouts, record)
+            elif record.account_id in (None, account.id):
+                unique_emails.setdefault(record.id or record.natural_key, record)
+        return (
+            sorted(latest_callouts.values(), key=_callout_order, reverse=True),
+            sorted(unique_emails.values(), key=lambda record: record.send_time, reverse=True),
+        )
+
+    def get_callout_response(
+        self,
+        account: Account,
+        created_at: datetime,
+        event_id: str | None,
+        *,
+        track_id: str,
+    ) -> CalloutHistory | None:
+        """One callout of the account with its response content (fetched on demand), or None."""
+        track_id = validate_track_id(track_id)
+        if created_at.tzinfo is None:
+            raise ZuoraInputError("created_at must be timezone-aware")
+        moment = created_at.astimezone(UTC).replace(microsecond=0)
+        matches = [
+            record
+            for record in self.iter_callout_history(
+                start=moment - timedelta(seconds=1),
+                end=moment + timedelta(seconds=2),
+                track_id=track_id,
+                failed_only=False,
+                include_response_content=True,
+            )
+            if record.belongs_to(account) and (event_id is None or record.event_id == event_id)
+        ]
+        if not matches:
+            return None
+        exact = [record for record in matches if record.create_time == moment] or matches
+        return max(exact, key=lambda record: record.attempted_num or 0)
+
+    # -- resend ------------------------------------------------------------------------------------
+
+    def resend_emails(
+        self, ids: Iterable[str], *, idempotency_key: str, track_id: str
+    ) -> ResendResult:
+        """Resend email notifications by history id, 1,000 per request, each chunk idempotent."""
+        return self._resend("email", ids, idempotency_key=idempotency_key, track_id=track_id)
+
+    def resend_callouts(
+        self, ids: Iterable[str], *, idempotency_key: str, track_id: str
+    ) -> ResendResult:
+        """Resend callout notifications by history id, 1,000 per request, each chunk idempotent."""
+        return self._resend("callout", ids, idempotency_key=idempotency_key, track_id=track_id)
+
+    def _resend(
+        self, kind: NotificationKind, ids: Iterable[str], *, idempotency_key: str, track_id: str
+    ) -> ResendResult:
+        track_id = validate_track_id(track_id)
+        if not isinstance(idempotency_key, str) or not idempotency_key.strip():
+            raise ZuoraInputError("A resend needs a non-empty idempotency key")
+        if isinstance(ids, str):
+            raise ZuoraInputError("Resend ids must be a list of ids, not one string")
+        unique = list(dict.fromkeys(validate_history_id(history_id) for history_id in ids))
+        failed: dict[str, ResendFailure] = {}
+        for index, start in enumerate(range(0, len(unique), MAX_RESEND_BATCH)):
+            chunk = unique[start : start + MAX_RESEND_BATCH]
+            key = chunk_idempotency_key(idempotency_key, kind, index, chunk)
+            try:
+                response = self._request(
+                    "POST",
+                    RESEND_PATHS[kind],
+                    track_id=track_id,
+                    json=chunk,
+                    headers={"Idempotency-Key": key},
+                    idempotent=True,
+                    accept=(400,),
+                )
+                failures = parse_resend(response, chunk, track_id)
+                if failures is None:  # a 400 that is not the id map: a real error
+                    _raise_for_status(response, track_id)
+                    raise ZuoraResponseValidationError("Zuora's resend answer is not understood")
+                failed.update(failures)
+            except ZuoraError as exc:
+                if index == 0:
+                    raise
+                # Earlier chunks were resent: report this one as failed rather than lose them.
+                logger.warning(
+                    "Resend chunk %d of %s failed: %s (track %s)",
+                    index,
+                    kind,
+                    exc.message,
+                    track_id,
+                )
+                reason = ResendFailure(code=type(exc).__name__, message=exc.message)
+                failed.update(dict.fromkeys(chunk, reason))
+        return ResendResult(
+            kind=kind,
+            requested=tuple(unique),
+            succeeded=tuple(history_id for history_id in unique if history_id not in failed),
+            failed=failed,
+        )
+
+    # -- the choke point ---------------------------------------------------------------------------
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        track_id: str,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool,
+        accept: Collection[int] = (),
+    ) -> httpx.Response:
+        """Send one call with retries; return the response or raise the matching ZuoraError.
+
+        Statuses in `accept` are returned as they are for the caller to read (the resend 400 map).
+        """
+        request = self._http.build_request(
+            method,
+            self._base_url + path,
+            params=params,
+            json=json,
+            headers={**self._static_headers, "Zuora-Track-Id": track_id, **(headers or {})},
+        )
+        attempt = 0
+        while True:
+            response: httpx.Response | None = None
+            try:
+                response = self._send(request, track_id=track_id)
+                if response.status_code not in accept:
+                    _raise_for_status(response, track_id)
+                return response
+            except (ZuoraConnectionError, ZuoraStatusError) as exc:
+                if attempt >= self._policy.max_retries or not should_retry(
+                    method, exc, idempotent=idempotent
+                ):
+                    raise
+                attempt += 1
+                delay = compute_delay(
+                    attempt,
+                    retry_after=_header(response, "Retry-After") or _retry_after_of(exc),
+                    ratelimit_reset=_header(response, "RateLimit-Reset"),
+                    policy=self._policy,
+                    rand=self._random(),
+                    now=datetime.now(UTC),
+                )
+                logger.warning(
+                    "Retrying Zuora %s %s (retry %d of %d) in %.2f s after %s (track %s)",
+                    method,
+                    path,
+                    attempt,
+                    self._policy.max_retries,
+                    delay,
+                    _outcome(exc),
+                    track_id,
+                )
+                self._sleep(delay)
+
+    def _send(self, request: httpx.Request, *, track_id: str) -> httpx.Response:
+        """One attempt, holding one of the client's `max_concurrency` slots."""
+        with self._slots:
+            return self._transmit(request, track_id=track_id, auth=self._auth)
+
+    def _transmit(
+        self, request: httpx.Request, *, track_id: str, auth: httpx.Auth | None
+    ) -> httpx.Response:
+        """Send through httpx, translating its exceptions (here only) and logging the exchange."""
+        started = self._timer()
+        try:
+            response = self._http.send(request, auth=auth)
+        except httpx.TimeoutException as exc:
+            raise ZuoraTimeoutError(
+                f"Zuora did not answer {request.method} {request.url.path} in time",
+                track_id=track_id,
+            ) from exc
+        except httpx.DecodingError as exc:
+            raise ZuoraResponseValidationError(
+                f"Zuora's answer to {request.method} {request.url.path} could not be decoded",
+                track_id=track_id,
+            ) from exc
+        except httpx.TransportError as exc:
+            raise ZuoraConnectionError(
+                f"Could not reach Zuora at {request.url.host} ({type(exc).__name__})",
+                track_id=track_id,
+            ) from exc
+        logger.debug(
+            "Zuora %s %s -> %d in %.0f ms (track %s, request %s, ratelimit-remaining %s)",
+            request.method,
+            request.url.path,
+            response.status_code,
+            (self._timer() - started) * 1000,
+            track_id,
+            response.headers.get("Zuora-Request-Id"),
+            response.headers.get("RateLimit-Remaining"),
+        )
+        return response
+
+
+# -- status mapping (the one place) ----------------------------------------------------------------
+
+
+def _raise_for_status(response: httpx.Response, track_id: str | None) -> None:
+    """Raise the ZuoraError a response stands for; return for a 2xx that is not `success: false`."""
+    status = response.status_code
+    request = response.request
+    what = f"{request.method} {request.url.path}"
+    if 200 <= status < 300:
+        reasons = _failure_reasons(response)
+        if reasons is not None:
+            raise _reasons_error(reasons, response, what, track_id)
+        return
+    body = body_text(response)
+    reasons = _reasons_of(json_or_none(response))
+    detail = "; ".join(r.message for r in reasons if r.message)
+    suffix = f": {detail}" if detail else ""
+    if status == 401:
+        raise ZuoraAuthError(
+            "Zuora rejected the bot's access token (401); check ZUORA_CLIENT_ID / "
+            "ZUORA_CLIENT_SECRET",
+            status_code=status,
+            track_id=track_id,
+            reasons=reasons,
+            body=body,
+        )
+    if status == 403:
+        raise ZuoraAuthError(
+            _forbidden_message(request.url.path),
+            status_code=status,
+            track_id=track_id,
+            reasons=reasons,
+            body=body,
+        )
+    if status == 404:
+        raise ZuoraNotFoundError(
+            f"Zuora found nothing at {what}{suffix}",
+            status_code=status,
+            track_id=track_id,
+            reasons=reasons,
+            body=body,
+        )
+    if status == 429:
+        raise ZuoraRateLimitError(
+            f"Zuora is throttling the bot (429 on {what}); try again shortly",
+            retry_after=_seconds(response.headers.get("Retry-After")),
+            track_id=track_id,
+            reasons=reasons,
+            body=body,
+        )
+    if status >= 500:
+        raise ZuoraServerError(
+            f"Zuora failed on its side ({status} on {what})",
+            status_code=status,
+            track_id=track_id,
+            reasons=reasons,
+            body=body,
+        )
+    raise ZuoraStatusError(
+        f"Zuora answered {status} to {what}{suffix}",
+        status_code=status,
+        track_id=track_id,
+        reasons=reasons,
+        body=body,
+    )
+
+
+def _reasons_error(
+    reasons: tuple[ZuoraReason, ...], response: httpx.Response, what: str, track_id: str | None
+) -> ZuoraStatusError:
+    """The error for HTTP 200 with success=false, by the category in the codes' last two digits."""
+    categories = {reason.code[-2:] for reason in reasons if reason.code}
+    detail = "; ".join(r.message for r in reasons if r.message) or "no reason given"
+    common: dict[str, Any] = {
+        "status_code": response.status_code,
+        "track_id": track_id,
+        "reasons": reasons,
+        "body": body_text(response),
+    }
+    if "40" in categories:
+        return ZuoraNotFoundError(f"Zuora found nothing for {what}: {detail}", **common)
+    if "70" in categories:
+        return ZuoraRateLimitError(f"Zuora is over its concurrency limit: {detail}", **common)
+    if "61" in categories:
+        return ZuoraServerError(f"Zuora had a temporary error: {detail}", **common)
+    if categories & {"10", "11"}:
+        return ZuoraAuthError(f"Zuora refused {what}: {detail}", **common)
+    return ZuoraStatusError(f"Zuora could not do {what}: {detail}", **common)
+
+
+def _forbidden_message(path: str) -> str:
+    if path.endswith("/resend"):
+        return (
+            "Zuora refused the resend (403): the Zuora API user needs "
+            "'Events & Notifications Resend Access'"
+        )
+    if "/notification-history/" in path:
+        return (
+            "Zuora refused to list notification history (403): the Zuora API user needs "
+            "'Events & Notifications View Access'"
+        )
+    return "Zuora refused the request (403): the Zuora API user lacks a permission it needs"
+
+
+def _failure_reasons(response: httpx.Response) -> tuple[ZuoraReason, ...] | None:
+    """Zuora's reasons when a 2xx body says `"success": false`, else None."""
+    content = response.content
+    if not content or not _SUCCESS_FALSE.search(content):
+        return None
+    body = json_or_none(response)
+    if not isinstance(body, dict) or body.get("success") is not False:
+        return None
+    return _reasons_of(body) or (ZuoraReason(code="", message="Zuora reported success=false"),)
+
+
+def _reasons_of(body: object) -> tuple[ZuoraReason, ...]:
+    """Reasons from any of Zuora's error shapes: reasons[], Errors[], {code, message}, {message}."""
+    if not isinstance(body, dict):
+        return ()
+    items = body.get("reasons") or body.get("Errors")
+    if not isinstance(items, list):
+        items = [body] if ("message" in body or "Message" in body) else []
+    reasons = []
+    for item in items:
+        if isinstance(item, dict):
+            code = item.get("code", item.get("Code"))
+            message = item.get("message", item.get("Message"))
+            reasons.append(
+                ZuoraReason(
+                    code="" if code is None else str(code),
+                    message="" if message is None else str(message)[:500],
+                )
+            )
+    return tuple(reasons)
+
+
+# -- small helpers ---------------------------------------------------------------------------------
+
+
+def wire_time(moment: datetime, tz: tzinfo) -> str:
+    """`yyyy-MM-ddTHH:mm:ss` in the tenant's zone: no offset and no fraction.
+
+    A fraction is rounded up: history times are whole seconds, so for the half-open [start, end)
+    rounding both ends up selects exactly the same records and never lengthens a 3-day window.
+    """
+    utc = moment.astimezone(UTC)
+    if utc.microsecond:
+        utc = utc.replace(microsecond=0) + timedelta(seconds=1)
+    return utc.astimezone(tz).strftime(WIRE_TIME)
+
+
+def chunk_idempotency_key(key: str, kind: str, index: int, ids: Sequence[str]) -> str:
+    """A stable Idempotency-Key for one resend chunk, derived from the caller's key and the chunk."""
+    digest = hashlib.sha256("\n".join(ids).encode()).hexdigest()
+    return str(uuid.uuid5(_IDEMPOTENCY_NAMESPACE, f"{kind}\n{index}\n{digest}\n{key}"))
+
+
+def _static_headers(settings: ZuoraSettings) -> dict[str, str]:
+    headers = {"Accept": "application/json", "Accept-Encoding": "gzip"}
+    if settings.entity_id:
+        headers["Zuora-Entity-Ids"] = settings.entity_id
+    if settings.org_ids:
+        headers["Zuora-Org-Ids"] = ",".join(
+            part.strip() for part in settings.org_ids.split(",") if part.strip()
+        )
+    return headers
+
+
+def _check_paging(page: int, page_size: int) -> None:
+    if isinstance(page, bool) or not isinstance(page, int) or page < 1:
+        raise ZuoraInputError(f"Page must be a whole number from 1, got {page!r}")
+    if isinstance(page_size, bool) or not isinstance(page_size, int):
+        raise ZuoraInputError(f"Page size must be a whole number, got {page_size!r}")
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise ZuoraInputError(f"Page size must be 1 to {MAX_PAGE_SIZE}, got {page_size}")
+
+
+def _check_window(start: datetime, end: datetime) -> None:
+    if not isinstance(start, datetime) or not isinstance(end, datetime):
+        raise ZuoraInputError("start and end must be datetimes")
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ZuoraInputError("start and end must be timezone-aware datetimes")
+    if start >= end:
+        raise ZuoraInputError(f"start ({start.isoformat()}) must be before end ({end.isoformat()})")
+
+
+def _window(start: datetime, end: datetime) -> TimeWindow:
+    _check_window(start, end)
+    return TimeWindow(start=start.astimezone(UTC), end=end.astimezone(UTC), label="")
+
+
+def _record_time(record: CalloutHistory | EmailHistory) -> datetime:
+    return record.create_time if isinstance(record, CalloutHistory) else record.send_time
+
+
+R = TypeVar("R", CalloutHistory, EmailHistory)
+
+
+def _clip(page: Page[R], piece: TimeWindow, when: Callable[[R], datetime]) -> Page[R]:
+    """Keep the records inside the half-open slice so neighbouring slices never both return one."""
+    kept = [item for item in page.items if piece.start <= when(item) < piece.end]
+    if len(kept) == len(page.items):
+        return page
+    return Page(items=kept, page=page.page, has_more=page.has_more)
+
+
+def _account_key(what: str, account: Account, window: TimeWindow) -> tuple[Hashable, ...]:
+    return (what, account.id, account.number, window.start, window.end)
+
+
+def _callout_order(record: CalloutHistory) -> tuple[datetime, int]:
+    return record.create_time, record.attempted_num or 0
+
+
+def _keep_latest(latest: dict[Hashable, CalloutHistory], record: CalloutHistory) -> None:
+    """Keep one callout per event: the newest attempt (Trap 1: dedupe on <Event.ID>)."""
+    key: Hashable = (
+        record.event_id
+        or record.id
+        or (
+            record.create_time,
+            record.event_category,
+            record.notification,
+            record.request_url,
+            record.attempted_num,
+        )
+    )
+    current = latest.get(key)
+    if current is None or _callout_order(record) > _callout_order(current):
+        latest[key] = record
+
+
+def _flag(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _header(response: httpx.Response | None, name: str) -> str | None:
+    return response.headers.get(name) if response is not None else None
+
+
+def _retry_after_of(exc: Exception) -> str | None:
+    if isinstance(exc, ZuoraRateLimitError) and exc.retry_after is not None:
+        return str(exc.retry_after)
+    return None
+
+
+def _seconds(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _outcome(exc: Exception) -> str:
+    if isinstance(exc, ZuoraStatusError):
+        return f"status {exc.status_code} ({type(exc).__name__})"
+    return type(exc).__name__
+
+
+__all__ = ["ZuoraClient", "build_http_client", "chunk_idempotency_key", "wire_time"]

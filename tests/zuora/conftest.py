@@ -1,0 +1,63 @@
+"""Fixtures for the Zuora client tests: a manual clock, recorded sleeps, a routing MockTransport."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from zuora_fakes import Handler, HistoryApi, ManualTimer, Router, Sleeps, zuora_settings
+
+from bot.zuora.auth import ZuoraOAuth
+from bot.zuora.client import ZuoraClient
+
+
+@pytest.fixture
+def timer() -> ManualTimer:
+    return ManualTimer()
+
+
+@pytest.fixture
+def sleeps() -> Sleeps:
+    return Sleeps()
+
+
+@pytest.fixture
+def router() -> Router:
+    return Router()
+
+
+@pytest.fixture
+def history(router: Router) -> HistoryApi:
+    return HistoryApi(router)
+
+
+@pytest.fixture
+def make_client(
+    router: Router, timer: ManualTimer, sleeps: Sleeps
+) -> Iterator[Callable[..., ZuoraClient]]:
+    """Build a ZuoraClient on a MockTransport; keyword arguments override ZuoraSettings."""
+    clients: list[ZuoraClient] = []
+
+    def build(
+        *, handler: Handler | None = None, rand: float = 0.5, **overrides: Any
+    ) -> ZuoraClient:
+        settings = zuora_settings(**overrides)
+        http = httpx.Client(
+            transport=httpx.MockTransport(handler or router),
+            auth=ZuoraOAuth.from_settings(settings, timer=timer),
+            timeout=httpx.Timeout(5.0),
+        )
+        client = ZuoraClient(http, settings, sleep=sleeps, timer=timer, random=lambda: rand)
+        clients.append(client)
+        return client
+
+    yield build
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture
+def client(make_client: Callable[..., ZuoraClient]) -> ZuoraClient:
+    return make_client()
