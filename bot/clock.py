@@ -1,0 +1,84 @@
+"""`python -m bot.clock`: one long-running process that posts due digests every minute.
+
+Run exactly one (Procfile `clock:`); a second one is harmless because every post is claimed in the
+store first, but it doubles the Zuora scans.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Sequence
+from datetime import datetime
+from types import FrameType
+
+from bot.deps import Deps
+
+logger = logging.getLogger(__name__)
+
+TICK_SECONDS = 60.0
+
+
+def clock_owner() -> str:
+    """Who holds a digest claim: host and pid, so a stale claim can be traced."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def seconds_to_next_tick(now: datetime, tick: float = TICK_SECONDS) -> float:
+    """Wait until just after the next whole minute, so HH:MM schedules post on time."""
+    into = now.timestamp() % tick
+    return tick - into + 0.5
+
+
+def run_clock(deps: Deps, stop: threading.Event, *, owner: str | None = None) -> None:
+    """Tick until `stop` is set: post the digests that are due, then sleep to the next minute."""
+    from bot.digest import run_due_digests
+
+    owner = owner or clock_owner()
+    logger.info("clock started as %s", owner)
+    while not stop.is_set():
+        try:
+            results = run_due_digests(deps, deps.now(), owner=owner)
+            if results:
+                logger.info("clock tick: %d digest(s) handled", len(results))
+        except Exception:  # one bad tick must not end the clock
+            logger.exception("clock tick failed; trying again next minute")
+        stop.wait(seconds_to_next_tick(deps.now()))
+    logger.info("clock stopped")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: build Deps from the environment and tick until SIGTERM or SIGINT."""
+    from bot.deps import build_deps
+    from bot.log_config import configure_logging
+    from bot.settings import Settings, SettingsError
+
+    del argv
+    try:
+        settings = Settings.load()
+    except SettingsError as exc:
+        sys.stderr.write(f"{exc}\n")
+        return 2
+    configure_logging(settings.runtime.log_level)
+    deps = build_deps(settings)
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        logger.info("received signal %d; finishing the current tick", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    try:
+        run_clock(deps, stop)
+    finally:
+        deps.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
