@@ -5,6 +5,7 @@ The builders live in `bot.cards`; this module is the one place handlers import t
 
 from __future__ import annotations
 
+from bot.cards.audit import AUDIT_PAGE_SIZE, build_audit_card
 from bot.cards.callout import build_callout_details
 from bot.cards.failures import (
     account_url,
@@ -34,6 +35,8 @@ from bot.cards.simple import (
 )
 
 __all__ = [
+    "AUDIT_PAGE_SIZE",
+    "build_audit_card",
     "MAX_BLOCKS",
     "MAX_BLOCKS_JSON_CHARS",
     "MAX_CHECKBOX_OPTIONS",

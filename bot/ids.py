@@ -86,6 +86,7 @@ class ResendRef(ButtonValue):
     k: Literal["email", "callout"]
     ids: list[HistoryId] = Field(min_length=1, max_length=MAX_IDS_PER_VALUE)
     card: CardRef | None = None
+    lb: str | None = Field(default=None, max_length=120)  # label of a single id, for the outcome
 
 
 class ResendAllRef(ButtonValue):

@@ -397,3 +397,24 @@ def setting_docs() -> Iterator[SettingDoc]:
             else:
                 shown = f"`{default}`"
             yield SettingDoc(env_name(area, field), shown, info.description or "")
+
+
+def public_config(settings: Settings) -> list[tuple[str, str]]:
+    """The non-secret settings worth showing in `/zuora status`."""
+    allowed = settings.resend.resend_allowed_users
+    return [
+        ("ZUORA_BASE_URL", settings.zuora.base_url),
+        ("ZUORA_TENANT_TIMEZONE", settings.zuora.tenant_timezone),
+        ("ZUORA_HISTORY_IDS", settings.zuora.history_ids),
+        ("ZUORA_MAX_CONCURRENCY", str(settings.zuora.max_concurrency)),
+        (
+            "RESEND_ALLOWED_USERS",
+            ", ".join(sorted(allowed)) if allowed else "nobody (resend is off)",
+        ),
+        ("AUDIT_CHANNEL", settings.resend.audit_channel or "unset"),
+        ("DATABASE_URL", _without_password(settings.store.database_url)),
+    ]
+
+
+def _without_password(url: str) -> str:
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)

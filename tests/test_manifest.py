@@ -134,7 +134,8 @@ def test_manifest_defines_zuora_command_on_the_events_url() -> None:
     assert command_url.path == EVENTS_PATH
     assert interactivity_url.path == EVENTS_PATH
     assert command_url.netloc == interactivity_url.netloc
-    assert commands["/zuora"]["should_escape"] is False
+    # Slack then sends `#channel` as <#C123|name>, which `digest subscribe #channel` needs.
+    assert commands["/zuora"]["should_escape"] is True
     assert manifest["settings"]["socket_mode_enabled"] is False
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any, Final, cast
+from typing import Any, Final, Literal, cast
 from urllib.parse import parse_qs, urlsplit
 
 logger = logging.getLogger(__name__)
@@ -49,6 +49,30 @@ class RecordedCall:
     at: float
     headers: dict[str, str] = field(repr=False)
     path: str = ""
+
+
+EventKind = Literal["message_posted", "message_updated", "ephemeral_posted", "response_url"]
+
+
+@dataclass(frozen=True)
+class SlackEvent:
+    """A change the fake accepted, pushed to listeners (e.g. the sandbox playground's live view).
+
+    `message` is a copy of the stored message for chat.postMessage / chat.update, and the would-be
+    message (with its `message_ts` as `ts`) for chat.postEphemeral; `body` and `url` are set for
+    accepted response_url posts; `user` is the recipient of an ephemeral message.
+    """
+
+    kind: EventKind
+    channel: str = ""
+    ts: str = ""
+    message: JsonDict = field(default_factory=dict)
+    url: str = ""
+    body: JsonDict = field(default_factory=dict)
+    user: str = ""
+
+
+SlackListener = Callable[[SlackEvent], None]
 
 
 @dataclass
@@ -163,6 +187,9 @@ class _Handler(BaseHTTPRequestHandler):
             # A bug in the fake must show up as a loud 500, not as a dropped connection.
             logger.exception("fake slack failed on %s %s", self.command, self.path)
             reply = _text_reply("fake_slack_internal_error", HTTPStatus.INTERNAL_SERVER_ERROR)
+        finally:
+            # Before answering, so a caller that got its reply knows listeners have seen the change.
+            fake._deliver_events()
         latency = fake.latency
         if latency > 0:
             # State changes are visible at once; only the answer is delayed, like a slow network.
@@ -219,6 +246,10 @@ class FakeSlack:
         self._response_urls: dict[str, _ResponseUrl] = {}
         self._ts_counter = itertools.count(1)
         self._url_counter = itertools.count(1)
+        self._listeners: list[SlackListener] = []
+        self._pending_events: list[SlackEvent] = []
+        # Serialises delivery so listeners see events in the order the changes happened.
+        self._deliver_lock = threading.Lock()
         self._handlers: dict[str, Callable[[dict[str, Any]], _Reply]] = {
             "api.test": self._api_test,
             "auth.test": self._auth_test,
@@ -347,6 +378,23 @@ class FakeSlack:
         with self._lock:
             self._faults[method] = _Fault(status, retry_after, error, times)
 
+    def add_listener(self, listener: SlackListener) -> Callable[[], None]:
+        """Call `listener` with a SlackEvent after each stored message, update or accepted response_url post.
+
+        Listeners run on the request's thread, outside the fake's lock, one event at a time and in
+        the order the changes happened, before the request is answered; they must be quick and must
+        not raise (an exception is logged and ignored). Returns a function that removes the listener.
+        """
+        with self._lock:
+            self._listeners.append(listener)
+
+        def remove() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return remove
+
     def reset(self) -> None:
         """Forget calls, messages, faults and response_url state; keep channels, groups and users."""
         with self._lock:
@@ -413,6 +461,23 @@ class FakeSlack:
             self._changed.notify_all()
             return reply
 
+    def _emit(self, event: SlackEvent) -> None:
+        """Queue an event for listeners (lock held); `_deliver_events` sends it after the change."""
+        if self._listeners:
+            self._pending_events.append(event)
+
+    def _deliver_events(self) -> None:
+        with self._deliver_lock:
+            with self._lock:
+                events, self._pending_events = self._pending_events, []
+                listeners = list(self._listeners)
+            for event in events:
+                for listener in listeners:
+                    try:
+                        listener(event)
+                    except Exception:
+                        logger.exception("fake slack listener failed on %s", event.kind)
+
     def _record(
         self, method: str, params: dict[str, Any], headers: dict[str, str], path: str
     ) -> None:
@@ -468,6 +533,9 @@ class FakeSlack:
                 return _text_reply("no_text", HTTPStatus.BAD_REQUEST)
             state.uses += 1
             state.bodies.append(copy.deepcopy(body))
+            self._emit(
+                SlackEvent("response_url", url=f"{self.root_url}{path}", body=copy.deepcopy(body))
+            )
             self._changed.notify_all()
             return _text_reply("ok")
 
@@ -529,6 +597,7 @@ class FakeSlack:
         if params.get("thread_ts"):
             message["thread_ts"] = str(params["thread_ts"])
         self._messages[channel].append(message)
+        self._emit(SlackEvent("message_posted", channel, ts, copy.deepcopy(message)))
         return _json_reply({"ok": True, "channel": channel, "ts": ts, "message": message})
 
     def _chat_update(self, params: dict[str, Any]) -> _Reply:
@@ -539,6 +608,7 @@ class FakeSlack:
             return _slack_error("message_not_found")
         target.update(self._message_fields(params))
         target["edited"] = {"user": self.bot_user_id, "ts": self._next_ts()}
+        self._emit(SlackEvent("message_updated", channel, ts, copy.deepcopy(target)))
         return _json_reply(
             {"ok": True, "channel": channel, "ts": ts, "text": target["text"], "message": target}
         )
@@ -549,9 +619,14 @@ class FakeSlack:
             return _slack_error(error)
         if not params.get("user"):
             return _slack_error("user_not_in_channel")
-        if not any(self._message_fields(params).values()):
+        fields = self._message_fields(params)
+        if not any(fields.values()):
             return _slack_error("no_text")
-        return _json_reply({"ok": True, "message_ts": self._next_ts()})
+        channel, ts, user = str(params["channel"]), self._next_ts(), str(params["user"])
+        message: JsonDict = {"type": "message", "ts": ts, "user": self.bot_user_id, "text": ""}
+        message.update(fields)
+        self._emit(SlackEvent("ephemeral_posted", channel, ts, message, user=user))
+        return _json_reply({"ok": True, "message_ts": ts})
 
     def _usergroups_users_list(self, params: dict[str, Any]) -> _Reply:
         users = self._usergroups.get(str(params.get("usergroup", "")))

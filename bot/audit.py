@@ -1,0 +1,137 @@
+"""The resend audit trail: stored before and after every resend, announced in AUDIT_CHANNEL."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackClientError
+
+from bot.failures import ResendOutcome
+from bot.mrkdwn import escape, user
+from bot.store import IdOutcome, ResendRequest, ResendStatus, Store
+from bot.zuora.models import NotificationKind
+
+logger = logging.getLogger(__name__)
+audit_log = logging.getLogger("zuora_ops.audit")
+
+
+@dataclass(frozen=True)
+class AuditStart:
+    """A recorded resend request: its row id and where it was announced."""
+
+    audit_id: int
+    channel: str | None = None
+    ts: str | None = None
+
+
+def outcome_status(outcome: ResendOutcome) -> ResendStatus:
+    """One word for the whole request: succeeded, partial, failed or error."""
+    if outcome.result is None:
+        return "error"
+    if outcome.result.all_succeeded:
+        return "succeeded"
+    return "failed" if outcome.result.all_failed else "partial"
+
+
+def per_id(outcome: ResendOutcome) -> dict[str, IdOutcome]:
+    """Outcome per requested id, as stored."""
+    if outcome.result is None:
+        return {i: IdOutcome(ok=False, code="error", message=outcome.error) for i in outcome.ids}
+    result = {i: IdOutcome(ok=True, code=None, message=None) for i in outcome.result.succeeded}
+    for history_id, failure in outcome.result.failed.items():
+        result[history_id] = IdOutcome(ok=False, code=failure.code, message=failure.message)
+    return result
+
+
+class AuditTrail:
+    """Records each resend in the store and, when configured, in one Slack channel."""
+
+    def __init__(self, store: Store, slack: WebClient, *, channel: str | None) -> None:
+        self._store = store
+        self._slack = slack
+        self._channel = channel
+
+    def begin(self, request: ResendRequest, *, kind: NotificationKind) -> AuditStart:
+        """Record the request before Zuora is called, and announce it."""
+        audit_id = self._store.record_resend_requested(request)
+        audit_log.info(
+            "resend requested %s",
+            json.dumps(
+                {
+                    "audit_id": audit_id,
+                    "team": request.team_id,
+                    "user": request.user_id,
+                    "account": request.account_key,
+                    "kind": kind,
+                    "ids": list(request.ids),
+                    "track_id": request.track_id,
+                },
+                sort_keys=True,
+            ),
+        )
+        if not self._channel:
+            return AuditStart(audit_id)
+        noun = "email" if kind == "email" else "callout"
+        count = len(request.ids)
+        account = f" for {escape(request.account_key)}" if request.account_key else ""
+        text = (
+            f"{user(request.user_id)} asked Zuora to resend {count} {noun}"
+            f"{'s' if count != 1 else ''}{account} (track id `{escape(request.track_id)}`)"
+        )
+        try:
+            posted = self._slack.chat_postMessage(channel=self._channel, text=text)
+        except SlackClientError:
+            logger.warning(
+                "could not announce resend %s in %s", audit_id, self._channel, exc_info=True
+            )
+            return AuditStart(audit_id)
+        ts = str(posted.get("ts"))
+        self._store.set_audit_message(audit_id, self._channel, ts)
+        return AuditStart(audit_id, self._channel, ts)
+
+    def finish(self, start: AuditStart, outcome: ResendOutcome) -> None:
+        """Record the outcome per id and reply in the announcement's thread."""
+        status = outcome_status(outcome)
+        self._store.record_resend_outcome(
+            start.audit_id,
+            status=status,
+            outcome=per_id(outcome),
+            error=outcome.error,
+            now=outcome.at,
+        )
+        failed = {} if outcome.result is None else outcome.result.failed
+        audit_log.info(
+            "resend finished %s",
+            json.dumps(
+                {
+                    "audit_id": start.audit_id,
+                    "user": outcome.requested_by,
+                    "account": outcome.account.number if outcome.account else None,
+                    "kind": outcome.kind,
+                    "ids": list(outcome.ids),
+                    "track_id": outcome.track_id,
+                    "status": status,
+                    "failed": {k: f"{v.code}: {v.message}" for k, v in failed.items()},
+                    "error": outcome.error,
+                },
+                sort_keys=True,
+            ),
+        )
+        if not (start.channel and start.ts):
+            return
+        if outcome.result is None:
+            text = f":x: Resend failed: {escape(outcome.error or 'unknown error')}"
+        else:
+            ok = len(outcome.result.succeeded)
+            text = f"{':white_check_mark:' if not failed else ':warning:'} {ok} of {len(outcome.ids)} resent"
+            for history_id, failure in list(failed.items())[:20]:
+                text += f"\n• `{escape(history_id)}`: {escape(failure.code)} — {escape(failure.message)}"
+        try:
+            self._slack.chat_postMessage(channel=start.channel, thread_ts=start.ts, text=text)
+        except SlackClientError:
+            logger.warning(
+                "could not post resend outcome %s in thread", start.audit_id, exc_info=True
+            )

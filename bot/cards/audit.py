@@ -1,0 +1,75 @@
+"""The audit card: recent resends (who, what, when, outcome), newest first, paged."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.cards.elements import actions, button, context, finish, header, mention, plural, section
+from bot.cards.message import SlackMessage
+from bot.ids import ActionId, AuditPageRef
+from bot.mrkdwn import date_token, escape_truncated
+from bot.store import ResendAuditEntry
+
+AUDIT_PAGE_SIZE = 10
+STATUS_ICONS = {
+    "requested": ":hourglass_flowing_sand:",
+    "succeeded": ":white_check_mark:",
+    "partial": ":warning:",
+    "failed": ":x:",
+    "error": ":x:",
+}
+
+
+def _entry_line(entry: ResendAuditEntry) -> str:
+    failed = sum(1 for outcome in entry.outcome.values() if not outcome.ok)
+    done = len(entry.ids) - failed if entry.status != "requested" else 0
+    noun = plural(len(entry.ids), entry.kind)
+    account = f" for *{escape_truncated(entry.account_key, 64)}*" if entry.account_key else ""
+    line = (
+        f"{STATUS_ICONS.get(entry.status, '')} {date_token(entry.requested_at)} · "
+        f"{mention(entry.user_id)} resent {noun}{account}: *{entry.status}*"
+    )
+    if entry.status in ("partial", "failed"):
+        line += f" ({done} of {len(entry.ids)} accepted)"
+    for history_id, outcome in list(entry.outcome.items())[:3]:
+        if not outcome.ok:
+            line += (
+                f"\n    `{escape_truncated(history_id, 64)}`: "
+                f"{escape_truncated(outcome.code or '?', 40)} — "
+                f"{escape_truncated(outcome.message or '', 160)}"
+            )
+    if entry.error:
+        line += f"\n    {escape_truncated(entry.error, 300)}"
+    line += f"\n    track id `{escape_truncated(entry.track_id, 64)}`"
+    return line
+
+
+def build_audit_card(
+    entries: Sequence[ResendAuditEntry], *, total: int, offset: int, account: str | None
+) -> SlackMessage:
+    """A page of the resend audit trail with Newer/Older buttons."""
+    scope = f" · {account}" if account else ""
+    if not entries:
+        text = f"No resends recorded{' for ' + account if account else ''} yet."
+        return finish(text, [section(escape_truncated(text, 300))])
+    blocks = [
+        header(f"Resend audit trail{scope}"),
+        context(
+            f"{offset + 1}–{offset + len(entries)} of {total} · newest first · "
+            "stored by the bot, survives restarts"
+        ),
+    ]
+    blocks.extend(section(_entry_line(entry)) for entry in entries)
+    paging = []
+    if offset > 0:
+        newer = AuditPageRef(account=account, offset=max(0, offset - AUDIT_PAGE_SIZE))
+        paging.append(button("Newer", ActionId.AUDIT_PAGE, value=newer))
+    if offset + len(entries) < total:
+        older = AuditPageRef(account=account, offset=offset + AUDIT_PAGE_SIZE)
+        paging.append(button("Older", ActionId.AUDIT_PAGE, value=older))
+    if paging:
+        blocks.append(actions(paging[:1], block_id="audit_page_a"))
+        if len(paging) > 1:
+            blocks.append(actions(paging[1:], block_id="audit_page_b"))
+    text = f"Resend audit trail{scope}: {total} {'entry' if total == 1 else 'entries'}"
+    return finish(text, blocks)

@@ -1,0 +1,314 @@
+"""`zuora-ops`: the offline demo, and a CLI twin of the cards for ops people and scripts.
+
+Exit codes scripts can rely on: 0 ok, 1 partial failure, 2 usage error, 3 Zuora unreachable or refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+
+from bot.commands import UsageError, parse_account, parse_window
+from bot.explain import explain
+from bot.settings import SettingsError, ZuoraSettings, load_area
+from bot.zuora.client import ZuoraClient, build_http_client
+from bot.zuora.errors import ZuoraError
+from bot.zuora.models import CalloutHistory, EmailHistory, ResendResult, TimeWindow
+from bot.zuora.track import new_track_id
+
+EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_ZUORA = 0, 1, 2, 3
+
+
+class Progress:
+    """A one-line progress indicator on stderr (only when stderr is a terminal or forced)."""
+
+    def __init__(self, stream: IO[str], label: str, *, enabled: bool) -> None:
+        self._stream = stream
+        self._label = label
+        self._enabled = enabled
+        self._pages = 0
+        self._started = time.monotonic()
+        self._lock = threading.Lock()
+
+    def page_done(self, _response: httpx.Response) -> None:
+        """httpx response hook: one more page fetched."""
+        with self._lock:
+            self._pages += 1
+            pages = self._pages
+        if self._enabled:
+            elapsed = time.monotonic() - self._started
+            bar = "#" * min(30, pages) + "." * max(0, 30 - pages)
+            self._stream.write(f"\r{self._label} [{bar}] {pages} requests, {elapsed:4.1f}s")
+            self._stream.flush()
+
+    def done(self) -> None:
+        """End the progress line."""
+        if self._enabled:
+            self._stream.write("\n")
+            self._stream.flush()
+
+
+def _client(settings: ZuoraSettings, progress: Progress | None = None) -> ZuoraClient:
+    http = build_http_client(settings)
+    if progress is not None:
+        http.event_hooks["response"].append(progress.page_done)
+    return ZuoraClient(http, settings)
+
+
+def cmd_failures(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    """Print an account's failed callouts and emails as a table or JSON."""
+    settings = load_area(ZuoraSettings)
+    key = parse_account(args.account)
+    length, label = parse_window(args.window)
+    progress = Progress(err, f"Scanning {key}, last {label}", enabled=err.isatty() or args.progress)
+    client = _client(settings, progress)
+    try:
+        track_id = new_track_id("zops", "cli")
+        account = client.get_account(key, track_id=track_id)
+        window = TimeWindow.ending_at(time_now(), length, label)
+        callouts = client.failed_callouts_for(account, window, track_id=track_id)
+        emails = client.failed_emails_for(account, window, track_id=track_id)
+    finally:
+        progress.done()
+        client.close()
+    if args.json:
+        payload = {
+            "account": account.model_dump(),
+            "window": {"start": window.start.isoformat(), "end": window.end.isoformat()},
+            "callouts": [_callout_json(c) for c in callouts],
+            "emails": [_email_json(e) for e in emails],
+        }
+        out.write(json.dumps(payload, indent=2) + "\n")
+        return EXIT_OK
+    out.write(f"{account.name} ({account.number}) — last {label}: ")
+    out.write(f"{len(callouts)} failed callouts, {len(emails)} failed emails\n\n")
+    _table(
+        out,
+        "Failed callouts",
+        ["time (UTC)", "event", "code", "tries", "url"],
+        [
+            [
+                c.create_time.strftime("%Y-%m-%d %H:%M"),
+                c.event_name,
+                c.response_code or "",
+                str(c.attempted_num or ""),
+                c.request_url or "",
+            ]
+            for c in callouts
+        ],
+    )
+    _table(
+        out,
+        "Failed emails",
+        ["time (UTC)", "notification", "to", "error", "id"],
+        [
+            [
+                e.send_time.strftime("%Y-%m-%d %H:%M"),
+                e.event_name,
+                e.to_email or "",
+                e.error_message or "",
+                e.id or "(no id)",
+            ]
+            for e in emails
+        ],
+    )
+    return EXIT_OK
+
+
+def cmd_resend(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    """Resend history ids after a confirmation (or --yes); exit 1 if any id failed."""
+    settings = load_area(ZuoraSettings)
+    ids = list(dict.fromkeys(args.ids))
+    noun = "email" if args.kind == "email" else "callout"
+    if not args.yes:
+        if not sys.stdin.isatty():
+            err.write("Refusing to resend without confirmation: pass --yes in scripts.\n")
+            return EXIT_USAGE
+        answer = input(f"Resend {len(ids)} {noun}(s) through Zuora? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            err.write("Nothing was resent.\n")
+            return EXIT_OK
+    client = _client(settings)
+    key = str(uuid.uuid4())  # one intent per run; the client's retries reuse it
+    try:
+        track_id = new_track_id("zops", "cli")
+        if args.kind == "email":
+            result = client.resend_emails(ids, idempotency_key=key, track_id=track_id)
+        else:
+            result = client.resend_callouts(ids, idempotency_key=key, track_id=track_id)
+    finally:
+        client.close()
+    _print_resend(out, result, as_json=args.json)
+    return EXIT_OK if result.all_succeeded else EXIT_PARTIAL
+
+
+def cmd_digest(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    """Print what the daily digests would post (with --dry-run), optionally for one channel."""
+    from bot.deps import build_deps
+    from bot.digest import render_results, run_due_digests
+    from bot.settings import Settings
+
+    if not args.dry_run:
+        err.write("Only --dry-run is available here; the clock process posts digests.\n")
+        return EXIT_USAGE
+    deps = build_deps(Settings.load())
+    try:
+        results = run_due_digests(deps, deps.now(), force=True, dry_run=True, owner="cli")
+    finally:
+        deps.close()
+    if args.channel:
+        results = [r for r in results if r.subscription.channel_id == args.channel]
+    out.write((render_results(results) or "No digest subscriptions.") + "\n")
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    """Start sandbox Zuora, the real bot and the Slack playground on 127.0.0.1 until Ctrl-C."""
+    from bot.log_config import configure_logging
+    from bot.sandbox.playground import Playground
+    from bot.sandbox.stack import SandboxStack
+
+    configure_logging("WARNING" if not args.verbose else "INFO")
+    with tempfile.TemporaryDirectory(prefix="zuora-ops-demo-") as workdir:
+        stack = SandboxStack(Path(workdir), audit_channel="C0AUDIT01", bot_port=args.bot_port)
+        with stack, Playground.for_stack(stack, port=args.port) as playground:
+            zuora = stack.zuora
+            out.write(
+                "\nZuora Ops for Slack — offline demo (nothing leaves this machine)\n\n"
+                f"  Slack playground:  {playground.url}\n"
+                f"  Bot (real code):   {stack.bot_url}\n"
+                f"  Sandbox Zuora:     {zuora.base_url}\n"
+                f"    client id:       {zuora.client_id}\n"
+                f"    client secret:   {zuora.client_secret}\n"
+                f"  Store (SQLite):    {workdir}/zuora-ops.db\n\n"
+                "Open the playground and type:  /zuora failures A00000001 7d\n"
+                "Press Ctrl-C to stop.\n"
+            )
+            out.flush()
+            try:
+                threading.Event().wait()
+            except KeyboardInterrupt:
+                out.write("\nStopping…\n")
+    return EXIT_OK
+
+
+def time_now() -> datetime:
+    """Now in aware UTC."""
+    return datetime.now(UTC)
+
+
+def _callout_json(callout: CalloutHistory) -> dict[str, Any]:
+    return {
+        "id": callout.id,
+        "time": callout.create_time.isoformat(),
+        "event": callout.event_name,
+        "event_id": callout.event_id,
+        "response_code": callout.response_code,
+        "attempts": callout.attempted_num,
+        "url": callout.request_url,
+    }
+
+
+def _email_json(email: EmailHistory) -> dict[str, Any]:
+    return {
+        "id": email.id,
+        "time": email.send_time.isoformat(),
+        "notification": email.event_name,
+        "to": email.to_email,
+        "subject": email.subject,
+        "error": email.error_message,
+    }
+
+
+def _print_resend(out: IO[str], result: ResendResult, *, as_json: bool) -> None:
+    if as_json:
+        out.write(
+            json.dumps(
+                {
+                    "kind": result.kind,
+                    "succeeded": list(result.succeeded),
+                    "failed": {k: v.model_dump() for k, v in result.failed.items()},
+                },
+                indent=2,
+            )
+            + "\n"
+        )
+        return
+    out.write(f"{len(result.succeeded)} of {len(result.requested)} resent\n")
+    for history_id, failure in result.failed.items():
+        out.write(f"  FAILED {history_id}: {failure.code} — {failure.message}\n")
+
+
+def _table(out: IO[str], title: str, headers: list[str], rows: list[list[str]]) -> None:
+    out.write(f"{title} ({len(rows)})\n")
+    if not rows:
+        out.write("  none\n\n")
+        return
+    cut = [[cell if len(cell) <= 48 else cell[:47] + "…" for cell in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cut)) for i, h in enumerate(headers)]
+    out.write("  " + "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + "\n")
+    for row in cut:
+        out.write("  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + "\n")
+    out.write("\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument grammar of `zuora-ops`."""
+    parser = argparse.ArgumentParser(prog="zuora-ops", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="offline sandbox Zuora + real bot + Slack playground")
+    demo.add_argument("--port", type=int, default=8080, help="playground port (0 = any)")
+    demo.add_argument("--bot-port", type=int, default=0, help="bot port (0 = any)")
+    demo.add_argument("--verbose", action="store_true", help="log the bot's INFO lines")
+    demo.set_defaults(run=cmd_demo)
+    failures = sub.add_parser("failures", help="an account's failed callouts and emails")
+    failures.add_argument("account")
+    failures.add_argument("--window", default="24h", help="1h … 30d (default 24h)")
+    failures.add_argument("--json", action="store_true")
+    failures.add_argument("--progress", action="store_true", help="show progress when piped")
+    failures.set_defaults(run=cmd_failures)
+    resend = sub.add_parser("resend", help="resend email (or callout) history ids")
+    resend.add_argument("ids", nargs="+")
+    resend.add_argument("--kind", choices=("email", "callout"), default="email")
+    resend.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    resend.add_argument("--json", action="store_true")
+    resend.set_defaults(run=cmd_resend)
+    digest = sub.add_parser("digest", help="what the daily digests would post")
+    digest.add_argument("--dry-run", action="store_true")
+    digest.add_argument("--channel", help="only this channel ID")
+    digest.set_defaults(run=cmd_digest)
+    return parser
+
+
+def main(
+    argv: Sequence[str] | None = None, *, out: IO[str] | None = None, err: IO[str] | None = None
+) -> int:
+    """Run one subcommand and map every failure to a clear message and an exit code."""
+    out = out or sys.stdout
+    err = err or sys.stderr
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return EXIT_USAGE if exc.code else EXIT_OK
+    run: Callable[[argparse.Namespace, IO[str], IO[str]], int] = args.run
+    try:
+        return run(args, out, err)
+    except (UsageError, SettingsError) as exc:
+        err.write(f"{exc}\n")
+        return EXIT_USAGE
+    except ZuoraError as exc:
+        explanation = explain(exc)
+        err.write(f"{explanation.message} {explanation.hint or ''}".rstrip() + "\n")
+        return EXIT_ZUORA

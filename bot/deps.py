@@ -1,0 +1,52 @@
+"""Everything a listener needs, built once per process from Settings and passed down."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from slack_sdk import WebClient
+
+from bot.access import AccessPolicy
+from bot.audit import AuditTrail
+from bot.notifications import NotificationService, utc_now
+from bot.settings import Settings
+from bot.slack_io import Responder, build_web_client
+from bot.store import Store
+from bot.zuora.client import ZuoraClient
+
+
+@dataclass(frozen=True)
+class Deps:
+    """The process's collaborators; nothing here is global."""
+
+    settings: Settings
+    service: NotificationService
+    store: Store
+    slack: WebClient
+    access: AccessPolicy
+    responder: Responder
+    audit: AuditTrail
+    now: Callable[[], datetime] = utc_now
+
+    def close(self) -> None:
+        """Release connections and threads."""
+        self.service.close()
+        self.store.close()
+
+
+def build_deps(settings: Settings, *, now: Callable[[], datetime] = utc_now) -> Deps:
+    """Wire the real collaborators from settings (no network I/O happens here)."""
+    slack = build_web_client(settings.slack)
+    store = Store.from_url(settings.store.database_url)
+    return Deps(
+        settings=settings,
+        service=NotificationService(ZuoraClient.from_settings(settings.zuora), now=now),
+        store=store,
+        slack=slack,
+        access=AccessPolicy(settings.resend.resend_allowed_users, slack),
+        responder=Responder(),
+        audit=AuditTrail(store, slack, channel=settings.resend.audit_channel),
+        now=now,
+    )

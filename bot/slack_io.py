@@ -1,0 +1,106 @@
+"""Talking back to Slack: a retrying WebClient, response_url delivery, and paced channel posts."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Literal
+
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+)
+from slack_sdk.http_retry.handler import RetryHandler
+from slack_sdk.webhook import WebhookClient
+
+from bot.blocks import SlackMessage
+from bot.settings import SlackSettings
+
+logger = logging.getLogger(__name__)
+
+SLACK_TIMEOUT_SECONDS = 10
+
+
+def retry_handlers() -> list[RetryHandler]:
+    """Retry connection errors and 429s (sleeping Retry-After); WebClient retries neither alone."""
+    return [
+        ConnectionErrorRetryHandler(max_retry_count=2),
+        RateLimitErrorRetryHandler(max_retry_count=3),
+    ]
+
+
+def build_web_client(settings: SlackSettings) -> WebClient:
+    """The bot's WebClient: our base URL, explicit timeout, retry on connection errors and 429."""
+    return WebClient(
+        token=settings.bot_token.get_secret_value(),
+        base_url=settings.api_url,
+        timeout=SLACK_TIMEOUT_SECONDS,
+        retry_handlers=retry_handlers(),
+    )
+
+
+class Responder:
+    """Posts to a response_url with retries (Bolt's respond() does not retry a 429)."""
+
+    def __init__(self, *, timeout: int = SLACK_TIMEOUT_SECONDS) -> None:
+        self._timeout = timeout
+
+    def send(
+        self,
+        response_url: str,
+        message: SlackMessage,
+        *,
+        replace_original: bool,
+        response_type: Literal["ephemeral", "in_channel"] = "ephemeral",
+    ) -> bool:
+        """Deliver `message`; replace_original is always explicit. False when Slack refused it."""
+        client = WebhookClient(response_url, timeout=self._timeout, retry_handlers=retry_handlers())
+        payload: dict[str, Any] = {
+            **message.as_payload(),
+            "response_type": response_type,
+            "replace_original": replace_original,
+        }
+        if not replace_original:
+            payload["delete_original"] = False
+        try:
+            response = client.send_dict(payload)
+        except Exception:  # network failure after retries: log, the caller decides what to tell
+            logger.warning("response_url delivery failed", exc_info=True)
+            return False
+        if response.status_code != 200:
+            logger.warning(
+                "response_url refused the message: status=%s body=%s",
+                response.status_code,
+                (response.body or "")[:200],
+            )
+            return False
+        return True
+
+
+class ChannelPacer:
+    """Spaces posts to one channel by `interval` seconds (Slack allows about one per second)."""
+
+    def __init__(
+        self,
+        interval: float,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        timer: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._interval = interval
+        self._sleep = sleep
+        self._timer = timer
+        self._last: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def wait_turn(self, channel: str) -> None:
+        """Block until `channel` may receive another post, then book the slot."""
+        with self._lock:
+            now = self._timer()
+            slot = max(now, self._last.get(channel, now - self._interval) + self._interval)
+            self._last[channel] = slot
+        if slot > now:
+            self._sleep(slot - now)

@@ -1,0 +1,280 @@
+"""Card buttons: resend one / selected / all, confirm and cancel, refresh, paging, callout details."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot.blocks import (
+    SlackMessage,
+    build_access_denied,
+    build_callout_details,
+    build_error,
+    build_failures_card,
+    build_notice,
+    build_resend_outcome,
+    build_stale_button,
+)
+from bot.clicks import click_key
+from bot.deps import Deps
+from bot.explain import explain
+from bot.ids import (
+    ActionId,
+    CalloutRef,
+    CardRef,
+    InvalidValueError,
+    ResendAllRef,
+    ResendRef,
+    parse_option_value,
+)
+from bot.mrkdwn import date_token, escape, user
+from bot.resend import Refusal, ResendClick, perform_resend
+from bot.zuora.errors import ZuoraError
+from bot.zuora.models import Account, NotificationKind
+from handlers.common import decode_or_refuse, send, team_of, track_id_of, user_of
+
+logger = logging.getLogger(__name__)
+
+Listener = Callable[..., None]
+SELECTIONS = (ActionId.SELECT_EMAILS.value, ActionId.SELECT_CALLOUTS.value)
+
+
+def register(app: App, deps: Deps) -> None:
+    """Listen for every card action; checkbox ticks and link buttons are acked and ignored."""
+    for action_id in (*SELECTIONS, ActionId.OPEN_LINK.value):
+        app.action(action_id)(ack_only)
+    listeners: dict[ActionId, Listener] = {
+        ActionId.RESEND_EMAIL: lambda ack, body, action: handle_resend_button(
+            deps, ack, body, action
+        ),
+        ActionId.RESEND_CALLOUT: lambda ack, body, action: handle_resend_button(
+            deps, ack, body, action
+        ),
+        ActionId.RESEND_CONFIRM: lambda ack, body, action: handle_resend_button(
+            deps, ack, body, action
+        ),
+        ActionId.RESEND_SELECTED: lambda ack, body, action: handle_resend_selected(
+            deps, ack, body, action
+        ),
+        ActionId.RESEND_ALL: lambda ack, body, action: handle_resend_all(deps, ack, body, action),
+        ActionId.RESEND_CANCEL: lambda ack, body, action: handle_cancel(deps, ack, body, action),
+        ActionId.REFRESH: lambda ack, body, action: handle_refresh(deps, ack, body, action),
+        ActionId.PAGE: lambda ack, body, action: handle_page(deps, ack, body, action),
+        ActionId.CALLOUT_DETAILS: lambda ack, body, action: handle_details(deps, ack, body, action),
+    }
+    for action_id, listener in listeners.items():
+        app.action(action_id.value)(listener)
+
+
+def ack_only(ack: Ack) -> None:
+    """Checkbox ticks and link buttons: acknowledge, do nothing (only buttons act)."""
+    ack()
+
+
+def handle_resend_button(
+    deps: Deps, ack: Ack, body: dict[str, Any], action: dict[str, Any]
+) -> None:
+    """Resend the ids a row button (or the /zuora resend confirm) carries."""
+    ack()
+    ref = decode_or_refuse(deps, body, action, ResendRef)
+    if ref is None:
+        return
+    account = _account_of(deps, body, ref.card)
+    labels = {ref.ids[0]: ref.lb} if ref.lb and len(ref.ids) == 1 else {}
+    _resend(deps, body, action, ref.k, tuple(ref.ids), account, ref.card, labels)
+
+
+def handle_resend_selected(
+    deps: Deps, ack: Ack, body: dict[str, Any], action: dict[str, Any]
+) -> None:
+    """Resend what is ticked on the card; each kind is one Zuora request."""
+    ack()
+    card = decode_or_refuse(deps, body, action, CardRef)
+    if card is None:
+        return
+    picked: dict[NotificationKind, dict[str, str]] = {"email": {}, "callout": {}}
+    try:
+        for block in ((body.get("state") or {}).get("values") or {}).values():
+            for action_id, element in block.items():
+                if action_id in SELECTIONS:
+                    for option in element.get("selected_options") or []:
+                        kind, history_id = parse_option_value(str(option.get("value")))
+                        picked[kind][history_id] = str((option.get("text") or {}).get("text", ""))
+    except InvalidValueError:
+        send(deps, body, build_stale_button(), replace=False)
+        return
+    if not picked["email"] and not picked["callout"]:
+        send(
+            deps,
+            body,
+            build_notice("Tick at least one email or callout first, then press *Resend selected*."),
+            replace=False,
+        )
+        return
+    for kind, chosen in picked.items():
+        if chosen:
+            _resend(
+                deps, body, action, kind, tuple(chosen), _account_of(deps, body, card), card, chosen
+            )
+
+
+def handle_resend_all(deps: Deps, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+    """Re-read the card's fixed window from Zuora, then resend every resendable failed email."""
+    ack()
+    ref = decode_or_refuse(deps, body, action, ResendAllRef)
+    if ref is None:
+        return
+    failures = deps.service.failures_on_card(ref.card, track_id=track_id_of(body), fresh=True)
+    emails = [e for e in failures.emails if e.id]
+    if not emails:
+        send(
+            deps,
+            body,
+            build_notice(
+                f"No resendable failed emails remain for {escape(failures.account.number)}; nothing was resent."
+            ),
+            replace=False,
+        )
+        return
+    labels = {str(e.id): f"{e.event_name} → {e.to_email or '?'}" for e in emails}
+    _resend(deps, body, action, "email", tuple(labels), failures.account, ref.card, labels)
+
+
+def handle_cancel(deps: Deps, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+    """Drop a /zuora resend confirm card."""
+    ack()
+    send(
+        deps,
+        body,
+        build_notice(f"Cancelled by {user(user_of(body))}. Nothing was resent."),
+        replace=True,
+    )
+
+
+def handle_refresh(deps: Deps, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+    """Re-read Zuora (skipping the cache) and redraw the card in place."""
+    ack()
+    card = decode_or_refuse(deps, body, action, CardRef)
+    if card is None:
+        return
+    failures = deps.service.failures_on_card(card, track_id=track_id_of(body), fresh=True)
+    notice = f"Refreshed by {user(user_of(body))} {date_token(deps.now())}"
+    send(
+        deps,
+        body,
+        build_failures_card(
+            failures, ui_url=deps.settings.zuora.ui_url, page=card.p, notice=notice
+        ),
+        replace=True,
+    )
+
+
+def handle_page(deps: Deps, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+    """Show another page of the same card."""
+    ack()
+    card = decode_or_refuse(deps, body, action, CardRef)
+    if card is None:
+        return
+    failures = deps.service.failures_on_card(card, track_id=track_id_of(body), fresh=False)
+    send(
+        deps,
+        body,
+        build_failures_card(failures, ui_url=deps.settings.zuora.ui_url, page=card.p),
+        replace=True,
+    )
+
+
+def handle_details(deps: Deps, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+    """Fetch one callout's response content on demand and show it to the clicker."""
+    ack()
+    ref = decode_or_refuse(deps, body, action, CalloutRef)
+    if ref is None:
+        return
+    account, callout = deps.service.callout_detail(
+        ref.card,
+        created_at=datetime.fromtimestamp(ref.t, UTC),
+        event_id=ref.ev,
+        track_id=track_id_of(body),
+    )
+    if callout is None:
+        send(
+            deps,
+            body,
+            build_notice("Zuora no longer has that callout in its history."),
+            replace=False,
+        )
+        return
+    send(deps, body, build_callout_details(callout, account=account), replace=False)
+
+
+def _resend(
+    deps: Deps,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    kind: NotificationKind,
+    ids: tuple[str, ...],
+    account: Account | None,
+    card: CardRef | None,
+    labels: dict[str, str],
+) -> None:
+    shown = False
+
+    def show(message: SlackMessage) -> None:
+        nonlocal shown
+        shown = True
+        send(deps, body, message, replace=True)
+
+    click = ResendClick(
+        team_id=team_of(body),
+        user_id=user_of(body),
+        kind=kind,
+        ids=ids,
+        dedup_key=click_key(body, str(action.get("action_id")), [f"{kind}:{i}" for i in ids]),
+        track_id=track_id_of(body),
+        account=account,
+        card=card,
+        labels=labels,
+    )
+    try:
+        outcome = perform_resend(deps, click, show)
+    except Exception as exc:  # after the card said "Resending…", it must not be left that way
+        explanation = explain(exc)
+        send(
+            deps,
+            body,
+            build_error(
+                explanation.message, hint=explanation.hint, incident_id=explanation.incident_id
+            ),
+            replace=shown,
+        )
+        return
+    if outcome is Refusal.DENIED:
+        send(
+            deps,
+            body,
+            build_access_denied(contact=deps.settings.resend.resend_access_contact),
+            replace=False,
+        )
+    elif outcome is Refusal.DUPLICATE:
+        send(
+            deps,
+            body,
+            build_notice("That click was already handled: nothing was resent twice."),
+            replace=False,
+        )
+    else:
+        send(deps, body, build_resend_outcome(outcome), replace=True)
+
+
+def _account_of(deps: Deps, body: dict[str, Any], card: CardRef | None) -> Account | None:
+    """The card's account with its name (cached read); the number alone if Zuora can't say."""
+    if card is None:
+        return None
+    try:
+        return deps.service.get_account(card.a, track_id=track_id_of(body))
+    except ZuoraError:
+        return Account(id=card.a, number=card.n, name=card.n)

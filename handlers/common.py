@@ -1,0 +1,47 @@
+"""Small helpers every listener shares: reading the payload, replying, decoding button values."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, TypeVar
+
+from bot.blocks import SlackMessage, build_stale_button
+from bot.deps import Deps
+from bot.ids import ButtonValue, InvalidValueError, decode_value
+from bot.zuora.track import new_track_id
+
+logger = logging.getLogger(__name__)
+
+V = TypeVar("V", bound=ButtonValue)
+
+
+def user_of(body: dict[str, Any]) -> str:
+    """The Slack user who clicked or typed."""
+    return str((body.get("user") or {}).get("id") or body.get("user_id") or "")
+
+
+def team_of(body: dict[str, Any]) -> str:
+    """The Slack workspace (team) of the request."""
+    return str((body.get("team") or {}).get("id") or body.get("team_id") or "")
+
+
+def track_id_of(body: dict[str, Any]) -> str:
+    """A fresh Zuora-Track-Id naming the workspace and user, to follow one interaction in logs."""
+    return new_track_id("zops", team_of(body), user_of(body))
+
+
+def send(deps: Deps, body: dict[str, Any], message: SlackMessage, *, replace: bool) -> None:
+    """Post to the request's response_url; `replace` decides replace_original explicitly."""
+    deps.responder.send(str(body.get("response_url")), message, replace_original=replace)
+
+
+def decode_or_refuse(
+    deps: Deps, body: dict[str, Any], action: dict[str, Any], model: type[V]
+) -> V | None:
+    """The button's value as `model`, or None after telling the clicker it was stale or forged."""
+    try:
+        return decode_value(action.get("value"), model)
+    except InvalidValueError as exc:
+        logger.info("stale or forged button value from %s: %s", user_of(body), exc)
+        send(deps, body, build_stale_button(), replace=False)
+        return None
