@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,8 +40,9 @@ def card_ref_for(account: Account, window: TimeWindow, page: int = 0) -> CardRef
     return CardRef(
         a=account.id,
         n=account.number[:64],
-        s=int(window.start.timestamp()),
-        e=int(window.end.timestamp()),
+        # Rounded up like the client's wire times, so the card and its buttons cover the same records.
+        s=math.ceil(window.start.timestamp()),
+        e=math.ceil(window.end.timestamp()),
         w=window.label[:8],
         p=page,
     )

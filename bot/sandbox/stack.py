@@ -118,7 +118,10 @@ class SandboxStack:
             handler_class=_QuietHandler,
         )
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="sandbox-bot", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="sandbox-bot",
+            daemon=True,
         )
         self._thread.start()
         return self
