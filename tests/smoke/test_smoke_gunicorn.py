@@ -1,0 +1,239 @@
+"""The bot under gunicorn (2 workers x 8 threads) as Procfile runs it, configured only by environment.
+
+FakeZuora and FakeSlack run in the test process; gunicorn is a subprocess importing
+`bot.wsgi:application`. The same resend click is delivered concurrently until both workers have served
+it, and Zuora must see exactly one resend: the click claim lives in the shared database, on SQLite and
+on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+from stack_fixtures import (
+    BIG_ACCOUNT,
+    button,
+    click_body_for,
+    fresh_tenant,
+    post_signed,
+    postgres_url,
+    value_of,
+)
+
+from bot.sandbox.fake_slack import FakeSlack
+from bot.sandbox.fake_zuora import FakeZuora
+from bot.sandbox.slack_requests import sign, slash_command_body
+from bot.store import Store
+
+pytestmark = pytest.mark.slow
+
+WORKERS = 2
+CLICKS = 10
+MAX_ROUNDS = 5
+BOOT_TIMEOUT = 30.0
+SIGNING_SECRET = "smoke-signing-secret-" + "0" * 12
+# pid, method, path, status, probe header: enough to tell which worker served which request.
+ACCESS_FORMAT = "%(p)s %(m)s %(U)s %(s)s %({x-probe}i)s"
+# A new connection per request lets every request be accepted by either worker (keep-alive would pin).
+FRESH = {"Connection": "close"}
+_ACCESS_LINE = re.compile(r"^<(\d+)> (\S+) (\S+) (\d{3}) (\S+)$")
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def gunicorn(env: dict[str, str], workdir: Path) -> Iterator[tuple[str, Path]]:
+    """Run gunicorn on a free loopback port; yield its base URL and its log file; always stop it."""
+    port = free_port()
+    log_path = workdir / "gunicorn.log"
+    command = [
+        str(Path(sys.executable).with_name("gunicorn")),
+        "--workers",
+        str(WORKERS),
+        "--threads",
+        "8",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--access-logfile",
+        "-",
+        "--access-logformat",
+        ACCESS_FORMAT,
+        "--no-control-socket",  # no shared socket in $HOME, so parallel runs cannot collide
+        "bot.wsgi:application",
+    ]
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            command, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            yield f"http://127.0.0.1:{port}", log_path
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=5)
+
+
+def bot_env(zuora: FakeZuora, slack: FakeSlack, database_url: str) -> dict[str, str]:
+    """The process environment gunicorn gets: the real settings names, pointing at the fakes."""
+    assert slack.token is not None and zuora.tenant is not None
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ZUORA_"))}
+    env.update(
+        {
+            "SLACK_BOT_TOKEN": slack.token,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": slack.base_url,
+            "ZUORA_BASE_URL": zuora.base_url,
+            "ZUORA_UI_URL": zuora.base_url,
+            "ZUORA_CLIENT_ID": zuora.client_id,
+            "ZUORA_CLIENT_SECRET": zuora.client_secret,
+            "ZUORA_TENANT_TIMEZONE": zuora.tenant.timezone,
+            "RESEND_ALLOWED_USERS": "*",
+            "DATABASE_URL": database_url,
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    return env
+
+
+def served(log_path: Path) -> list[tuple[int, str, str, int, str]]:
+    """Access log entries so far: (worker pid, method, path, status, probe)."""
+    entries = []
+    for line in log_path.read_text(errors="replace").splitlines():
+        match = _ACCESS_LINE.match(line.strip())
+        if match:
+            pid, method, path, status, probe = match.groups()
+            entries.append((int(pid), method, path, int(status), probe))
+    return entries
+
+
+def wait_for_workers(http: httpx.Client, base: str, log_path: Path) -> None:
+    """Poll /healthz until every worker has answered one (the access log names the pid)."""
+    deadline = time.monotonic() + BOOT_TIMEOUT
+    while time.monotonic() < deadline:
+        try:
+            with ThreadPoolExecutor(max_workers=4) as pool:
+                list(
+                    pool.map(
+                        lambda _: http.get(f"{base}/healthz", headers=FRESH | {"X-Probe": "h"}),
+                        range(4),
+                    )
+                )
+        except httpx.TransportError:
+            time.sleep(0.1)  # not listening yet: poll again
+            continue
+        pids = {pid for pid, _, path, status, _ in served(log_path) if path == "/healthz"}
+        if len(pids) >= WORKERS:
+            return
+    pytest.fail(f"gunicorn workers did not all answer /healthz:\n{log_path.read_text()[-3000:]}")
+
+
+def run_same_click_on_both_workers(database_url: str, workdir: Path) -> None:
+    """Boot gunicorn against fakes, fetch a card, click one Resend from many threads, count resends."""
+    with (
+        FakeZuora(fresh_tenant()) as zuora,
+        FakeSlack(token="xoxb-smoke-" + secrets.token_hex(6)) as slack,
+        gunicorn(bot_env(zuora, slack, database_url), workdir) as (base, log_path),
+        httpx.Client(timeout=15, headers=FRESH) as http,
+    ):
+        wait_for_workers(http, base, log_path)
+        events = f"{base}/slack/events"
+        command_url = slack.response_url("cmd")
+        command = slash_command_body(text=f"failures {BIG_ACCOUNT}", response_url=command_url)
+        ack = post_signed(http, events, command, secret=SIGNING_SECRET)
+        assert ack.status_code == 200, ack.text
+        assert ack.json()["text"] == f"Looking up failures for {BIG_ACCOUNT}, last 24h…"
+        assert slack.wait_for(lambda: len(slack.responses(command_url)) == 1, timeout=15)
+        card = slack.responses(command_url)[0]
+        assert card["replace_original"] is True
+        row = button(card, "zuora.resend_email")
+        zuora.set_resend_delay(0.2)  # the winner is still in Zuora while the others arrive
+
+        urls: list[str] = []
+
+        def click(n: int) -> int:
+            url = slack.response_url(f"click{n}")
+            urls.append(url)
+            body = click_body_for(row, response_url=url)
+            headers = {**sign(SIGNING_SECRET, body, int(time.time())), **FRESH}
+            headers["X-Probe"] = f"click{n}"
+            started = time.monotonic()
+            response = http.post(events, content=body, headers=headers)
+            assert time.monotonic() - started < 3.0, "acked within Slack's 3 seconds"
+            return response.status_code
+
+        # The same click, CLICKS at a time, until both workers have served at least one delivery.
+        for round_number in range(MAX_ROUNDS):
+            numbers = range(round_number * CLICKS, (round_number + 1) * CLICKS)
+            with ThreadPoolExecutor(max_workers=CLICKS) as pool:
+                assert list(pool.map(click, numbers)) == [200] * CLICKS
+            click_pids = {pid for pid, *_, probe in served(log_path) if probe.startswith("click")}
+            if len(click_pids) >= WORKERS:
+                break
+        assert len(click_pids) == WORKERS, f"clicks never reached both workers: {click_pids}"
+
+        def settled() -> bool:
+            finals = [slack.responses(url)[-1:] for url in urls]
+            return all(finals) and not any(f[0]["text"].startswith("Resending") for f in finals)
+
+        assert slack.wait_for(settled, timeout=20), log_path.read_text()[-3000:]
+        finals = [slack.responses(url)[-1]["text"] for url in urls]
+        assert sum(text.startswith("1 of 1 email resent") for text in finals) == 1
+        assert sum("already handled" in text for text in finals) == len(urls) - 1
+        assert len(zuora.resend_calls()) == 1
+        assert zuora.resent(row_id(row)) == 1
+    store = Store.from_url(database_url)
+    try:
+        (entry,) = store.list_resends()
+        assert entry.status == "succeeded" and entry.ids == (row_id(row),)
+    finally:
+        store.close()
+
+
+def row_id(row: dict[str, object]) -> str:
+    """The history id a row's Resend button carries."""
+    return str(value_of(row)["ids"][0])
+
+
+def test_smoke_gunicorn_two_workers_resend_once_on_sqlite(tmp_path: Path) -> None:
+    run_same_click_on_both_workers(f"sqlite:///{tmp_path / 'zuora-ops.db'}", tmp_path)
+
+
+@pytest.mark.postgres
+def test_smoke_gunicorn_two_workers_resend_once_on_postgres(tmp_path: Path) -> None:
+    base = postgres_url()
+    schema = f"smoke_{secrets.token_hex(6)}"
+    admin_url = base.replace("postgresql+psycopg://", "postgresql://", 1)
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'CREATE SCHEMA "{schema}"')
+        try:
+            separator = "&" if "?" in base else "?"
+            url = f"{base}{separator}options=-csearch_path%3D{schema}"
+            run_same_click_on_both_workers(url, tmp_path)
+            tables = admin.execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = %s",
+                (schema,),
+            ).fetchone()
+            assert tables is not None and tables[0] > 0, "the bot's tables live in the test schema"
+        finally:
+            admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
