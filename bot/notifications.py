@@ -1,14 +1,22 @@
-"""NotificationService: the bot's one entry into Zuora for cards, resends and digests."""
+"""NotificationService: the bot's one entry into Zuora for cards, resends and digests.
+
+A failures card needs resend IDs Zuora's lists may lack; `bot.history_ids` looks them up with Data
+Query. Callers that can update a card later pass `defer_ids=True`: they get the failures within
+`ZUORA_ID_WAIT` seconds (with `ids_pending` if the lookup still runs) and `when_ids_resolved` hands
+them the completed failures once the IDs arrive.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from concurrent.futures import Future
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from bot.explain import explain
 from bot.failures import AccountFailures
+from bot.history_ids import HistoryIdResolver, HistoryIds, describe_failure
 from bot.ids import CardRef
 from bot.zuora.client import ZuoraClient
 from bot.zuora.errors import ZuoraError
@@ -39,37 +47,141 @@ def utc_now() -> datetime:
 
 
 class NotificationService:
-    """Reads an account's failures, resends history ids, and checks Zuora's credentials."""
+    """Reads an account's failures (with resend IDs), resends history ids, checks credentials."""
 
-    def __init__(self, client: ZuoraClient, *, now: Callable[[], datetime] = utc_now) -> None:
+    def __init__(
+        self,
+        client: ZuoraClient,
+        *,
+        now: Callable[[], datetime] = utc_now,
+        ids: HistoryIdResolver | None = None,
+        id_wait: float | None = None,
+    ) -> None:
         self._client = client
         self._now = now
+        self._ids = ids if ids is not None else HistoryIdResolver(client)
+        self._id_wait = client.settings.id_wait if id_wait is None else id_wait
 
     def close(self) -> None:
-        """Close the Zuora client."""
+        """Stop ID lookups and close the Zuora client."""
+        self._ids.close()
         self._client.close()
 
     def failures_for(
-        self, account_key: str, length: timedelta, label: str, *, track_id: str
+        self,
+        account_key: str,
+        length: timedelta,
+        label: str,
+        *,
+        track_id: str,
+        defer_ids: bool = False,
     ) -> AccountFailures:
-        """An account's failures in the window of `length` ending now."""
-        account = self._client.get_account(account_key, track_id=track_id)
-        window = TimeWindow.ending_at(self._now(), length, label)
-        return self._collect(account, window, track_id=track_id, fresh=False)
+        """An account's failures in the window of `length` ending now.
 
-    def failures_on_card(self, card: CardRef, *, track_id: str, fresh: bool) -> AccountFailures:
-        """The failures behind a card (its fixed window); `fresh` skips the short read cache."""
+        With `defer_ids` the wait for resend IDs is capped at `ZUORA_ID_WAIT` (then `ids_pending`);
+        otherwise it lasts until the lookup ends (bounded by `ZUORA_QUERY_TIMEOUT`).
+        """
+        account = self._client.get_account(account_key, track_id=track_id)
+        # Whole seconds: the card's buttons carry epoch seconds, so their clicks name this very
+        # window and find its cached rows and resend IDs.
+        window = TimeWindow.ending_at(self._now().replace(microsecond=0), length, label)
+        return self._collect(account, window, track_id=track_id, fresh=False, defer_ids=defer_ids)
+
+    def failures_on_card(
+        self, card: CardRef, *, track_id: str, fresh: bool, defer_ids: bool = False
+    ) -> AccountFailures:
+        """The failures behind a card (its fixed window); `fresh` skips the short read cache.
+
+        Resend IDs come from the cached lookup of this account and window when there is one.
+        """
         account = self._client.get_account(card.a, track_id=track_id)
         window = TimeWindow(start=card.start, end=card.end, label=card.w)
-        return self._collect(account, window, track_id=track_id, fresh=fresh)
+        return self._collect(account, window, track_id=track_id, fresh=fresh, defer_ids=defer_ids)
+
+    def when_ids_resolved(
+        self,
+        failures: AccountFailures,
+        deliver: Callable[[AccountFailures], None],
+        *,
+        track_id: str,
+    ) -> bool:
+        """If `failures` has `ids_pending`, call `deliver` with the completed failures later.
+
+        `deliver` runs once, on a lookup thread, with the IDs or with `ids_error` set; its own
+        errors are logged. Returns whether an update is coming.
+        """
+        if not failures.ids_pending:
+            return False
+        waiting = replace(failures, ids_pending=False)
+        lookup = self._ids.lookup(
+            failures.account,
+            failures.window,
+            self._ids.kinds_needed(waiting),
+            track_id=track_id,
+            retry_failed=False,
+        )
+
+        def finish(done: Future[dict[NotificationKind, HistoryIds]]) -> None:
+            updated = self._settle(waiting, done, wait=0)
+            try:
+                deliver(updated)
+            except Exception:  # a callback thread has no one else to tell
+                logger.exception("Could not deliver the card with resend IDs (track %s)", track_id)
+
+        lookup.add_done_callback(finish)
+        return True
 
     def _collect(
-        self, account: Account, window: TimeWindow, *, track_id: str, fresh: bool
+        self,
+        account: Account,
+        window: TimeWindow,
+        *,
+        track_id: str,
+        fresh: bool,
+        defer_ids: bool = False,
     ) -> AccountFailures:
+        early = self._ids.expected_kinds()
+        if early:  # start Data Query while the history lists are read
+            self._ids.lookup(account, window, early, track_id=track_id)
         if fresh:
             self._client.forget(account, window)
         callouts, emails = self._client.failures_for(account, window, track_id=track_id)
-        return AccountFailures(account=account, window=window, callouts=callouts, emails=emails)
+        failures = AccountFailures(account=account, window=window, callouts=callouts, emails=emails)
+        return self._with_ids(failures, track_id=track_id, fresh=fresh, defer_ids=defer_ids)
+
+    def _with_ids(
+        self, failures: AccountFailures, *, track_id: str, fresh: bool, defer_ids: bool
+    ) -> AccountFailures:
+        """Fill in resend IDs from Data Query where this mode wants them."""
+        self._ids.learn(failures)
+        needed = self._ids.kinds_needed(failures)
+        if not needed:
+            return failures
+        shown = self._ids.prepare(failures)
+        account, window = failures.account, failures.window
+        lookup = self._ids.lookup(account, window, needed, track_id=track_id)
+        if fresh and lookup.done() and self._ids.unresolved(self._settle(shown, lookup, wait=0)):
+            # A Refresh found rows the cached lookup does not know: look again.
+            lookup = self._ids.lookup(account, window, needed, track_id=track_id, refresh=True)
+        return self._settle(shown, lookup, wait=self._id_wait if defer_ids else None)
+
+    def _settle(
+        self,
+        shown: AccountFailures,
+        lookup: Future[dict[NotificationKind, HistoryIds]],
+        *,
+        wait: float | None,
+    ) -> AccountFailures:
+        """`shown` with the lookup's IDs, or marked pending (still running) or failed."""
+        try:
+            found = lookup.result(timeout=wait)
+        except TimeoutError as exc:
+            if lookup.done():  # the lookup itself ended with a TimeoutError
+                return replace(shown, ids_error=describe_failure(exc))
+            return replace(shown, ids_pending=True)
+        except Exception as exc:  # any lookup failure becomes the card's note
+            return replace(shown, ids_error=describe_failure(exc))
+        return self._ids.apply(shown, found)
 
     def get_account(self, key: str, *, track_id: str) -> Account:
         """Resolve an account number or ID (cached briefly by the client)."""

@@ -4,6 +4,8 @@ Every call goes through `_request`, the one place that sends, retries, translate
 statuses to the ZuoraError tree (`_raise_for_status`). `parse.py` turns bodies into models. Long
 scans run pages concurrently on a client-owned thread pool, bounded by one semaphore shared by every
 call of the client, so the tenant's in-flight limit holds however many scans run at once.
+Data Query jobs are submitted and polled through `_request` too; only their result file, a
+pre-signed URL on another host, is fetched by a separate plain client without Zuora's credentials.
 """
 
 from __future__ import annotations
@@ -26,12 +28,24 @@ import httpx
 from bot.settings import ZuoraSettings
 from bot.zuora.auth import TokenStatus, ZuoraOAuth
 from bot.zuora.cache import ReadCache
+from bot.zuora.dataquery import (
+    QUERY_JOB_PATH,
+    QUERY_JOBS_PATH,
+    OutputFormat,
+    QueryJob,
+    job_request,
+    parse_job,
+    parse_rows,
+    poll_delays,
+    validate_job_id,
+)
 from bot.zuora.errors import (
     ZuoraAuthError,
     ZuoraConnectionError,
     ZuoraError,
     ZuoraInputError,
     ZuoraNotFoundError,
+    ZuoraQueryError,
     ZuoraRateLimitError,
     ZuoraReason,
     ZuoraResponseValidationError,
@@ -76,6 +90,9 @@ MAX_RESEND_BATCH = 1_000
 EMAIL_WINDOW = timedelta(days=3)  # Zuora refuses longer email-history windows
 CALLOUT_SLICE = timedelta(days=1)  # smaller slices let a long callout scan run in parallel
 WIRE_TIME = "%Y-%m-%dT%H:%M:%S"
+DATA_FILE_TIMEOUT = 30.0  # seconds to read a Data Query result file from Zuora's S3
+MAX_DATA_FILE_BYTES = 64 * 1024 * 1024
+_S3_CODE = re.compile(rb"<Code>([A-Za-z0-9]{1,64})</Code>")
 _SUCCESS_FALSE = re.compile(rb'"success"\s*:\s*false')
 _IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1d2c3e-8a4b-5c6d-9e0f-7a8b9c0d1e2f")
 
@@ -123,8 +140,11 @@ class ZuoraClient:
         sleep: Callable[[float], None] = time.sleep,
         timer: Callable[[], float] = time.monotonic,
         random: Callable[[], float] = _uniform,
+        files_http: httpx.Client | None = None,
     ) -> None:
         self._http = http
+        self._files_http = files_http  # for Data Query result files: no Zuora auth, own timeout
+        self._owns_files_http = files_http is None
         self._settings = settings
         self._sleep = sleep
         self._timer = timer
@@ -161,6 +181,10 @@ class ZuoraClient:
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+        with self._pool_lock:
+            files, self._files_http = self._files_http, None
+        if files is not None and self._owns_files_http:
+            files.close()
         if self._owns_http:
             self._http.close()
 
@@ -174,6 +198,11 @@ class ZuoraClient:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+    @property
+    def settings(self) -> ZuoraSettings:
+        """The tenant settings this client was built with (read-only use)."""
+        return self._settings
 
     # -- credentials -------------------------------------------------------------------------------
 
@@ -302,7 +331,7 @@ class ZuoraClient:
         window = _window(start, end)
         sources = [
             self._callout_source(piece, track_id, failed_only, include_response_content, page_size)
-            for piece in window.split(self.callout_slice)
+            for piece in window.split(self.callout_slice, tz=self._settings.tz)
         ]
         return self._iter_items(sources, track_id)
 
@@ -324,7 +353,7 @@ class ZuoraClient:
         window = _window(start, end)
         sources = [
             self._email_source(piece, account_id, track_id, failed_only, page_size)
-            for piece in window.split(EMAIL_WINDOW)
+            for piece in window.split(EMAIL_WINDOW, tz=self._settings.tz)
         ]
         return self._iter_items(sources, track_id)
 
@@ -473,7 +502,7 @@ class ZuoraClient:
                     _AnyListing,
                     self._callout_source(piece, track_id, True, False, MAX_PAGE_SIZE),
                 )
-                for piece in window.split(self.callout_slice)
+                for piece in window.split(self.callout_slice, tz=self._settings.tz)
             )
         if emails:
             account_id = validate_account_key(account.id)
@@ -482,7 +511,7 @@ class ZuoraClient:
                     _AnyListing,
                     self._email_source(piece, account_id, track_id, True, MAX_PAGE_SIZE),
                 )
-                for piece in window.split(EMAIL_WINDOW)
+                for piece in window.split(EMAIL_WINDOW, tz=self._settings.tz)
             )
         latest_callouts: dict[Hashable, CalloutHistory] = {}
         unique_emails: dict[Hashable, EmailHistory] = {}
@@ -588,6 +617,184 @@ class ZuoraClient:
             failed=failed,
         )
 
+    # -- Data Query --------------------------------------------------------------------------------
+
+    def submit_query(
+        self, query: str, *, track_id: str, output_format: OutputFormat = "JSON"
+    ) -> QueryJob:
+        """Start a Data Query job (`POST /query/jobs`); the SQL must come from trusted builders."""
+        track_id = validate_track_id(track_id)
+        if not isinstance(query, str) or not query.strip():
+            raise ZuoraInputError("A Data Query needs SQL text")
+        response = self._request(
+            "POST",
+            QUERY_JOBS_PATH,
+            track_id=track_id,
+            json=job_request(query, output_format),
+            idempotent=False,
+        )
+        return parse_job(json_or_none(response))
+
+    def query_job(self, job_id: str, *, track_id: str) -> QueryJob:
+        """The current state of a Data Query job (`GET /query/jobs/{id}`)."""
+        track_id = validate_track_id(track_id)
+        path = QUERY_JOB_PATH.format(job_id=validate_job_id(job_id))
+        response = self._request("GET", path, track_id=track_id, idempotent=True)
+        return parse_job(json_or_none(response))
+
+    def cancel_query(self, job_id: str, *, track_id: str) -> None:
+        """Ask Zuora to cancel a Data Query job (`DELETE /query/jobs/{id}`)."""
+        track_id = validate_track_id(track_id)
+        path = QUERY_JOB_PATH.format(job_id=validate_job_id(job_id))
+        self._request("DELETE", path, track_id=track_id, idempotent=True)
+
+    def run_query(
+        self,
+        query: str,
+        *,
+        track_id: str,
+        output_format: OutputFormat = "JSON",
+        timeout: float | None = None,
+    ) -> list[dict[str, Any]]:
+        """Submit a Data Query, poll it with back-off, and return the result file's rows.
+
+        Waits at most `timeout` seconds (default: settings.query_timeout). A job that fails, is
+        cancelled or runs out of time raises ZuoraQueryError with Zuora's reason; an overdue job is
+        cancelled on the way out. The result file is fetched without Zuora's credentials.
+        """
+        track_id = validate_track_id(track_id)
+        limit = self._settings.query_timeout if timeout is None else timeout
+        started = self._timer()
+        deadline = started + limit
+        job = self.submit_query(query, track_id=track_id, output_format=output_format)
+        delays = poll_delays()
+        while not job.finished:
+            remaining = deadline - self._timer()
+            if remaining <= 0:
+                self._abandon_query(job, track_id)
+                raise ZuoraQueryError(
+                    f"Data Query job {job.id} did not finish within {limit:g} s",
+                    track_id=track_id,
+                )
+            self._sleep(min(next(delays), remaining))
+            if self._closed:
+                raise ZuoraQueryError(
+                    "The bot stopped while a Data Query job was running", track_id=track_id
+                )
+            job = self.query_job(job.id, track_id=track_id)
+        if job.status != "completed":
+            reason = job.error or "no reason given"
+            raise ZuoraQueryError(f"Data Query job {job.status}: {reason}", track_id=track_id)
+        if job.data_file is None:
+            raise ZuoraQueryError(
+                f"Data Query job {job.id} completed without a result file", track_id=track_id
+            )
+        rows = parse_rows(self._download(job.data_file, track_id=track_id), output_format)
+        logger.info(
+            "Data Query job %s: %d rows in %.2f s (track %s)",
+            job.id,
+            len(rows),
+            self._timer() - started,
+            track_id,
+        )
+        return rows
+
+    def _abandon_query(self, job: QueryJob, track_id: str) -> None:
+        """Cancel an overdue job so it stops using the tenant's Data Query capacity (best effort)."""
+        try:
+            self.cancel_query(job.id, track_id=track_id)
+        except ZuoraError as exc:
+            logger.info("Could not cancel Data Query job %s: %s", job.id, exc.message)
+
+    def _download(self, url: str, *, track_id: str) -> bytes:
+        """GET a pre-signed result file: a plain request, no Zuora auth, its own timeout, retried."""
+        target = httpx.URL(url)
+        if target.scheme not in ("https", "http") or not target.host:
+            raise ZuoraQueryError(
+                "Zuora's result file URL is not an http(s) URL", track_id=track_id
+            )
+        # The query string holds the signature: only the host and path are ever logged.
+        where = f"{target.host}{target.path[:60]}"
+        attempt = 0
+        while True:
+            try:
+                return self._download_once(url, where, track_id)
+            except _RetryableDownload as exc:
+                if attempt >= self._policy.max_retries:
+                    raise ZuoraQueryError(exc.message, track_id=track_id) from exc
+                attempt += 1
+                delay = compute_delay(
+                    attempt,
+                    retry_after=None,
+                    ratelimit_reset=None,
+                    policy=self._policy,
+                    rand=self._random(),
+                    now=datetime.now(UTC),
+                )
+                logger.warning(
+                    "Retrying the Data Query result file from %s in %.2f s after %s (track %s)",
+                    where,
+                    delay,
+                    exc.message,
+                    track_id,
+                )
+                self._sleep(delay)
+
+    def _download_once(self, url: str, where: str, track_id: str) -> bytes:
+        started = self._timer()
+        try:
+            with self._files_client().stream("GET", url) as response:
+                if response.status_code != 200:
+                    head = response.read()[:2000]
+                    found = _S3_CODE.search(head)
+                    detail = f" {found.group(1).decode()}" if found else ""
+                    message = (
+                        f"Zuora's result file could not be fetched "
+                        f"(HTTP {response.status_code}{detail})"
+                    )
+                    if response.status_code >= 500 or response.status_code == 429:
+                        raise _RetryableDownload(message)
+                    raise ZuoraQueryError(message, track_id=track_id)
+                chunks: list[bytes] = []
+                size = 0
+                for chunk in response.iter_bytes():
+                    size += len(chunk)
+                    if size > MAX_DATA_FILE_BYTES:
+                        raise ZuoraQueryError(
+                            "Zuora's result file is larger than the bot accepts", track_id=track_id
+                        )
+                    chunks.append(chunk)
+        except httpx.TimeoutException as exc:
+            raise _RetryableDownload("the result file did not arrive in time") from exc
+        except httpx.TransportError as exc:
+            raise _RetryableDownload(
+                f"the result file host could not be reached ({type(exc).__name__})"
+            ) from exc
+        logger.debug(
+            "Data Query result file from %s: %d bytes in %.0f ms (track %s)",
+            where,
+            size,
+            (self._timer() - started) * 1000,
+            track_id,
+        )
+        return b"".join(chunks)
+
+    def _files_client(self) -> httpx.Client:
+        """The HTTP client for result files: no auth, no Zuora headers, no redirects."""
+        with self._pool_lock:
+            if self._closed:
+                raise RuntimeError("ZuoraClient is closed")
+            if self._files_http is None:
+                self._files_http = httpx.Client(
+                    timeout=httpx.Timeout(
+                        DATA_FILE_TIMEOUT,
+                        connect=self._settings.connect_timeout,
+                        pool=self._settings.connect_timeout,
+                    ),
+                    follow_redirects=False,
+                )
+            return self._files_http
+
     # -- the choke point ---------------------------------------------------------------------------
 
     def _request(
@@ -630,7 +837,12 @@ class ZuoraClient:
                 delay = compute_delay(
                     attempt,
                     retry_after=_header(response, "Retry-After") or _retry_after_of(exc),
-                    ratelimit_reset=_header(response, "RateLimit-Reset"),
+                    # Zuora sends RateLimit-Reset on every answer; it only matters for a 429.
+                    ratelimit_reset=(
+                        _header(response, "RateLimit-Reset")
+                        if isinstance(exc, ZuoraRateLimitError)
+                        else None
+                    ),
                     policy=self._policy,
                     rand=self._random(),
                     now=datetime.now(UTC),
@@ -685,6 +897,14 @@ class ZuoraClient:
             response.headers.get("RateLimit-Remaining"),
         )
         return response
+
+
+class _RetryableDownload(Exception):
+    """A result-file fetch that may work if tried again (timeout, connection error, 5xx, 429)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 # -- status mapping (the one place) ----------------------------------------------------------------

@@ -273,12 +273,39 @@ class TimeWindow(BaseModel):
         end = end.astimezone(UTC)
         return cls(start=end - length, end=end, label=label)
 
-    def split(self, max_length: timedelta) -> list[TimeWindow]:
-        """Consecutive slices of at most `max_length`, oldest first (Zuora's 3-day email rule)."""
+    def split(self, max_length: timedelta, tz: tzinfo | None = None) -> list[TimeWindow]:
+        """Consecutive slices of at most `max_length`, oldest first (Zuora's 3-day email rule).
+
+        With `tz` (the tenant's zone) each slice is also at most `max_length` on the tenant's wall
+        clock, the zone-less times Zuora compares: a slice across the spring-forward gap is one hour
+        shorter in real time, and no slice is ever longer than `max_length` in real time either.
+        """
         slices: list[TimeWindow] = []
         cursor = self.start
         while cursor < self.end:
             upper = min(cursor + max_length, self.end)
+            if tz is not None:
+                upper = _within_local_length(cursor, upper, max_length, tz)
             slices.append(TimeWindow(start=cursor, end=upper, label=self.label))
             cursor = upper
         return slices
+
+
+def _local_clock(moment: datetime, tz: tzinfo) -> datetime:
+    """The zone-less wall-clock reading of `moment` in `tz` (what Zuora's wire times show)."""
+    return moment.astimezone(tz).replace(tzinfo=None)
+
+
+def _within_local_length(
+    start: datetime, end: datetime, max_length: timedelta, tz: tzinfo
+) -> datetime:
+    """`end`, pulled back until [start, end) spans at most `max_length` of wall-clock time in `tz`."""
+    upper = end
+    for _ in range(4):  # each step removes one transition's excess; a slice crosses few
+        excess = (_local_clock(upper, tz) - _local_clock(start, tz)) - max_length
+        if excess <= timedelta(0):
+            break
+        upper -= excess
+        if upper <= start:  # a slice shorter than the jump itself cannot get any shorter
+            return end
+    return upper

@@ -1,0 +1,209 @@
+"""End to end over real HTTP: a tenant whose history lists carry no `id`, resend IDs from Data Query.
+
+Each test starts a SandboxStack (sandbox Zuora with its result-file server, fake Slack, the real bot
+behind its WSGI server), sends Slack-signed requests to the bot and reads what the bot posted to the
+fake Slack's response_urls.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.sandbox.slack_requests import block_actions_body, sign, slash_command_body
+from bot.sandbox.stack import SandboxStack
+from bot.sandbox.tenant import Tenant, build_tenant
+
+JsonDict = dict[str, Any]
+ACCOUNT = "A00000001"
+RESEND_EMAIL = "zuora.resend_email"
+RESEND_CALLOUT = "zuora.resend_callout"
+RESEND_ALL = "zuora.resend_all"
+REFRESH = "zuora.refresh"
+LOADING = "Resend IDs are still loading"
+
+
+def tenant_without_ids() -> Tenant:
+    return build_tenant(seed=7, now=datetime.now(UTC), rest_ids=False)
+
+
+@pytest.fixture
+def stack_for(tmp_path: Path) -> Iterator[Any]:
+    stacks: list[SandboxStack] = []
+
+    def start(**zuora_overrides: Any) -> SandboxStack:
+        stack = SandboxStack(
+            tmp_path / f"stack{len(stacks)}",
+            tenant=tenant_without_ids(),
+            zuora_overrides=zuora_overrides,
+        )
+        (tmp_path / f"stack{len(stacks)}").mkdir()
+        stacks.append(stack)
+        return stack.start()
+
+    yield start
+    for stack in stacks:
+        stack.stop()
+
+
+def deliver(stack: SandboxStack, body: bytes) -> None:
+    """POST a signed Slack request to the bot; Slack needs the ack within 3 seconds."""
+    headers = sign(stack.signing_secret, body, int(time.time()))
+    reply = httpx.post(stack.bot_url, content=body, headers=headers, timeout=3.0)
+    assert reply.status_code == 200, reply.text
+
+
+def command(stack: SandboxStack, text: str) -> str:
+    url = stack.slack.response_url("cmd")
+    deliver(stack, slash_command_body(text=text, response_url=url))
+    return url
+
+
+def click(stack: SandboxStack, element: JsonDict) -> str:
+    url = stack.slack.response_url("click")
+    body = block_actions_body(
+        action_id=str(element["action_id"]),
+        block_id=str(element["block_id"]),
+        value=element.get("value"),
+        response_url=url,
+    )
+    deliver(stack, body)
+    return url
+
+
+def wait_posts(stack: SandboxStack, url: str, count: int, timeout: float = 15.0) -> list[JsonDict]:
+    reached = stack.slack.wait_for(lambda: len(stack.slack.responses(url)) >= count, timeout)
+    posts = stack.slack.responses(url)
+    assert reached, f"expected {count} posts, got {len(posts)}: {json.dumps(posts)[:800]}"
+    return posts
+
+
+def elements(message: JsonDict, action_id: str) -> list[JsonDict]:
+    found = []
+    for block in message.get("blocks") or []:
+        for element in [block.get("accessory"), *(block.get("elements") or [])]:
+            if isinstance(element, dict) and element.get("action_id") == action_id:
+                found.append({**element, "block_id": block.get("block_id", "b")})
+    return found
+
+
+def text_of(message: JsonDict) -> str:
+    return json.dumps(message, ensure_ascii=False)
+
+
+def resend_ids(stack: SandboxStack, kind: str) -> list[tuple[str, ...]]:
+    return [call.ids for call in stack.zuora.resend_calls(kind)]  # type: ignore[arg-type]
+
+
+def truth(stack: SandboxStack) -> tuple[set[str], set[str]]:
+    """The tenant's own ids of the account's emails and callouts (REST never shows them)."""
+    tenant = stack.tenant
+    assert tenant is not None
+    account = tenant.account(ACCOUNT)
+    assert account is not None
+    return {e.id for e in tenant.emails_for(account.id)}, {
+        c.id for c in tenant.callouts_for(account.id)
+    }
+
+
+def button_ids(element: JsonDict) -> list[str]:
+    ids: list[str] = json.loads(element["value"])["ids"]
+    return ids
+
+
+def test_resend_from_a_card_on_a_tenant_without_rest_ids(stack_for: Any) -> None:
+    stack = stack_for()
+    stack.zuora.set_query_delay(0.3)
+    email_truth, callout_truth = truth(stack)
+
+    url = command(stack, f"failures {ACCOUNT} 2d")
+    card = wait_posts(stack, url, 1)[0]
+
+    assert card["replace_original"] is True
+    assert LOADING not in text_of(card)
+    email_buttons = elements(card, RESEND_EMAIL)
+    callout_buttons = elements(card, RESEND_CALLOUT)
+    assert email_buttons and callout_buttons
+    assert all(set(button_ids(b)) <= email_truth for b in email_buttons)
+    assert all(set(button_ids(b)) <= callout_truth for b in callout_buttons)
+    assert stack.zuora.requests("/v1/notification-history/email")[0].query.get("accountId")
+    assert stack.zuora.data_file_auth_headers_seen() == []
+
+    email_click = click(stack, email_buttons[0])
+    callout_click = click(stack, callout_buttons[0])
+    email_outcome = wait_posts(stack, email_click, 2)[-1]
+    callout_outcome = wait_posts(stack, callout_click, 2)[-1]
+
+    assert resend_ids(stack, "email") == [tuple(button_ids(email_buttons[0]))]
+    assert resend_ids(stack, "callout") == [tuple(button_ids(callout_buttons[0]))]
+    assert "Resending" not in email_outcome["text"] and "Resending" not in callout_outcome["text"]
+
+    jobs_before = len(stack.zuora.requests("/query/jobs"))
+    resend_all = click(stack, elements(card, RESEND_ALL)[0])
+    wait_posts(stack, resend_all, 2)
+
+    all_ids = resend_ids(stack, "email")[-1]
+    assert len(all_ids) > len(email_buttons) and set(all_ids) <= email_truth
+    assert len(stack.zuora.requests("/query/jobs")) == jobs_before, "resend-all reused the lookup"
+
+
+def test_card_updates_in_place_when_slow_ids_arrive(stack_for: Any) -> None:
+    stack = stack_for(id_wait=0.3)
+    stack.zuora.set_query_delay(1.5)
+    email_truth, _ = truth(stack)
+
+    started = time.monotonic()
+    url = command(stack, f"failures {ACCOUNT} 2d")
+    first = wait_posts(stack, url, 1)[0]
+    first_at = time.monotonic() - started
+    posts = wait_posts(stack, url, 2)
+
+    assert first_at < 1.5, "the first card did not wait for the Data Query job"
+    assert LOADING in text_of(first)
+    assert not elements(first, RESEND_EMAIL) and not elements(first, RESEND_CALLOUT)
+    assert not elements(first, RESEND_ALL)
+    updated = posts[1]
+    assert updated["replace_original"] is True
+    assert LOADING not in text_of(updated)
+    buttons = elements(updated, RESEND_EMAIL)
+    assert buttons and elements(updated, RESEND_CALLOUT) and elements(updated, RESEND_ALL)
+    assert updated["text"] == first["text"], "same rows, now with resend controls"
+
+    resent = click(stack, buttons[0])
+    wait_posts(stack, resent, 2)
+    assert resend_ids(stack, "email") == [tuple(button_ids(buttons[0]))]
+    assert set(button_ids(buttons[0])) <= email_truth
+
+    jobs = len(stack.zuora.requests("/query/jobs"))
+    refreshed = click(stack, elements(updated, REFRESH)[0])
+    redrawn = wait_posts(stack, refreshed, 1)[0]
+    assert elements(redrawn, RESEND_EMAIL) and LOADING not in text_of(redrawn)
+    assert len(stack.zuora.requests("/query/jobs")) == jobs, "refresh reused the lookup"
+
+
+def test_failed_resolution_says_so_and_links_to_the_account_in_zuora(stack_for: Any) -> None:
+    stack = stack_for()
+    stack.zuora.fail_next_query("Data Query is not enabled for this tenant")
+    tenant = stack.tenant
+    assert tenant is not None
+    account = tenant.account(ACCOUNT)
+    assert account is not None
+
+    url = command(stack, f"failures {ACCOUNT} 2d")
+    card = wait_posts(stack, url, 1)[0]
+    time.sleep(0.3)  # no second post follows an error
+
+    shown = text_of(card)
+    assert "Couldn't load resend IDs" in shown
+    assert "Data Query is not enabled for this tenant" in shown
+    link = f"{stack.zuora.base_url}/apps/CustomerAccount.do?method=view&amp;id={account.id}|Zuora>"
+    assert link in shown
+    assert not elements(card, RESEND_EMAIL) and not elements(card, RESEND_ALL)
+    assert len(stack.slack.responses(url)) == 1

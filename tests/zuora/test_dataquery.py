@@ -1,0 +1,365 @@
+"""Data Query in the Zuora client: submit, poll with back-off, fetch the result file without auth.
+
+Most tests run the client against the sandbox Zuora over real loopback HTTP (its result files are
+served by a second server on another port); the back-off and timeout tests use a MockTransport and a
+manual clock so they take no real time.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from zuora_fakes import ManualTimer, Router, Sleeps, zuora_settings
+
+from bot.sandbox.fake_zuora import FakeZuora
+from bot.sandbox.tenant import Tenant, build_tenant
+from bot.settings import ZuoraSettings
+from bot.zuora import TimeWindow, ZuoraClient
+from bot.zuora.auth import ZuoraOAuth
+from bot.zuora.client import build_http_client
+from bot.zuora.dataquery import (
+    callout_ids_query,
+    email_ids_query,
+    parse_rows,
+    poll_delays,
+    sql_time,
+    validate_zuora_id,
+    wall_clock,
+)
+from bot.zuora.errors import ZuoraInputError, ZuoraQueryError
+
+NOW = datetime(2026, 5, 11, 17, 0, tzinfo=UTC)
+LA = ZoneInfo("America/Los_Angeles")
+TRACK = "zops-dq-test"
+
+
+@pytest.fixture(scope="module")
+def tenant() -> Tenant:
+    return build_tenant(seed=5, now=NOW)
+
+
+@pytest.fixture
+def fake(tenant: Tenant) -> Iterator[FakeZuora]:
+    with FakeZuora(tenant, clock=lambda: NOW) as server:
+        yield server
+
+
+def settings_for(fake: FakeZuora, **overrides: object) -> ZuoraSettings:
+    values: dict[str, object] = {
+        "base_url": fake.base_url,
+        "client_id": fake.client_id,
+        "client_secret": fake.client_secret,
+        "cache_ttl": 0,
+        "retry_max_delay": 0.05,
+    }
+    values.update(overrides)
+    return ZuoraSettings(_env_file=None, **values)  # type: ignore[arg-type]
+
+
+class RecordingSleep:
+    """A real (short) sleep that records what the client asked for."""
+
+    def __init__(self) -> None:
+        self.calls: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
+        time.sleep(seconds)
+
+
+def email_query_for(tenant: Tenant, days: float = 2) -> str:
+    big = tenant.big_account
+    assert big is not None
+    window = TimeWindow.ending_at(NOW, timedelta(days=days), f"{days}d")
+    return email_ids_query(big.id, window, LA)
+
+
+# -- against the sandbox Zuora ----------------------------------------------------------------------
+
+
+def test_run_query_polls_until_completed_and_returns_the_rows(
+    fake: FakeZuora, tenant: Tenant
+) -> None:
+    fake.set_query_delay(0.4)
+    sleep = RecordingSleep()
+    settings = settings_for(fake)
+    with (
+        build_http_client(settings) as http,
+        ZuoraClient(http, settings, sleep=sleep) as client,
+    ):
+        rows = client.run_query(email_query_for(tenant), track_id=TRACK)
+
+    big = tenant.big_account
+    assert big is not None
+    start = NOW - timedelta(days=2, hours=1)  # the query is padded by an hour each side
+    expected = {e.id for e in tenant.emails if e.account_id == big.id and e.send_time >= start}
+    assert {row["id"] for row in rows} == expected and expected
+    assert set(rows[0]) == {"id", "accountid", "sendtime", "eventcategory", "toemail", "subject"}
+    polls = [r for r in fake.requests("/query/jobs/") if r.method == "GET"]
+    assert len(polls) == len(sleep.calls) >= 2, "one status poll after each back-off sleep"
+    assert sleep.calls == sorted(sleep.calls) and sleep.calls[0] < sleep.calls[-1]
+    submitted = fake.requests("/query/jobs")[0]
+    assert submitted.method == "POST"
+    assert submitted.json() == {
+        "query": email_query_for(tenant),
+        "outputFormat": "JSON",
+        "compression": "NONE",
+        "output": {"target": "S3"},
+    }
+    assert submitted.headers["authorization"].startswith("Bearer ")
+    assert submitted.headers["zuora-track-id"] == TRACK
+
+
+def test_result_file_comes_from_the_second_port_without_authorization(
+    fake: FakeZuora, tenant: Tenant
+) -> None:
+    with ZuoraClient.from_settings(settings_for(fake)) as client:
+        rows = client.run_query(email_query_for(tenant), track_id=TRACK)
+
+    assert rows
+    files = fake.data_file_requests()
+    assert len(files) == 1 and files[0].status == 200
+    assert fake.data_file_auth_headers_seen() == []
+    assert "zuora-track-id" not in files[0].headers
+    assert "zuora-entity-ids" not in files[0].headers
+    assert urlsplit(fake.files_base_url).port != urlsplit(fake.base_url).port
+    # Every Zuora API call did carry the token.
+    assert all(r.headers.get("authorization") for r in fake.requests("/query/"))
+
+
+def test_failed_job_raises_zuora_query_error_with_zuoras_reason(
+    fake: FakeZuora, tenant: Tenant
+) -> None:
+    fake.fail_next_query("Query timed out after 600 seconds")
+    with (
+        ZuoraClient.from_settings(settings_for(fake)) as client,
+        pytest.raises(ZuoraQueryError, match="failed: Query timed out after 600 seconds") as info,
+    ):
+        client.run_query(email_query_for(tenant), track_id=TRACK)
+
+    assert info.value.track_id == TRACK
+    assert fake.data_file_requests() == []
+
+
+def test_unsupported_query_fails_with_the_engines_message(fake: FakeZuora) -> None:
+    with (
+        ZuoraClient.from_settings(settings_for(fake)) as client,
+        pytest.raises(ZuoraQueryError, match="does not exist"),
+    ):
+        client.run_query("SELECT Id FROM nosuchtable", track_id=TRACK)
+
+
+def test_overdue_job_times_out_and_is_cancelled(fake: FakeZuora, tenant: Tenant) -> None:
+    fake.set_query_delay(30)
+    started = time.monotonic()
+    with (
+        ZuoraClient.from_settings(settings_for(fake, query_timeout=0.4)) as client,
+        pytest.raises(ZuoraQueryError, match=r"did not finish within 0\.4 s"),
+    ):
+        client.run_query(email_query_for(tenant), track_id=TRACK)
+
+    assert time.monotonic() - started < 3
+    cancels = [r for r in fake.requests("/query/jobs/") if r.method == "DELETE"]
+    assert len(cancels) == 1 and cancels[0].status == 200
+    assert fake.data_file_requests() == []
+
+
+def test_expired_result_file_is_a_query_error(fake: FakeZuora, tenant: Tenant) -> None:
+    fake.expire_data_files()
+    with (
+        ZuoraClient.from_settings(settings_for(fake)) as client,
+        pytest.raises(ZuoraQueryError, match=r"HTTP 403 AccessDenied"),
+    ):
+        client.run_query(email_query_for(tenant), track_id=TRACK)
+
+    assert len(fake.data_file_requests()) == 1, "a 403 is not retried"
+
+
+def test_csv_output_is_parsed_with_its_header(fake: FakeZuora, tenant: Tenant) -> None:
+    big = tenant.big_account
+    assert big is not None
+    window = TimeWindow.ending_at(NOW, timedelta(days=1), "1d")
+    with ZuoraClient.from_settings(settings_for(fake)) as client:
+        rows = client.run_query(
+            callout_ids_query(big.id, window, LA), track_id=TRACK, output_format="CSV"
+        )
+
+    start = window.start - timedelta(hours=1)
+    expected = {c.id for c in tenant.callouts if c.account_id == big.id and c.create_time >= start}
+    assert {row["id"] for row in rows} == expected and expected
+    assert set(rows[0]) == {"id", "accountid", "createtime", "eventid", "eventcategory"}
+
+
+# -- back-off and timeout on a manual clock ---------------------------------------------------------
+
+
+def job_body(job_id: str, status: str, **extra: object) -> dict[str, object]:
+    return {"data": {"id": job_id, "queryStatus": status, **extra}}
+
+
+def manual_client(
+    router: Router,
+    files: httpx.MockTransport,
+    timer: ManualTimer,
+    sleeps: Sleeps,
+    **overrides: object,
+) -> ZuoraClient:
+    settings = zuora_settings(**overrides)
+    http = httpx.Client(
+        transport=httpx.MockTransport(router),
+        auth=ZuoraOAuth.from_settings(settings, timer=timer),
+        base_url=settings.base_url,
+    )
+
+    def sleep(seconds: float) -> None:
+        sleeps(seconds)
+        timer.advance(seconds)
+
+    return ZuoraClient(
+        http, settings, sleep=sleep, timer=timer, files_http=httpx.Client(transport=files)
+    )
+
+
+def test_polling_backs_off_up_to_a_cap_and_stops_at_the_timeout() -> None:
+    router, timer, sleeps = Router(), ManualTimer(), Sleeps()
+    router.route("POST", "/query/jobs")(
+        lambda _: httpx.Response(200, json=job_body("j1", "submitted"))
+    )
+    router.route("GET", "/query/jobs/j1")(
+        lambda _: httpx.Response(200, json=job_body("j1", "in_progress"))
+    )
+    router.route("DELETE", "/query/jobs/j1")(
+        lambda _: httpx.Response(200, json=job_body("j1", "cancelled"))
+    )
+    files = httpx.MockTransport(lambda _: httpx.Response(500))
+    client = manual_client(router, files, timer, sleeps, query_timeout=12)
+
+    with pytest.raises(ZuoraQueryError, match="did not finish within 12 s"):
+        client.run_query("SELECT Id FROM notificationhistoryemail", track_id=TRACK)
+    client.close()
+
+    assert sleeps.calls[:4] == pytest.approx([0.25, 0.375, 0.5625, 0.84375])
+    assert max(sleeps.calls) == 1.0
+    assert sum(sleeps.calls) == pytest.approx(12.0), "never sleeps past the deadline"
+    assert len(router.api_requests("/query/jobs/j1")) == len(sleeps.calls) + 1  # polls + DELETE
+
+
+def test_completed_job_without_a_file_and_cancelled_job_are_errors() -> None:
+    router, timer, sleeps = Router(), ManualTimer(), Sleeps()
+    answers = iter(["completed", "cancelled"])
+    router.route("POST", "/query/jobs")(
+        lambda _: httpx.Response(200, json=job_body("j2", next(answers)))
+    )
+    files = httpx.MockTransport(lambda _: httpx.Response(200, content=b""))
+    client = manual_client(router, files, timer, sleeps)
+
+    with pytest.raises(ZuoraQueryError, match="without a result file"):
+        client.run_query("SELECT Id FROM notificationhistoryemail", track_id=TRACK)
+    with pytest.raises(ZuoraQueryError, match="Data Query job cancelled"):
+        client.run_query("SELECT Id FROM notificationhistoryemail", track_id=TRACK)
+    client.close()
+
+
+def test_result_file_is_retried_after_a_5xx_and_sent_without_auth() -> None:
+    router, timer, sleeps = Router(), ManualTimer(), Sleeps()
+    url = "https://s3.example/files/j3.json?X-Amz-Signature=abc"
+    router.route("POST", "/query/jobs")(
+        lambda _: httpx.Response(200, json=job_body("j3", "completed", dataFile=url))
+    )
+    seen: list[httpx.Request] = []
+
+    def s3(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if len(seen) == 1:
+            return httpx.Response(503, content=b"<Error><Code>SlowDown</Code></Error>")
+        return httpx.Response(200, content=b'{"id": "a1"}\n{"id": "a2"}\n')
+
+    client = manual_client(router, httpx.MockTransport(s3), timer, sleeps)
+    rows = client.run_query("SELECT Id FROM notificationhistoryemail", track_id=TRACK)
+    client.close()
+
+    assert rows == [{"id": "a1"}, {"id": "a2"}]
+    assert len(seen) == 2 and len(sleeps.calls) == 1
+    assert all("authorization" not in r.headers and "zuora-track-id" not in r.headers for r in seen)
+
+
+# -- query builders and result parsing --------------------------------------------------------------
+
+
+def test_email_query_holds_only_the_validated_id_and_tenant_local_times() -> None:
+    account = "8AD08C0F7B3E4A1B017B4F2A9C1E2D3F"
+    window = TimeWindow(
+        start=datetime(2026, 11, 1, 7, 0, tzinfo=UTC),  # 00:00 PDT
+        end=datetime(2026, 11, 2, 8, 0, tzinfo=UTC),  # 00:00 PST
+        label="25h",
+    )
+    query = email_ids_query(account, window, LA)
+
+    assert query == (
+        "SELECT Id, AccountId, SendTime, EventCategory, ToEmail, Subject "
+        "FROM notificationhistoryemail WHERE AccountId = '8ad08c0f7b3e4a1b017b4f2a9c1e2d3f' "
+        "AND SendTime >= TIMESTAMP '2026-10-31 23:00:00' "
+        "AND SendTime < TIMESTAMP '2026-11-02 01:00:00'"
+    )
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "A00000001",
+        "8ad08c0f7b3e4a1b017b4f2a9c1e2d3f' OR '1'='1",
+        "8ad08c0f7b3e4a1b017b4f2a9c1e2d3",
+        "8ad08c0f7b3e4a1b017b4f2a9c1e2d3g",
+        "8ad08c0f7b3e4a1b017b4f2a9c1e2d3f\n",
+        "",
+    ],
+)
+def test_query_builders_refuse_anything_but_a_32_hex_id(hostile: str) -> None:
+    window = TimeWindow.ending_at(NOW, timedelta(days=1), "1d")
+    for build in (email_ids_query, callout_ids_query):
+        with pytest.raises(ZuoraInputError):
+            build(hostile, window, LA)
+    with pytest.raises(ZuoraInputError):
+        validate_zuora_id(hostile)
+
+
+def test_sql_time_needs_an_aware_datetime() -> None:
+    with pytest.raises(ZuoraInputError):
+        sql_time(datetime(2026, 5, 11, 9, 0), LA)
+    assert sql_time(datetime(2026, 5, 11, 16, 0, tzinfo=UTC), LA) == "2026-05-11 09:00:00"
+
+
+def test_parse_rows_reads_json_lines_arrays_csv_and_gzip() -> None:
+    import gzip
+
+    lines = b'{"Id": "a1", "SendTime": "2026-05-11 09:00:00"}\n\n{"Id": "a2"}\n'
+    assert parse_rows(lines) == [{"id": "a1", "sendtime": "2026-05-11 09:00:00"}, {"id": "a2"}]
+    assert parse_rows(json.dumps([{"ID": "b1"}]).encode()) == [{"id": "b1"}]
+    assert parse_rows(gzip.compress(lines))[1] == {"id": "a2"}
+    assert parse_rows(b"Id,ToEmail\r\nc1,\r\nc2,x@y\r\n", "CSV") == [
+        {"id": "c1", "toemail": None},
+        {"id": "c2", "toemail": "x@y"},
+    ]
+    assert parse_rows(b"") == []
+
+
+def test_wall_clock_reads_zone_less_offset_and_utc_times() -> None:
+    assert wall_clock("2026-05-11 09:00:00", LA) == "2026-05-11 09:00:00"
+    assert wall_clock("2026-05-11T09:00:00.000", LA) == "2026-05-11 09:00:00"
+    assert wall_clock("2026-05-11T16:00:00Z", LA) == "2026-05-11 09:00:00"
+    assert wall_clock("2026-05-11 12:00:00-04:00", LA) == "2026-05-11 09:00:00"
+    assert wall_clock(datetime(2026, 5, 11, 16, 0, tzinfo=UTC), LA) == "2026-05-11 09:00:00"
+    assert wall_clock("not a time", LA) is None
+    assert wall_clock(None, LA) is None
+
+
+def test_poll_delays_grow_to_the_cap() -> None:
+    delays = poll_delays(first=0.5, factor=2, cap=3)
+    assert [next(delays) for _ in range(5)] == [0.5, 1.0, 2.0, 3.0, 3.0]
