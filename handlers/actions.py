@@ -11,6 +11,7 @@ from slack_bolt import Ack, App
 
 from bot.blocks import (
     SlackMessage,
+    account_url,
     build_access_denied,
     build_callout_details,
     build_error,
@@ -22,6 +23,7 @@ from bot.blocks import (
 from bot.clicks import click_key
 from bot.deps import Deps
 from bot.explain import explain
+from bot.failures import AccountFailures
 from bot.ids import (
     ActionId,
     CalloutRef,
@@ -31,15 +33,16 @@ from bot.ids import (
     ResendRef,
     parse_option_value,
 )
-from bot.mrkdwn import date_token, escape, user
+from bot.mrkdwn import date_token, escape, link, user
 from bot.resend import Refusal, ResendClick, perform_resend
 from bot.zuora.errors import ZuoraError
 from bot.zuora.models import Account, NotificationKind
-from handlers.common import decode_or_refuse, send, team_of, track_id_of, user_of
+from handlers.common import answer_failure, decode_or_refuse, send, team_of, track_id_of, user_of
 
 logger = logging.getLogger(__name__)
 
 Listener = Callable[..., None]
+Handler = Callable[[Deps, Ack, dict[str, Any], dict[str, Any]], None]
 SELECTIONS = (ActionId.SELECT_EMAILS.value, ActionId.SELECT_CALLOUTS.value)
 
 
@@ -47,27 +50,31 @@ def register(app: App, deps: Deps) -> None:
     """Listen for every card action; checkbox ticks and link buttons are acked and ignored."""
     for action_id in (*SELECTIONS, ActionId.OPEN_LINK.value):
         app.action(action_id)(ack_only)
-    listeners: dict[ActionId, Listener] = {
-        ActionId.RESEND_EMAIL: lambda ack, body, action: handle_resend_button(
-            deps, ack, body, action
-        ),
-        ActionId.RESEND_CALLOUT: lambda ack, body, action: handle_resend_button(
-            deps, ack, body, action
-        ),
-        ActionId.RESEND_CONFIRM: lambda ack, body, action: handle_resend_button(
-            deps, ack, body, action
-        ),
-        ActionId.RESEND_SELECTED: lambda ack, body, action: handle_resend_selected(
-            deps, ack, body, action
-        ),
-        ActionId.RESEND_ALL: lambda ack, body, action: handle_resend_all(deps, ack, body, action),
-        ActionId.RESEND_CANCEL: lambda ack, body, action: handle_cancel(deps, ack, body, action),
-        ActionId.REFRESH: lambda ack, body, action: handle_refresh(deps, ack, body, action),
-        ActionId.PAGE: lambda ack, body, action: handle_page(deps, ack, body, action),
-        ActionId.CALLOUT_DETAILS: lambda ack, body, action: handle_details(deps, ack, body, action),
+    handlers: dict[ActionId, Handler] = {
+        ActionId.RESEND_EMAIL: handle_resend_button,
+        ActionId.RESEND_CALLOUT: handle_resend_button,
+        ActionId.RESEND_CONFIRM: handle_resend_button,
+        ActionId.RESEND_SELECTED: handle_resend_selected,
+        ActionId.RESEND_ALL: handle_resend_all,
+        ActionId.RESEND_CANCEL: handle_cancel,
+        ActionId.REFRESH: handle_refresh,
+        ActionId.PAGE: handle_page,
+        ActionId.CALLOUT_DETAILS: handle_details,
     }
-    for action_id, listener in listeners.items():
-        app.action(action_id.value)(listener)
+    for action_id, handler in handlers.items():
+        app.action(action_id.value)(guarded(deps, handler))
+
+
+def guarded(deps: Deps, handler: Handler) -> Listener:
+    """A Bolt listener for `handler` whose failures are explained to the clicker (see answer_failure)."""
+
+    def listener(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        try:
+            handler(deps, ack, body, action)
+        except Exception as exc:
+            answer_failure(deps, body, ack, exc, replace=False)
+
+    return listener
 
 
 def ack_only(ack: Ack) -> None:
@@ -130,6 +137,18 @@ def handle_resend_all(deps: Deps, ack: Ack, body: dict[str, Any], action: dict[s
         return
     failures = deps.service.failures_on_card(ref.card, track_id=track_id_of(body), fresh=True)
     emails = [e for e in failures.emails if e.id]
+    if not emails and failures.ids_error:
+        zuora = link(account_url(deps.settings.zuora.ui_url, failures.account), "Zuora")
+        reason = escape(failures.ids_error)
+        send(
+            deps,
+            body,
+            build_notice(
+                f"Couldn't load resend IDs ({reason}), so nothing was resent. Resend from {zuora}."
+            ),
+            replace=False,
+        )
+        return
     if not emails:
         send(
             deps,
@@ -161,16 +180,10 @@ def handle_refresh(deps: Deps, ack: Ack, body: dict[str, Any], action: dict[str,
     card = decode_or_refuse(deps, body, action, CardRef)
     if card is None:
         return
-    failures = deps.service.failures_on_card(card, track_id=track_id_of(body), fresh=True)
+    track_id = track_id_of(body)
+    failures = deps.service.failures_on_card(card, track_id=track_id, fresh=True, defer_ids=True)
     notice = f"Refreshed by {user(user_of(body))} {date_token(deps.now())}"
-    send(
-        deps,
-        body,
-        build_failures_card(
-            failures, ui_url=deps.settings.zuora.ui_url, page=card.p, notice=notice
-        ),
-        replace=True,
-    )
+    _show_card(deps, body, failures, page=card.p, notice=notice, track_id=track_id)
 
 
 def handle_page(deps: Deps, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -179,13 +192,33 @@ def handle_page(deps: Deps, ack: Ack, body: dict[str, Any], action: dict[str, An
     card = decode_or_refuse(deps, body, action, CardRef)
     if card is None:
         return
-    failures = deps.service.failures_on_card(card, track_id=track_id_of(body), fresh=False)
-    send(
-        deps,
-        body,
-        build_failures_card(failures, ui_url=deps.settings.zuora.ui_url, page=card.p),
-        replace=True,
-    )
+    track_id = track_id_of(body)
+    failures = deps.service.failures_on_card(card, track_id=track_id, fresh=False, defer_ids=True)
+    _show_card(deps, body, failures, page=card.p, notice=None, track_id=track_id)
+
+
+def _show_card(
+    deps: Deps,
+    body: dict[str, Any],
+    failures: AccountFailures,
+    *,
+    page: int,
+    notice: str | None,
+    track_id: str,
+) -> None:
+    """Redraw the card in place, and once more when resend IDs that were loading arrive."""
+    ui_url = deps.settings.zuora.ui_url
+
+    def draw(shown: AccountFailures) -> None:
+        send(
+            deps,
+            body,
+            build_failures_card(shown, ui_url=ui_url, page=page, notice=notice),
+            replace=True,
+        )
+
+    draw(failures)
+    deps.service.when_ids_resolved(failures, draw, track_id=track_id)
 
 
 def handle_details(deps: Deps, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:

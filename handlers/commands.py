@@ -28,7 +28,7 @@ from bot.deps import Deps
 from bot.settings import public_config
 from bot.zuora.track import new_track_id
 from handlers.audit import run_audit_command
-from handlers.common import send
+from handlers.common import answer_failure, send
 from handlers.digest import run_digest_command
 
 
@@ -42,7 +42,10 @@ def register(app: App, deps: Deps) -> None:
         except UsageError as exc:
             ack(**build_help(error=exc.message, did_you_mean=exc.did_you_mean).as_payload())
             return
-        run_command(deps, parsed, command, ack)
+        try:
+            run_command(deps, parsed, command, ack)
+        except Exception as exc:  # explained to the user here; see answer_failure
+            answer_failure(deps, command, ack, exc, replace=True)
 
 
 def run_command(deps: Deps, parsed: Command, command: dict[str, Any], ack: Ack) -> None:
@@ -64,9 +67,16 @@ def run_command(deps: Deps, parsed: Command, command: dict[str, Any], ack: Ack) 
             ).as_payload()
         )
         failures = deps.service.failures_for(
-            parsed.account, parsed.window, parsed.label, track_id=track_id
+            parsed.account, parsed.window, parsed.label, track_id=track_id, defer_ids=True
         )
-        reply(deps, command, build_failures_card(failures, ui_url=deps.settings.zuora.ui_url))
+        ui_url = deps.settings.zuora.ui_url
+        reply(deps, command, build_failures_card(failures, ui_url=ui_url))
+        # Resend IDs still loading: the same response_url redraws the card once they arrive.
+        deps.service.when_ids_resolved(
+            failures,
+            lambda updated: reply(deps, command, build_failures_card(updated, ui_url=ui_url)),
+            track_id=track_id,
+        )
     elif isinstance(parsed, StatusCommand):
         ack(**build_placeholder("Checking the connection to Zuora…").as_payload())
         health = deps.service.check_zuora(track_id=track_id)

@@ -5,8 +5,11 @@ from __future__ import annotations
 import logging
 from typing import Any, TypeVar
 
-from bot.blocks import SlackMessage, build_stale_button
+from slack_bolt import Ack
+
+from bot.blocks import SlackMessage, build_error, build_stale_button
 from bot.deps import Deps
+from bot.explain import explain
 from bot.ids import ButtonValue, InvalidValueError, decode_value
 from bot.zuora.track import new_track_id
 
@@ -45,3 +48,21 @@ def decode_or_refuse(
         logger.info("stale or forged button value from %s: %s", user_of(body), exc)
         send(deps, body, build_stale_button(), replace=False)
         return None
+
+
+def answer_failure(
+    deps: Deps, body: dict[str, Any], ack: Ack, exc: Exception, *, replace: bool
+) -> None:
+    """Tell the user what went wrong and what to do, in the ack if it is still open.
+
+    Listeners catch their own failures instead of letting them reach Bolt: Bolt drops an ack body
+    that was already sent when the listener raises afterwards, and Slack then shows a timeout.
+    """
+    explanation = explain(exc)
+    message = build_error(
+        explanation.message, hint=explanation.hint, incident_id=explanation.incident_id
+    )
+    if ack.response is None:
+        ack(**message.as_payload())
+    else:
+        send(deps, body, message, replace=replace)

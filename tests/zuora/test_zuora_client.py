@@ -631,6 +631,18 @@ def test_get_is_retried_on_503_then_succeeds(
     assert "retry 1 of 2" in warnings[0] and "503" in warnings[0] and TRACK in warnings[0]
 
 
+def test_5xx_backs_off_briefly_even_when_ratelimit_reset_is_sent(
+    client: ZuoraClient, router: Router, sleeps: Sleeps, history: HistoryApi
+) -> None:
+    # Zuora sends RateLimit-Reset on every answer; waiting it out is only right for a 429.
+    original = router.routes[("GET", CALLOUTS)]
+    answers = iter([httpx.Response(503, headers={"RateLimit-Reset": "60"})])
+    router.route("GET", CALLOUTS)(lambda r: next(answers, None) or original(r))
+    client.list_callout_history(start=days_ago(1), end=NOW, page=1, track_id=TRACK)
+    assert len(sleeps.calls) == 1
+    assert sleeps.calls[0] <= 0.5
+
+
 def test_get_retries_exhausted_raise_last_error(
     client: ZuoraClient, router: Router, sleeps: Sleeps
 ) -> None:
