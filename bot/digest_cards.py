@@ -8,7 +8,7 @@ caps every list and text, and when the JSON is still over budget it is rebuilt w
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -25,6 +25,7 @@ from bot.cards.elements import (
     fit,
     header,
     plural,
+    response_code_text,
     section,
 )
 from bot.cards.failures import account_url
@@ -42,6 +43,7 @@ if TYPE_CHECKING:  # digest.py imports this module; the summary types are only a
 _ACCOUNT_KEY = re.compile(r"^[0-9A-Za-z]{8,64}$")
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,30}$")
 REFUSED_CHARS = 1000
+RESEND_ALL_BUTTONS = 5  # danger buttons in one digest: the top accounts with failed emails only
 LIST_ROOMS = (40, 20, 10)  # subscriptions listed, tried in order until the JSON fits
 
 
@@ -53,17 +55,18 @@ class _Room:
     name: int  # characters of an account name (escaped)
     number: int  # characters of an account number
     items: int  # entries per breakdown (events, codes, errors)
-    item: int  # characters per entry (escaped)
+    item: int  # characters per code or error entry (escaped)
+    event: int  # characters per event name (escaped): names need more than codes
     wordy: bool = True  # the confirm dialog explains what a resend does
 
 
 # Tried in order until the JSON fits; the last one fits any data (see the tests).
 _ROOMS = (
-    _Room(accounts=15, name=60, number=32, items=3, item=40),
-    _Room(accounts=15, name=40, number=24, items=2, item=24),
-    _Room(accounts=10, name=30, number=20, items=2, item=20, wordy=False),
-    _Room(accounts=8, name=24, number=16, items=1, item=16, wordy=False),
-    _Room(accounts=5, name=20, number=16, items=1, item=12, wordy=False),
+    _Room(accounts=15, name=60, number=32, items=3, item=40, event=48),
+    _Room(accounts=15, name=40, number=24, items=2, item=24, event=36),
+    _Room(accounts=10, name=30, number=20, items=2, item=20, event=30, wordy=False),
+    _Room(accounts=8, name=24, number=16, items=1, item=16, event=24, wordy=False),
+    _Room(accounts=5, name=20, number=16, items=1, item=12, event=16, wordy=False),
 )
 
 
@@ -139,8 +142,14 @@ def _digest_blocks(
     shown = summary.accounts[: min(top_n, room.accounts)]
     if shown:
         blocks.append(divider())
-    for account in shown:
-        blocks.extend(_account_blocks(account, window, ui_url=ui_url, room=room))
+    # A danger button on every account is noise: only the top few accounts with emails get one.
+    resend_at = [i for i, a in enumerate(shown) if _can_resend_all(a, room)][:RESEND_ALL_BUTTONS]
+    for index, account in enumerate(shown):
+        blocks.extend(
+            _account_blocks(
+                account, window, ui_url=ui_url, room=room, resend_all=index in resend_at
+            )
+        )
     rest = summary.accounts[len(shown) :]
     if rest:
         failures = sum(account.failures for account in rest)
@@ -184,8 +193,9 @@ def _change_text(change: int) -> str:
 
 
 def _account_blocks(
-    account: AccountDigest, window: TimeWindow, *, ui_url: str, room: _Room
+    account: AccountDigest, window: TimeWindow, *, ui_url: str, room: _Room, resend_all: bool
 ) -> list[dict[str, Any]]:
+    """The account's section (Open failures beside it) and, if `resend_all`, its Resend button."""
     name = account.account_name or account.account_number or account.account_id or "?"
     shown_name = escape_truncated(name, room.name)
     target = _account(account, room)
@@ -213,26 +223,37 @@ def _account_blocks(
         button("Open failures", ActionId.OPEN_FAILURES, value=card) if card is not None else None
     )
     blocks = [section("\n".join(lines), accessory=accessory)]
-    if card is not None and account.emails and account.account_id:
+    if resend_all and card is not None and _can_resend_all(account, room):
         blocks.append(actions([_resend_all(account, card, target_name=name, room=room)]))
     return blocks
+
+
+def _can_resend_all(account: AccountDigest, room: _Room) -> bool:
+    """Whether the account may get a Resend-all button: failed emails and a Zuora account id."""
+    return bool(account.emails and account.account_id) and _account(account, room) is not None
 
 
 def _breakdown(counts: FailureCounts, room: _Room) -> list[str]:
     lines = []
     if counts.events:
-        lines.append(f"Events: {_items(counts.events, room)}")
+        lines.append(f"Events: {_items(counts.events, room, room.event)}")
     if counts.response_codes:
-        lines.append(f"Callout responses: {_items(counts.response_codes, room)}")
+        lines.append(
+            f"Callout responses: {_items(counts.response_codes, room, room.item, response_code_text)}"
+        )
     if counts.email_errors:
-        lines.append(f"Email errors: {_items(counts.email_errors, room)}")
+        lines.append(f"Email errors: {_items(counts.email_errors, room, room.item)}")
     return lines
 
 
-def _items(counts: Sequence[tuple[str, int]], room: _Room) -> str:
-    shown = [
-        f"{escape_truncated(name, room.item)} ×{count}" for name, count in counts[: room.items]
-    ]
+def _items(
+    counts: Sequence[tuple[str, int]],
+    room: _Room,
+    chars: int,
+    show: Callable[[str, int], str] = escape_truncated,
+) -> str:
+    """`name ×count` for the first few entries (each shown escaped within `chars`), then `+N more`."""
+    shown = [f"{show(name, chars)} ×{count}" for name, count in counts[: room.items]]
     rest = len(counts) - room.items
     if rest > 0:
         shown.append(f"+{rest} more")
@@ -285,7 +306,7 @@ def _resend_all(
     if room.wordy:
         text += " Zuora sends each one to its recipients again."
     return button(
-        "Resend all failed emails",
+        f"Resend {noun}",
         ActionId.RESEND_ALL,
         value=ResendAllRef(card=card, count=count),
         style="danger",

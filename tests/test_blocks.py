@@ -18,6 +18,7 @@ from bot.blocks import (
     account_url,
     blocks_size,
     build_access_denied,
+    build_audit_card,
     build_callout_details,
     build_error,
     build_failures_card,
@@ -32,6 +33,7 @@ from bot.blocks import (
     check_limits,
     page_count,
 )
+from bot.cards.elements import response_code_text
 from bot.failures import AccountFailures, ResendOutcome, card_ref_for
 from bot.ids import (
     ActionId,
@@ -42,6 +44,7 @@ from bot.ids import (
     decode_value,
     parse_option_value,
 )
+from bot.store import ResendAuditEntry
 from bot.zuora.models import (
     Account,
     CalloutHistory,
@@ -427,6 +430,7 @@ def test_build_failures_card_row_buttons_carry_typed_values():
 
     (selected,) = buttons(message, ActionId.RESEND_SELECTED)
     assert decode_value(selected["value"], CardRef) == card
+    assert selected["style"] == "primary"
     (checkboxes,) = elements(message, "checkboxes")
     assert checkboxes["action_id"] == ActionId.SELECT_EMAILS.value
     assert [parse_option_value(o["value"]) for o in checkboxes["options"]] == [
@@ -525,6 +529,47 @@ def test_build_failures_card_page_out_of_range_shows_the_last_page():
     assert not buttons(last, ActionId.PAGE) == []  # Previous is there
     (previous,) = buttons(last, ActionId.PAGE)
     assert decode_value(previous["value"], CardRef).p == 1
+
+
+def test_build_failures_card_shows_the_page_once():
+    failures = make_failures(7, 14)
+    for page in range(page_count(failures)):
+        text = "\n".join(mrkdwn_texts(build_failures_card(failures, ui_url=UI_URL, page=page)))
+        assert len(re.findall(r"(?i)page \d+ of \d+", text)) == 1, text
+        assert f"*Page {page + 1} of 3*" in text
+    single = "\n".join(mrkdwn_texts(build_failures_card(make_failures(1, 1), ui_url=UI_URL)))
+    assert not re.search(r"(?i)page \d", single)
+
+
+@pytest.mark.parametrize(
+    ("response_code", "shown"),
+    [
+        ("503", "HTTP 503"),
+        ("-1", "no response (code -1)"),
+        ("0", "no response (code 0)"),
+        (None, "no response"),
+        ("no response", "no response"),
+        ("<x>", "code &lt;x&gt;"),
+    ],
+)
+def test_response_code_text_tells_http_codes_from_no_response(response_code, shown):
+    assert response_code_text(response_code) == shown
+    callout = make_callout(0, responseCode=response_code)
+    row = "\n".join(
+        mrkdwn_texts(
+            build_failures_card(
+                AccountFailures(
+                    account=make_account(), window=make_window(), callouts=[callout], emails=[]
+                ),
+                ui_url=UI_URL,
+            )
+        )
+    )
+    assert f"→ {shown} · 3 attempts" in row
+    details = build_callout_details(callout, account=make_account())
+    assert f"*Response*\n{shown}" in "\n".join(mrkdwn_texts(details))
+    assert details.text.endswith(f": {shown} after 3 attempts")
+    assert "HTTP -" not in details.text and "HTTP 0" not in details.text
 
 
 def test_build_failures_card_paging_buttons_point_to_neighbour_pages():
@@ -656,9 +701,77 @@ def test_build_resend_outcome_lists_failures_first_with_zuoras_reason():
     message = build_resend_outcome(make_outcome(ok=2, failed=1))
     rows = [t for t in mrkdwn_texts(message) if ":x:" in t or ":white_check_mark:" in t]
     body = rows[-1].splitlines()
-    assert body[0].startswith(":x:") and "*INVALID_VALUE*" in body[0]
-    assert all(line.startswith(":white_check_mark:") for line in body[1:])
+    # The failed row leads, its long reason on an indented line of its own; then the sent rows.
+    assert body[0] == ":x: Invoice Posted Email → billing2@acme.example.com · `…00000002`"
+    assert (
+        body[1]
+        == "    *INVALID_VALUE*: Email history e0000000000000000000000000000002 cannot be resent"
+    )
+    assert body[2:] == [
+        ":white_check_mark: Invoice Posted Email → billing0@acme.example.com · `…00000000` — sent",
+        ":white_check_mark: Invoice Posted Email → billing1@acme.example.com · `…00000001` — sent",
+    ]
     assert message.text == "2 of 3 emails resent for Acme Corp (A00000001); 1 failed"
+
+
+def test_build_resend_outcome_rows_lead_with_the_label_without_its_row_number():
+    ids = (history_id(0, "e"), history_id(1, "e"), history_id(2, "e"))
+    outcome = make_outcome(
+        ok=0,
+        ids=ids,
+        labels={ids[0]: "2. billing@acme.example · Invoice Posted", ids[1]: "12.  a & <b>"},
+        result=ResendResult(
+            kind="email",
+            requested=ids,
+            succeeded=(ids[0], ids[1]),
+            failed={ids[2]: ResendFailure(code="TemplateNotFound", message="Gone.")},
+        ),
+    )
+    body = [t for t in mrkdwn_texts(build_resend_outcome(outcome)) if ":x:" in t][0].splitlines()
+    assert body == [
+        f":x: `{ids[2]}` — *TemplateNotFound*: Gone.",  # no label: the whole id, short reason inline
+        ":white_check_mark: billing@acme.example · Invoice Posted · `…00000000` — sent",
+        ":white_check_mark: a &amp; &lt;b&gt; · `…00000001` — sent",
+    ]
+
+
+def test_build_audit_card_counts_entries_in_words():
+    def entry(n: int) -> ResendAuditEntry:
+        return ResendAuditEntry(
+            id=n,
+            requested_at=NOW,
+            team_id="T1",
+            user_id="U0ALLOWED",
+            account_key="A00000001",
+            kind="email",
+            ids=(history_id(n, "e"),),
+            track_id=f"zops-{n}",
+            dedup_key=f"d{n}",
+            status="succeeded",
+            outcome={},
+            error=None,
+            finished_at=NOW,
+            audit_channel=None,
+            audit_ts=None,
+        )
+
+    def summary(message: SlackMessage) -> str:
+        return message.blocks[1]["elements"][0]["text"]
+
+    one = build_audit_card([entry(1)], total=1, offset=0, account=None)
+    assert summary(one) == "1 entry · Newest first · kept permanently"
+    assert one.text == "Resend audit trail: 1 entry"
+    page = build_audit_card([entry(n) for n in range(10)], total=37, offset=10, account=None)
+    assert summary(page) == "Entries 11–20 of 37 · Newest first · kept permanently"
+    last = build_audit_card([entry(36)], total=37, offset=36, account="A-<!here>")
+    assert summary(last) == "Entry 37 of 37 · Newest first · kept permanently"
+    assert last.text == "Resend audit trail · A-&lt;!here&gt;: 37 entries"
+    empty = build_audit_card([], total=0, offset=0, account="<!channel>")
+    assert empty.text == "No resends recorded for &lt;!channel&gt; yet."
+    for message in (one, page, last, empty):
+        assert_within_slack_limits(message)
+        for text in [message.text, *mrkdwn_texts(message)]:
+            assert_no_foreign_tokens(text)
 
 
 def test_build_resend_outcome_error_says_what_to_do_and_offers_refresh():

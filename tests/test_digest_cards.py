@@ -13,6 +13,7 @@ import pytest
 from bot.blocks import MAX_BLOCKS, MAX_BLOCKS_JSON_CHARS, SlackMessage, blocks_size, check_limits
 from bot.digest import DigestDelta, DigestSummary, compare, summarize
 from bot.digest_cards import (
+    RESEND_ALL_BUTTONS,
     build_all_clear,
     build_digest,
     build_subscribed,
@@ -256,10 +257,45 @@ def test_build_digest_resend_all_only_for_accounts_with_failed_emails():
     # Account 2 has only callouts: no resend button for it.
     assert [(ref.card.a, ref.count) for ref in refs] == [(account_id(1), 4), (account_id(3), 6)]
     first = resend[0]
+    assert first["text"]["text"] == "Resend 4 failed emails"
+    assert resend[1]["text"]["text"] == "Resend 6 failed emails"
     assert first["style"] == "danger"
     assert first["confirm"]["style"] == "danger"
     assert "4 failed emails" in first["confirm"]["text"]["text"]
     assert "Customer 1 Ltd (A00000001)" in first["confirm"]["text"]["text"]
+
+
+def test_build_digest_resend_all_only_for_the_top_accounts_with_emails():
+    summary = many_accounts(40)  # account a has a % 4 failed emails
+    message = build_digest(summary, None, subscription_label=LABEL, ui_url=UI_URL, top_n=15)
+    opened = [decode_value(b["value"], CardRef).a for b in buttons(message, ActionId.OPEN_FAILURES)]
+    with_emails = [a.account_id for a in summary.accounts if a.emails and a.account_id in opened]
+    assert len(with_emails) > RESEND_ALL_BUTTONS  # the cap is what limits the buttons here
+    resend = [decode_value(b["value"], ResendAllRef) for b in buttons(message, ActionId.RESEND_ALL)]
+    assert [ref.card.a for ref in resend] == with_emails[:RESEND_ALL_BUTTONS]
+    for button in buttons(message, ActionId.RESEND_ALL):
+        assert re.fullmatch(r"Resend [1-3] failed emails?", button["text"]["text"])
+        assert button["style"] == "danger" and button["confirm"]["style"] == "danger"
+
+
+def test_build_digest_gives_event_names_room():
+    """A busy day of eight accounts still shows 30-character event names whole."""
+    names = ["New Subscription Created Email", "Invoice Due Reminder Email", "Payment Receipt"]
+    errors = ["550 5.1.1 User unknown", "452 4.2.2 Mailbox full", "421 4.4.2 Timed out"]
+    long_name = {"<Account.Name>": "Customer Holdings International"}
+    summary = summarize(
+        [
+            callout(n, account=n % 20, code=(500, 503, "-1")[n % 3], category="1110", **long_name)
+            for n in range(160)
+        ],
+        [email(n, account=n % 20, name=names[n % 3], error=errors[n % 3]) for n in range(160)],
+        window=WINDOW,
+    )
+    message = build_digest(summary, None, subscription_label=LABEL, ui_url=UI_URL, top_n=8)
+    text = "\n".join(mrkdwn_texts(message))
+    assert "New Subscription Created Email ×" in text
+    assert "Invoice Due Reminder Email ×" in text
+    check_limits(message)
 
 
 def test_build_digest_lists_events_codes_and_mail_error_classes():
@@ -267,7 +303,10 @@ def test_build_digest_lists_events_codes_and_mail_error_classes():
     message = build_digest(today, delta, subscription_label=LABEL, ui_url=UI_URL, top_n=8)
     text = "\n".join(mrkdwn_texts(message))
     assert "Invoice Posted ×6" in text
-    assert "500 ×6 · 405 ×3" in text
+    assert "Callout responses: HTTP 500 ×6 · HTTP 405 ×3" in text
+    # Zuora's -1 means no HTTP answer came back (e.g. a read timeout), not an HTTP status.
+    assert "Callout responses: no response (code -1) ×2" in text
+    assert "HTTP -1" not in text
     assert "550 5.1.1 ×4" in text
     assert "552 5.2.2 ×5 · Invalid email address ×1" in text
     assert "*Tenant events with no account* · *1 callout*" in text

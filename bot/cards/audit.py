@@ -44,20 +44,31 @@ def _entry_line(entry: ResendAuditEntry) -> str:
     return line
 
 
+def _range_text(offset: int, shown: int, total: int) -> str:
+    """`1 entry`, `12 entries` when all are shown, else `Entries 11–20 of 37` (`Entry 37 of 37`)."""
+    if offset == 0 and shown >= total:
+        return _entries(total)
+    if shown == 1:
+        return f"Entry {offset + 1} of {total}"
+    return f"Entries {offset + 1}–{offset + shown} of {total}"
+
+
+def _entries(count: int) -> str:
+    return f"{count} {'entry' if count == 1 else 'entries'}"
+
+
 def build_audit_card(
     entries: Sequence[ResendAuditEntry], *, total: int, offset: int, account: str | None
 ) -> SlackMessage:
     """A page of the resend audit trail with Newer/Older buttons."""
-    scope = f" · {account}" if account else ""
+    # The header is plain text; the fallback and sections are mrkdwn, so they get the escaped key.
+    shown = escape_truncated(account, 64) if account else ""
     if not entries:
-        text = f"No resends recorded{' for ' + account if account else ''} yet."
-        return finish(text, [section(escape_truncated(text, 300))])
+        text = f"No resends recorded{' for ' + shown if shown else ''} yet."
+        return finish(text, [section(text)])
     blocks = [
-        header(f"Resend audit trail{scope}"),
-        context(
-            f"{offset + 1}–{offset + len(entries)} of {total} · newest first · "
-            "stored by the bot, survives restarts"
-        ),
+        header(f"Resend audit trail · {account}" if account else "Resend audit trail"),
+        context(f"{_range_text(offset, len(entries), total)} · Newest first · kept permanently"),
     ]
     blocks.extend(section(_entry_line(entry)) for entry in entries)
     paging = []
@@ -71,5 +82,5 @@ def build_audit_card(
         blocks.append(actions(paging[:1], block_id="audit_page_a"))
         if len(paging) > 1:
             blocks.append(actions(paging[1:], block_id="audit_page_b"))
-    text = f"Resend audit trail{scope}: {total} {'entry' if total == 1 else 'entries'}"
+    text = f"Resend audit trail{' · ' + shown if shown else ''}: {_entries(total)}"
     return finish(text, blocks)

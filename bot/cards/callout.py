@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.cards.elements import fields_section, finish, fit, header, plural, section
+from bot.cards.elements import (
+    fields_section,
+    finish,
+    fit,
+    header,
+    plural,
+    response_code_text,
+    section,
+)
 from bot.cards.message import SlackMessage
 from bot.mrkdwn import code, code_block, date_token, escape_truncated, redact_url
 from bot.zuora.models import Account, CalloutHistory
@@ -16,7 +24,6 @@ _CONTENT_ROOMS = (2800, 1400, 600, 200)
 def build_callout_details(callout: CalloutHistory, *, account: Account) -> SlackMessage:
     """Details of one callout, with the response content in a code block (escaped, cut to fit)."""
     blocks = fit(lambda room: _blocks(callout, account, content_chars=room), _CONTENT_ROOMS)
-    response = callout.response_code or "no response"
     attempts = (
         f" after {plural(callout.attempted_num, 'attempt')}"
         if callout.attempted_num is not None
@@ -25,7 +32,7 @@ def build_callout_details(callout: CalloutHistory, *, account: Account) -> Slack
     text = (
         f"Callout {escape_truncated(callout.event_name, 80)} for "
         f"{escape_truncated(account.name, 80)} ({escape_truncated(account.number, 64)}): "
-        f"HTTP {escape_truncated(response, 20)}{attempts}"
+        f"{response_code_text(callout.response_code, 20)}{attempts}"
     )
     return finish(text, blocks)
 
@@ -38,7 +45,7 @@ def _blocks(
         f"*Account*\n{escape_truncated(account.name, 80)} ({escape_truncated(account.number, 64)})",
         f"*Time*\n{date_token(callout.create_time)}",
         f"*Request*\n{code(callout.request_method or 'POST', 8)} {code(target, 300)}",
-        f"*Response*\nHTTP {code(callout.response_code or 'no response', 20)}",
+        f"*Response*\n{response_code_text(callout.response_code, 20)}",
         f"*Attempts*\n{callout.attempted_num if callout.attempted_num is not None else 'unknown'}",
     ]
     if callout.event_id:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -29,6 +30,10 @@ HEADER_CHARS = 150
 SECTION_CHARS = 3000
 CONTEXT_CHARS = 2000
 BUTTON_CHARS = 75
+RESPONSE_CODE_CHARS = 12
+
+# Zuora records a callout that got no HTTP answer (timeout, refused connection) with a code <= 0.
+_NUMERIC_CODE = re.compile(r"^[+-]?\d{1,9}$")
 
 
 def mrkdwn(text: str) -> MarkdownTextObject:
@@ -120,6 +125,17 @@ def mention(user_id: str) -> str:
         return user(user_id)
     except ValueError:
         return escape_truncated(user_id, 40) if user_id.strip() else "someone"
+
+
+def response_code_text(response_code: str | None, limit: int = RESPONSE_CODE_CHARS) -> str:
+    """A response code as escaped text: `HTTP 503`, or `no response (code -1)` when none came back."""
+    text = (response_code or "").strip()
+    if not text or text.lower() == "no response":
+        return "no response"
+    shown = escape_truncated(text, limit)
+    if _NUMERIC_CODE.match(text):
+        return f"HTTP {shown}" if int(text) > 0 else f"no response (code {shown})"
+    return f"code {shown}"
 
 
 def plural(count: int, noun: str) -> str:

@@ -27,6 +27,7 @@ from bot.cards.elements import (
     header,
     plain,
     plural,
+    response_code_text,
     section,
 )
 from bot.cards.message import SlackMessage
@@ -211,7 +212,7 @@ def _card_blocks(
     blocks: list[dict[str, Any]] = [header(f"Failed notifications · {name} ({account.number})")]
     if notice:
         blocks.append(context(truncate_mrkdwn(notice, NOTICE_CHARS)))
-    blocks.append(_summary(failures, ui_url=ui_url, page=page, pages=pages))
+    blocks.append(_summary(failures, ui_url=ui_url))
     missing_ids = any(_resend_id(c.id) is None for c in callouts) or any(
         _resend_id(e.id) is None for e in emails
     )
@@ -251,15 +252,13 @@ def _card_blocks(
     return blocks
 
 
-def _summary(failures: AccountFailures, *, ui_url: str, page: int, pages: int) -> dict[str, Any]:
+def _summary(failures: AccountFailures, *, ui_url: str) -> dict[str, Any]:
     window = failures.window
     text = (
         f"*{plural(len(failures.callouts), 'failed callout')}* and "
         f"*{plural(len(failures.emails), 'failed email')}* in the last {escape(window.label)}\n"
         f"{date_token(window.start)} – {date_token(window.end)}"
     )
-    if pages > 1:
-        text += f" · page {page + 1} of {pages}"
     return section(
         text,
         accessory=button(
@@ -283,7 +282,6 @@ def _ids_note(failures: AccountFailures, *, ui_url: str, room: _Room) -> str:
 def _callout_row(
     callout: CalloutHistory, number: int, *, card: CardRef, room: _Room
 ) -> list[dict[str, Any]]:
-    code_text = callout.response_code or "no response"
     attempts = callout.attempted_num
     tail = f" · {plural(attempts, 'attempt')}" if attempts is not None else ""
     target = redact_url(callout.request_url) if callout.request_url else "(no URL)"
@@ -291,7 +289,7 @@ def _callout_row(
         f"*{number}.* *{escape_truncated(callout.event_name, room.event)}* · "
         f"{date_token(callout.create_time)}\n"
         f"{code(callout.request_method or 'POST', 8)} {code(target, room.url)} → "
-        f"HTTP {code(code_text, 12)}{tail}"
+        f"{response_code_text(callout.response_code)}{tail}"
     )
     event_id = callout.event_id
     details = CalloutRef(
@@ -368,7 +366,9 @@ def _card_actions(
     account = failures.account
     elements = []
     if has_selection:
-        elements.append(button("Resend selected", ActionId.RESEND_SELECTED, value=card))
+        elements.append(
+            button("Resend selected", ActionId.RESEND_SELECTED, value=card, style="primary")
+        )
     resendable = sum(1 for email in failures.emails if _resend_id(email.id) is not None)
     if resendable and not failures.ids_pending:
         noun = plural(resendable, "failed email")
@@ -394,15 +394,19 @@ def _card_actions(
             )
         )
     blocks = [actions(elements, block_id="card_actions")]
-    if page < min(pages - 1, MAX_PAGE):
-        # Next sits in its own block: Slack wants action_ids unique per block, and both are PAGE.
+    if pages > 1:
+        # The card's one page indicator. Next sits in this block, not beside Previous: Slack wants
+        # action_ids unique per block, and both are PAGE.
+        has_next = page < min(pages - 1, MAX_PAGE)
         blocks.append(
             section(
-                f"Page {page + 1} of {pages}. More on the next page.",
+                f"*Page {page + 1} of {pages}*",
                 accessory=button(
                     "Next ▸", ActionId.PAGE, value=card_ref_for(account, failures.window, page + 1)
-                ),
-                block_id="card_next",
+                )
+                if has_next
+                else None,
+                block_id="card_page",
             )
         )
     return blocks

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from bot.cards.elements import actions, button, context, finish, fit, mention, plural, section
@@ -15,6 +16,9 @@ OUTCOME_ROWS = 20
 _ROWS_PER_SECTION_CHARS = 2800
 # Tried in order until the outcome fits the JSON budget: (label, message) characters per row.
 _OUTCOME_ROOMS = ((60, 160), (40, 80), (20, 30))
+_ONE_LINE_CHARS = 100  # a row longer than this puts Zuora's reason on its own line
+_INDENT = "    "
+_ROW_NUMBER = re.compile(r"^\s*\d+\.\s+")
 
 
 def _noun(kind: NotificationKind) -> str:
@@ -149,12 +153,13 @@ def _outcome_blocks(
 
 
 def _rows(outcome: ResendOutcome, *, label_chars: int, message_chars: int) -> list[str]:
-    """One line per id, failures first, in the order the ids were asked for."""
+    """One row per id, failures first, in the order the ids were asked for."""
 
     def head(icon: str, history_id: str) -> str:
-        label = outcome.labels.get(history_id)
-        shown = f" {escape_truncated(label, label_chars)}" if label else ""
-        return f"{icon} {code(history_id, 64)}{shown}"
+        label = _row_label(outcome.labels.get(history_id))
+        if not label:
+            return f"{icon} {code(history_id, 64)}"
+        return f"{icon} {escape_truncated(label, label_chars)} · {code(_short_id(history_id), 16)}"
 
     result = outcome.result
     if result is None:
@@ -165,15 +170,31 @@ def _rows(outcome: ResendOutcome, *, label_chars: int, message_chars: int) -> li
     for history_id in outcome.ids:
         failure = result.failed.get(history_id)
         if failure is not None:
-            failed_rows.append(
-                f"{head(':x:', history_id)} — *{escape_truncated(failure.code, 40)}*: "
+            first = head(":x:", history_id)
+            reason = (
+                f"*{escape_truncated(failure.code, 40)}*: "
                 f"{escape_truncated(failure.message, message_chars)}"
             )
+            # A long line wraps mid-sentence in Slack's ~1000 px column: Zuora's reason goes below.
+            if len(first) + len(reason) + 3 > _ONE_LINE_CHARS:
+                failed_rows.append(f"{first}\n{_INDENT}{reason}")
+            else:
+                failed_rows.append(f"{first} — {reason}")
         elif history_id in succeeded:
             other_rows.append(f"{head(':white_check_mark:', history_id)} — sent")
         else:
             other_rows.append(f"{head(':grey_question:', history_id)} — Zuora did not say")
     return failed_rows + other_rows
+
+
+def _row_label(label: str | None) -> str:
+    """A row's label without the row number a checkbox text carried ("2. billing@…")."""
+    return _ROW_NUMBER.sub("", label or "").strip()
+
+
+def _short_id(history_id: str) -> str:
+    """The end of a long history id (`…3f9a1c2b`): enough to tell rows apart next to a label."""
+    return history_id if len(history_id) <= 12 else f"…{history_id[-8:]}"
 
 
 def _chunks(rows: list[str]) -> list[str]:
