@@ -16,11 +16,10 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from zuora_fakes import ManualTimer, Router, Sleeps, zuora_settings
+from zuora_fakes import ManualTimer, Router, Sleeps, settings_for, zuora_settings
 
 from bot.sandbox.fake_zuora import FakeZuora
 from bot.sandbox.tenant import Tenant, build_tenant
-from bot.settings import ZuoraSettings
 from bot.zuora import TimeWindow, ZuoraClient
 from bot.zuora.auth import ZuoraOAuth
 from bot.zuora.client import build_http_client
@@ -49,18 +48,6 @@ def tenant() -> Tenant:
 def fake(tenant: Tenant) -> Iterator[FakeZuora]:
     with FakeZuora(tenant, clock=lambda: NOW) as server:
         yield server
-
-
-def settings_for(fake: FakeZuora, **overrides: object) -> ZuoraSettings:
-    values: dict[str, object] = {
-        "base_url": fake.base_url,
-        "client_id": fake.client_id,
-        "client_secret": fake.client_secret,
-        "cache_ttl": 0,
-        "retry_max_delay": 0.05,
-    }
-    values.update(overrides)
-    return ZuoraSettings(_env_file=None, **values)  # type: ignore[arg-type]
 
 
 class RecordingSleep:

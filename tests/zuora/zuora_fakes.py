@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
+from bot.sandbox.fake_zuora import FakeZuora
 from bot.settings import ZuoraSettings
 
 BASE_URL = "https://rest.test.zuora.example"
@@ -250,3 +251,16 @@ NOW = datetime(2026, 5, 11, 17, 0, tzinfo=UTC)
 
 def days_ago(days: float, *, now: datetime = NOW) -> datetime:
     return now - timedelta(days=days)
+
+
+def settings_for(fake: FakeZuora, **overrides: object) -> ZuoraSettings:
+    """Client settings pointing at a loopback FakeZuora: no cache, short retry waits."""
+    values: dict[str, object] = {
+        "base_url": fake.base_url,
+        "client_id": fake.client_id,
+        "client_secret": fake.client_secret,
+        "cache_ttl": 0,
+        "retry_max_delay": 0.05,
+    }
+    values.update(overrides)
+    return ZuoraSettings(_env_file=None, **values)  # type: ignore[arg-type]
