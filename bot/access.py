@@ -38,11 +38,6 @@ class AccessPolicy:
         self._members: TTLCache[str, frozenset[str]] = TTLCache(maxsize=256, ttl=ttl, timer=timer)
         self._lock = threading.Lock()
 
-    @property
-    def nobody(self) -> bool:
-        """True when the allow-list is empty: resend is switched off."""
-        return not (self._everyone or self._users or self._groups)
-
     def may_resend(self, user_id: str) -> bool:
         """Whether `user_id` is allowed, directly or through one of the allowed user groups."""
         if self._everyone or user_id in self._users:

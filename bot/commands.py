@@ -122,8 +122,11 @@ Command = (
 )
 
 
-def parse_zuora_command(text: str) -> Command:
-    """Turn `/zuora` text into a command; raise UsageError with the right form when it is wrong."""
+def parse_zuora_command(text: str, *, default_time: tuple[int, int] = (9, 0)) -> Command:
+    """Turn `/zuora` text into a command; raise UsageError with the right form when it is wrong.
+
+    `default_time` is the (hour, minute) a digest subscription gets without `at HH:MM`.
+    """
     tokens = text.split()
     if not tokens:
         return HelpCommand()
@@ -140,7 +143,7 @@ def parse_zuora_command(text: str) -> Command:
     if name == "audit":
         return _audit(args)
     if name == "digest":
-        return _digest(args)
+        return _digest(args, default_time)
     raise _unknown(tokens[0], args)
 
 
@@ -240,7 +243,7 @@ def _audit(args: list[str]) -> AuditCommand:
     return AuditCommand(account=parse_account(args[0]) if args else None)
 
 
-def _digest(args: list[str]) -> Command:
+def _digest(args: list[str], default_time: tuple[int, int]) -> Command:
     forms = (
         "`/zuora digest subscribe`, `/zuora digest list`, `/zuora digest unsubscribe <id>` "
         "or `/zuora digest preview`"
@@ -249,7 +252,7 @@ def _digest(args: list[str]) -> Command:
         raise UsageError(f"What should the digest do? Use {forms}.")
     name, rest = args[0].lower(), args[1:]
     if name == "subscribe":
-        return _subscribe(rest)
+        return _subscribe(rest, default_time)
     if name == "list":
         _no_more(rest, "digest list")
         return DigestListCommand()
@@ -282,7 +285,7 @@ _SUBSCRIBE_FORM = (
 _SUBSCRIBE_KEYWORDS = ("at", "tz", "account", "accounts", "kind", "quiet")
 
 
-def _subscribe(args: list[str]) -> DigestSubscribeCommand:
+def _subscribe(args: list[str], default_time: tuple[int, int]) -> DigestSubscribeCommand:
     channel_id: str | None = None
     time: tuple[int, int] | None = None
     timezone: str | None = None
@@ -339,7 +342,7 @@ def _subscribe(args: list[str]) -> DigestSubscribeCommand:
             f"A digest can follow at most {MAX_DIGEST_ACCOUNTS} named accounts "
             "(leave out `account` to follow them all)."
         )
-    hour, minute = time if time is not None else (9, 0)
+    hour, minute = time if time is not None else default_time
     return DigestSubscribeCommand(
         channel_id=channel_id,
         hour=hour,

@@ -293,6 +293,12 @@ class DigestSettings(BaseSettings):
         description="Seconds between digest posts to one channel (Slack allows about one per second).",
     )
 
+    @property
+    def default_hour_minute(self) -> tuple[int, int]:
+        """DIGEST_DEFAULT_TIME as (hour, minute)."""
+        hour, minute = self.default_time.split(":")
+        return int(hour), int(minute)
+
     @field_validator("default_time")
     @classmethod
     def _default_time(cls, value: str) -> str:

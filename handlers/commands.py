@@ -38,7 +38,10 @@ def register(app: App, deps: Deps) -> None:
     @app.command("/zuora")
     def handle_zuora_command(ack: Ack, command: dict[str, Any]) -> None:
         try:
-            parsed = parse_zuora_command(str(command.get("text") or ""))
+            parsed = parse_zuora_command(
+                str(command.get("text") or ""),
+                default_time=deps.settings.digest.default_hour_minute,
+            )
         except UsageError as exc:
             ack(**build_help(error=exc.message, did_you_mean=exc.did_you_mean).as_payload())
             return

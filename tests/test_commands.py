@@ -235,3 +235,12 @@ def test_resend_accepts_exactly_forty_ids():
     command = parse_zuora_command("resend " + " ".join(ids))
     assert isinstance(command, ResendCommand)
     assert command.ids == tuple(ids)
+
+
+def test_digest_subscribe_without_a_time_uses_the_configured_default() -> None:
+    parsed = parse_zuora_command("digest subscribe", default_time=(7, 15))
+    assert isinstance(parsed, DigestSubscribeCommand)
+    assert (parsed.hour, parsed.minute) == (7, 15)
+    typed = parse_zuora_command("digest subscribe at 08:30", default_time=(7, 15))
+    assert isinstance(typed, DigestSubscribeCommand)
+    assert (typed.hour, typed.minute) == (8, 30)

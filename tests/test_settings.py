@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.settings import (
+    DigestSettings,
     ResendSettings,
     Settings,
     SettingsError,
@@ -130,3 +131,7 @@ def test_zuora_optional_headers_blank_means_unset() -> None:
         _env_file=None, client_id="abc123", client_secret="s3cr3t-value", entity_id=" "
     )
     assert settings.entity_id is None
+
+
+def test_digest_default_time_reads_as_hour_and_minute() -> None:
+    assert DigestSettings(_env_file=None, default_time="07:05").default_hour_minute == (7, 5)
