@@ -15,6 +15,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from bot.ids import MAX_IDS_PER_VALUE, ResendRef
+from bot.zuora.guard import is_history_id
 from bot.zuora.models import NotificationKind
 
 DigestKind = Literal["callouts", "emails", "all"]
@@ -28,7 +29,6 @@ DIGEST_SUBCOMMANDS = ("subscribe", "list", "unsubscribe", "preview")
 
 _WINDOW = re.compile(r"^(\d{1,6})([mhd])$", re.IGNORECASE)
 _ACCOUNT = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-_HISTORY_ID = re.compile(r"^[0-9A-Za-z]{8,64}$")
 _CHANNEL = re.compile(r"^<#([CG][A-Z0-9]{2,30})(?:\|[^>]*)?>$")
 _TIME = re.compile(r"^(\d{1,2}):(\d{2})$")
 _UNIT_NAMES = {"m": "minutes", "h": "hours", "d": "days"}
@@ -213,10 +213,10 @@ def _resend(args: list[str]) -> ResendCommand:
         )
     ids: list[str] = []
     for item in raw:
-        if not _HISTORY_ID.match(item):
+        if not is_history_id(item):
             raise UsageError(
                 f"{echo(item)} is not a notification history ID (8 to 64 letters and digits, "
-                f"usually 32 hex characters). Use {form}."
+                f"usually 32 hex characters, or a 36-character UUID). Use {form}."
             )
         if item not in ids:
             ids.append(item)

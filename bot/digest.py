@@ -34,6 +34,7 @@ from bot.slack_io import ChannelPacer
 from bot.store import DigestKind, Store, Subscription
 from bot.subscriptions import label
 from bot.zuora.errors import ZuoraError
+from bot.zuora.guard import is_object_id
 from bot.zuora.models import Account, CalloutHistory, EmailHistory, TimeWindow
 from bot.zuora.track import new_track_id
 
@@ -56,7 +57,6 @@ Counts = tuple[tuple[str, int], ...]
 _SMTP_REPLY = re.compile(r"^\s*([245]\d\d)(?:[\s-]+([245]\.\d{1,3}\.\d{1,3}))?\b")
 _ENHANCED_STATUS = re.compile(r"\b([245]\.\d{1,3}\.\d{1,3})\b")
 _ERROR_HEAD = re.compile(r"[:;(\[\n]")
-_ACCOUNT_ID = re.compile(r"^[0-9A-Fa-f]{32}$")
 
 
 # --- the summary -------------------------------------------------------------------------------
@@ -665,7 +665,7 @@ def _resolve_accounts(deps: DigestDeps, filters: set[Filter]) -> dict[Filter, fr
     Emails carry only the account id, so a subscription to "A00000001" would miss its emails unless a
     callout in the same scan happened to pair the number with the id; asking Zuora once per tick settles it.
     """
-    numbers = sorted({key for keys, _ in filters for key in keys if not _ACCOUNT_ID.match(key)})
+    numbers = sorted({key for keys, _ in filters for key in keys if not is_object_id(key)})
     ids: dict[str, str] = {}
     if numbers:
         track_id = new_track_id("zops", "digest", "accounts")

@@ -35,12 +35,12 @@ from bot.ids import ActionId, CardRef, ResendAllRef
 from bot.mrkdwn import date_token, escape, escape_truncated, link, truncate
 from bot.store import Subscription
 from bot.subscriptions import describe
+from bot.zuora.guard import is_history_id
 from bot.zuora.models import Account, TimeWindow
 
 if TYPE_CHECKING:  # digest.py imports this module; the summary types are only annotations here
     from bot.digest import AccountDigest, DigestDelta, DigestSummary, FailureCounts
 
-_ACCOUNT_KEY = re.compile(r"^[0-9A-Za-z]{8,64}$")
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,30}$")
 REFUSED_CHARS = 1000
 RESEND_ALL_BUTTONS = 5  # danger buttons in one digest: the top accounts with failed emails only
@@ -274,7 +274,7 @@ def _tenant_text(tenant: FailureCounts, room: _Room) -> str:
 def _account(account: AccountDigest, room: _Room) -> Account | None:
     """An Account to build button values from; None when no key Zuora can look up is known."""
     key = account.account_id or account.account_number
-    if key is None or not _ACCOUNT_KEY.match(key):
+    if key is None or not is_history_id(key):
         return None
     # The number only labels the failures card until it has read the account again.
     number = truncate(account.account_number or key, room.number)

@@ -28,6 +28,7 @@ from bot.failures import AccountFailures
 from bot.zuora.client import ZuoraClient
 from bot.zuora.dataquery import callout_ids_query, email_ids_query, wall_clock
 from bot.zuora.errors import ZuoraError, ZuoraQueryError
+from bot.zuora.guard import is_history_id
 from bot.zuora.models import (
     Account,
     CalloutHistory,
@@ -44,7 +45,6 @@ ID_CACHE_TTL = 3600.0  # history IDs never change; new rows are picked up by a R
 FAILED_LOOKUP_TTL = 60.0  # a failed lookup is retried after this long (or by the next command)
 ID_CACHE_SIZE = 256
 RESOLVER_THREADS = 4
-_ID_TEXT = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 MatchKey = tuple[str, ...]
 
@@ -209,11 +209,9 @@ def _first(row: Mapping[str, Any], *names: str) -> object:
 
 
 def _history_id(value: object) -> str | None:
-    """An ID our buttons and the resend API accept (8-64 letters and digits), else None."""
+    """An ID our buttons and the resend API accept (see `is_history_id`), else None."""
     text = _text(value)
-    if 8 <= len(text) <= 64 and set(text) <= _ID_TEXT:
-        return text
-    return None
+    return text if is_history_id(text) else None
 
 
 @dataclass

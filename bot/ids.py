@@ -14,11 +14,13 @@ from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
+from bot.zuora.guard import HISTORY_ID_PATTERN
+
 VALUE_VERSION: Literal[1] = 1
 MAX_IDS_PER_VALUE = 40
 
-HistoryId = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z]{8,64}$")]
-AccountId = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z]{8,64}$")]
+HistoryId = Annotated[str, StringConstraints(pattern=rf"^{HISTORY_ID_PATTERN}$")]
+AccountId = Annotated[str, StringConstraints(pattern=rf"^{HISTORY_ID_PATTERN}$")]
 
 
 class ActionId(StrEnum):
@@ -133,7 +135,7 @@ def decode_value(raw: str | None, model: type[V]) -> V:
         raise InvalidValueError(f"invalid {model.__name__}") from exc
 
 
-_OPTION = re.compile(r"^(email|callout):([0-9A-Za-z]{8,64})$")
+_OPTION = re.compile(rf"^(email|callout):({HISTORY_ID_PATTERN})$")
 
 
 def option_value(kind: Literal["email", "callout"], history_id: str) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import re
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote
@@ -50,6 +49,7 @@ from bot.mrkdwn import (
     truncate,
     truncate_mrkdwn,
 )
+from bot.zuora.guard import is_history_id
 from bot.zuora.models import Account, CalloutHistory, EmailHistory
 
 # Rows per page. Each row carries its own button values (about 300 characters of JSON apiece), so a
@@ -60,8 +60,6 @@ MIXED_CALLOUTS_PER_PAGE = 3
 MIXED_EMAILS_PER_PAGE = 6
 NOTICE_CHARS = 300
 MAX_PAGE = 1000  # CardRef.p's upper bound
-
-_HISTORY_ID = re.compile(r"^[0-9A-Za-z]{8,64}$")
 
 
 @dataclass(frozen=True)
@@ -425,7 +423,7 @@ def _span(first: int, shown: int, total: int) -> str:
 
 def _resend_id(history_id: str | None) -> str | None:
     """The history id if the resend API (and our button values) can take it, else None."""
-    return history_id if history_id and _HISTORY_ID.match(history_id) else None
+    return history_id if is_history_id(history_id) else None
 
 
 def _zuora_link(ui_url: str, account: Account, label: str) -> str:

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any, Literal
 
 from bot.zuora.errors import ZuoraInputError, ZuoraResponseValidationError
+from bot.zuora.guard import OBJECT_ID_PATTERN
 from bot.zuora.models import TimeWindow
 
 QUERY_JOBS_PATH = "/query/jobs"
@@ -29,7 +30,7 @@ SQL_TIME = "%Y-%m-%d %H:%M:%S"
 # much keeps every record of the window in the result (rows are matched exactly afterwards).
 WINDOW_PAD = timedelta(hours=1)
 
-_ZUORA_ID = re.compile(r"[0-9a-fA-F]{32}")
+_ZUORA_ID = re.compile(OBJECT_ID_PATTERN)
 _JOB_ID = re.compile(r"[0-9A-Za-z-]{1,64}")
 
 EMAIL_ID_QUERY = (
@@ -137,9 +138,9 @@ def parse_rows(content: bytes, output_format: OutputFormat = "JSON") -> list[dic
 
 
 def validate_zuora_id(value: str) -> str:
-    """A 32-hex Zuora object ID (the only account value a query may hold), lower-cased."""
+    """A Zuora object ID, 32 hex or a UUID (the only account value a query may hold), lower-cased."""
     if not isinstance(value, str) or not _ZUORA_ID.fullmatch(value):
-        raise ZuoraInputError("Data Query needs the account's 32-character hex ID")
+        raise ZuoraInputError("Data Query needs the account's ID (32 hex characters or a UUID)")
     return value.lower()
 
 

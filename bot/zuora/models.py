@@ -114,6 +114,8 @@ class CalloutHistory(ZuoraModel):
     request_url: LooseText = Field(default=None, alias="requestUrl")
     response_code: LooseText = Field(default=None, alias="responseCode")
     response_content: str | None = Field(default=None, alias="responseContent")
+    # Set by the bot, never by Zuora: why this row has no resend ID (e.g. an ambiguous match).
+    id_problem: str | None = Field(default=None, exclude=True)
 
     @field_validator("create_time", mode="after")
     @classmethod
@@ -173,6 +175,8 @@ class EmailHistory(ZuoraModel):
     result: LooseText = None
     send_time: datetime = Field(alias="sendTime")
     subject: LooseText = None
+    # Set by the bot, never by Zuora: why this row has no resend ID (e.g. an ambiguous match).
+    id_problem: str | None = Field(default=None, exclude=True)
 
     @field_validator("send_time", mode="after")
     @classmethod
