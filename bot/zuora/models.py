@@ -250,16 +250,19 @@ class ResendResult(ZuoraModel):
     requested: tuple[str, ...]
     succeeded: tuple[str, ...]
     failed: dict[str, ResendFailure]
+    # Ids of chunks Zuora answered 409 for: that Idempotency-Key's resend is already done or still
+    # running, so these were not resent twice (neither a success we saw nor a failure).
+    in_progress: tuple[str, ...] = ()
 
     @property
     def all_succeeded(self) -> bool:
-        """Every requested id was accepted."""
-        return not self.failed
+        """Every requested id was accepted (none refused, none left to a 409)."""
+        return not self.failed and not self.in_progress
 
     @property
     def all_failed(self) -> bool:
-        """No requested id was accepted."""
-        return not self.succeeded and bool(self.requested)
+        """No requested id was accepted or already in hand at Zuora."""
+        return not self.succeeded and not self.in_progress and bool(self.requested)
 
 
 class TimeWindow(BaseModel):
