@@ -11,9 +11,9 @@ _ACCOUNT_KEY = re.compile(r"[A-Za-z0-9_.-]+")
 _UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 #: A Zuora object ID: 32 hex characters by default, or a 36-character UUID on tenants that opted in.
 OBJECT_ID_PATTERN = rf"(?:[0-9a-fA-F]{{32}}|{_UUID})"
-#: A notification-history ID as our buttons and the resend API take it: 8-64 letters and digits, or
+#: A notification-history ID as our buttons and the resend API take it: 1-64 letters and digits, or
 #: a UUID (Zuora's tenant option for 36-character IDs).
-HISTORY_ID_PATTERN = rf"(?:[0-9A-Za-z]{{8,64}}|{_UUID})"
+HISTORY_ID_PATTERN = rf"(?:[0-9A-Za-z]{{1,64}}|{_UUID})"
 _HISTORY_ID = re.compile(HISTORY_ID_PATTERN)
 _OBJECT_ID = re.compile(OBJECT_ID_PATTERN)
 
@@ -39,7 +39,7 @@ def validate_history_id(history_id: str) -> str:
     text = _common_checks("History id", history_id)
     if not _HISTORY_ID.fullmatch(text):
         raise ZuoraInputError(
-            f"History id {safe_repr(text)} must be 8-64 letters and digits, or a UUID"
+            f"History id {safe_repr(text)} must be letters and digits (at most 64), or a UUID"
         )
     return text
 
