@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
+from bot.sandbox.fake_dataquery import callout_create_time, email_created_on
 from bot.sandbox.fake_zuora import FakeZuora
 from bot.sandbox.tenant import (
     FakeAccount,
@@ -599,6 +600,10 @@ def wait_for_job(
     raise AssertionError(f"job {job_id} never finished: {statuses}")
 
 
+def utc_text(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
 def test_data_query_job_completes_and_serves_rows_on_the_second_port(
     tenant: Tenant, fake: FakeZuora, http: httpx.Client, auth: dict[str, str]
 ) -> None:
@@ -607,9 +612,10 @@ def test_data_query_job_completes_and_serves_rows_on_the_second_port(
     assert big is not None
     start, end = NOW - timedelta(days=2), NOW
     query = (
-        "SELECT Id, AccountId, SendTime, EventCategory, ToEmail, Subject, Result "
-        f"FROM notificationhistoryemail WHERE AccountId = '{big.id}' "
-        f"AND SendTime >= '{local(start)}' AND SendTime < '{local(end)}'"
+        "SELECT Id, AccountId, to_iso8601(CreatedOn AT TIME ZONE 'UTC') AS at_utc, \"To\", "
+        f"Subject, Status FROM notificationhistoryemail WHERE AccountId = '{big.id}' "
+        f"AND CreatedOn >= TIMESTAMP '{utc_text(start)} +00:00' "
+        f"AND CreatedOn < TIMESTAMP '{utc_text(end)}.000 +00:00'"
     )
     job, statuses = wait_for_job(http, auth, submit(http, auth, query))
     assert statuses[-2:] == ["in_progress", "completed"]
@@ -621,19 +627,19 @@ def test_data_query_job_completes_and_serves_rows_on_the_second_port(
     with httpx.Client() as s3:
         reply = s3.get(job["dataFile"])
     rows = [json.loads(line) for line in reply.text.splitlines()]
-    expected = [e for e in tenant.emails if e.account_id == big.id and start <= e.send_time < end]
+    expected = [
+        e for e in tenant.emails if e.account_id == big.id and start <= email_created_on(e) < end
+    ]
     assert reply.status_code == 200
     assert job["outputRows"] == len(rows) == len(expected) > 0
     assert {r["id"] for r in rows} == {e.id for e in expected}
-    assert set(rows[0]) == {
-        "id",
-        "accountid",
-        "sendtime",
-        "eventcategory",
-        "toemail",
-        "subject",
-        "result",
-    }
+    assert set(rows[0]) == {"id", "accountid", "at_utc", "to", "subject", "status"}
+    by_id = {e.id: e for e in expected}
+    for row in rows:
+        at = datetime.fromisoformat(row["at_utc"].replace("Z", "+00:00"))
+        sent = by_id[row["id"]].send_time
+        assert timedelta(0) <= sent - at <= timedelta(seconds=3), "CreatedOn is 0-3 s early"
+        assert row["at_utc"].endswith("Z") and "T" in row["at_utc"]
     assert fake.data_file_auth_headers_seen() == []
     with httpx.Client() as leaky:
         refused = leaky.get(job["dataFile"], headers=auth)
@@ -644,16 +650,139 @@ def test_data_query_job_completes_and_serves_rows_on_the_second_port(
 def test_data_query_csv_output_has_a_header_row(
     tenant: Tenant, http: httpx.Client, auth: dict[str, str]
 ) -> None:
+    since = NOW - timedelta(hours=6)
     query = (
-        "SELECT Id, CreatedOn, EventId, AccountId FROM notificationhistorycallout "
-        f"WHERE CreatedOn >= '{local(NOW - timedelta(hours=6))}'"
+        "SELECT Id, CreateTime, ObjectId, AccountId FROM notificationhistorycallout "
+        f"WHERE CreateTime >= TIMESTAMP '{utc_text(since)}'"
     )
     job, _ = wait_for_job(http, auth, submit(http, auth, query, fmt="CSV"))
     lines = httpx.get(job["dataFile"]).text.splitlines()
-    assert lines[0] == "id,createdon,eventid,accountid"
-    expected = [c for c in tenant.callouts if c.create_time >= NOW - timedelta(hours=6)]
+    assert lines[0] == "id,createtime,objectid,accountid"
+    expected = [c for c in tenant.callouts if callout_create_time(c) >= since]
     assert len(lines) - 1 == len(expected) > 0
-    assert {line.split(",")[2] for line in lines[1:]} == {c.event_id for c in expected}
+    assert {line.split(",")[2] for line in lines[1:]} == {c.object_id for c in expected}
+    assert all(line.split(",")[1].endswith(" UTC") for line in lines[1:])
+
+
+@pytest.mark.parametrize(
+    ("column", "table"),
+    [
+        ("SendTime", "notificationhistoryemail"),
+        ("ToEmail", "notificationhistoryemail"),
+        ("Result", "notificationhistoryemail"),
+        ("EventId", "notificationhistorycallout"),
+        ("CreatedOn", "notificationhistorycallout"),
+        ("AttemptedNum", "notificationhistorycallout"),
+    ],
+)
+def test_data_query_refuses_undocumented_columns_like_trino(
+    http: httpx.Client, auth: dict[str, str], column: str, table: str
+) -> None:
+    query = f"SELECT Id, {column} FROM {table}"
+    job, _ = wait_for_job(http, auth, submit(http, auth, query))
+    assert job["queryStatus"] == "failed"
+    assert job["errorMessage"] == f"line 1:12: Column '{column}' cannot be resolved"
+    where = f"SELECT Id FROM {table} WHERE {column} = 'x'"
+    job, _ = wait_for_job(http, auth, submit(http, auth, where))
+    assert job["queryStatus"] == "failed" and "cannot be resolved" in job["errorMessage"]
+
+
+def test_data_query_reads_a_zone_less_literal_as_utc_and_honours_offsets(
+    tenant: Tenant, http: httpx.Client, auth: dict[str, str]
+) -> None:
+    since = NOW - timedelta(hours=6)
+    expected = {c.id for c in tenant.callouts if callout_create_time(c) >= since}
+    pacific = since.astimezone(ZoneInfo("America/Los_Angeles")).strftime("%Y-%m-%d %H:%M:%S")
+    forms = [
+        f"TIMESTAMP '{utc_text(since)}'",
+        f"TIMESTAMP '{utc_text(since)}.000 +00:00'",
+        f"TIMESTAMP '{pacific} America/Los_Angeles'",
+        f"TIMESTAMP '{(since + timedelta(hours=9)).strftime('%Y-%m-%d %H:%M:%S')} +09:00'",
+    ]
+    for literal in forms:
+        query = f"SELECT Id FROM notificationhistorycallout WHERE CreateTime >= {literal}"
+        job, _ = wait_for_job(http, auth, submit(http, auth, query))
+        rows = [json.loads(line) for line in httpx.get(job["dataFile"]).text.splitlines()]
+        assert {r["id"] for r in rows} == expected, literal
+    wall = f"SELECT Id FROM notificationhistorycallout WHERE CreateTime >= TIMESTAMP '{pacific}'"
+    job, _ = wait_for_job(http, auth, submit(http, auth, wall))
+    rows = [json.loads(line) for line in httpx.get(job["dataFile"]).text.splitlines()]
+    assert {r["id"] for r in rows} != expected, "a wall-clock time without zone is not local"
+    text = f"SELECT Id FROM notificationhistorycallout WHERE CreateTime >= '{utc_text(since)}'"
+    job, _ = wait_for_job(http, auth, submit(http, auth, text))
+    assert job["queryStatus"] == "failed"
+    assert "Cannot apply operator: timestamp(3) >= varchar(19)" in job["errorMessage"]
+
+
+def test_data_query_show_columns_lists_the_documented_columns(
+    tenant: Tenant, http: httpx.Client, auth: dict[str, str]
+) -> None:
+    job, _ = wait_for_job(
+        http, auth, submit(http, auth, "SHOW COLUMNS FROM notificationhistoryemail")
+    )
+    rows = [json.loads(line) for line in httpx.get(job["dataFile"]).text.splitlines()]
+    assert [r["column"] for r in rows] == [
+        "id",
+        "accountid",
+        "contactid",
+        "notificationid",
+        "objectid",
+        "createdon",
+        "createdbyid",
+        "eventcategory",
+        "eventname",
+        "subject",
+        "to",
+        "cc",
+        "bcc",
+        "replyto",
+        "sender",
+        "status",
+        "errormessage",
+    ]
+    assert {r["type"] for r in rows} == {"varchar", "timestamp(3)"}
+    assert set(rows[0]) == {"column", "type", "extra", "comment"}
+
+
+def test_data_query_hidden_columns_and_disabled_show_columns(tenant: Tenant) -> None:
+    hidden = {"notificationhistorycallout": ("RequestUrl",)}
+    with (
+        FakeZuora(tenant, clock=lambda: NOW, hidden_columns=hidden, show_columns=False) as fake,
+        httpx.Client(base_url=fake.base_url) as http,
+    ):
+        auth = {"Authorization": f"Bearer {get_token(fake, http)}"}
+        job, _ = wait_for_job(
+            http, auth, submit(http, auth, "SELECT RequestUrl FROM notificationhistorycallout")
+        )
+        assert job["errorMessage"] == "line 1:8: Column 'RequestUrl' cannot be resolved"
+        job, _ = wait_for_job(
+            http, auth, submit(http, auth, "SHOW COLUMNS FROM notificationhistorycallout")
+        )
+        assert job["queryStatus"] == "failed" and "mismatched input 'SHOW'" in job["errorMessage"]
+        job, _ = wait_for_job(
+            http,
+            auth,
+            submit(http, auth, "SELECT * FROM notificationhistorycallout LIMIT 1", "CSV"),
+        )
+        header = httpx.get(job["dataFile"]).text.splitlines()[0].split(",")
+        assert "requesturl" not in header and "createtime" in header and len(header) == 11
+
+
+def test_data_query_limits_running_and_queued_jobs(tenant: Tenant) -> None:
+    with (
+        FakeZuora(tenant, clock=lambda: NOW, query_delay=30) as fake,
+        httpx.Client(base_url=fake.base_url) as http,
+    ):
+        auth = {"Authorization": f"Bearer {get_token(fake, http)}"}
+        body = {
+            "query": "SELECT Id FROM notificationhistoryemail LIMIT 1",
+            "outputFormat": "JSON",
+            "compression": "NONE",
+            "output": {"target": "S3"},
+        }
+        answers = [http.post("/query/jobs", json=body, headers=auth).status_code for _ in range(16)]
+        assert answers == [200] * 15 + [429]
+        assert fake.max_active_queries == 15 and fake.query_jobs_submitted == 16
 
 
 def test_data_query_jobs_fail_on_request_and_on_unsupported_queries(

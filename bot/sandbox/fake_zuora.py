@@ -15,11 +15,9 @@ Run standalone (prints one JSON line with base_url and credentials, serves until
 from __future__ import annotations
 
 import argparse
-import csv
 import gzip
 import hashlib
 import hmac
-import io
 import json
 import logging
 import re
@@ -31,15 +29,22 @@ import threading
 import time
 import uuid
 from bisect import bisect_left
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType, TracebackType
 from typing import Any, Generic, Literal, TypeVar
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
-from zoneinfo import ZoneInfo
 
+from bot.sandbox.fake_dataquery import (
+    CALLOUT_TABLE,
+    EMAIL_TABLE,
+    Query,
+    QueryError,
+    Table,
+    render_rows,
+)
 from bot.sandbox.tenant import (
     CALLOUT_NOT_FOUND,
     EMAIL_NOT_FOUND,
@@ -67,6 +72,15 @@ AUTH_ERROR: dict[str, Any] = {"message": "Authentication error"}
 _MAX_BODY = 16 * 1024 * 1024
 _TRACK_ID_FORBIDDEN = re.compile(r"[:;\"']")
 _HEX32 = re.compile(r"^[0-9a-fA-F]{32}$")
+
+#: Zuora's per-tenant Data Query limits: 5 running and 10 queued jobs, shared by every integration.
+MAX_RUNNING_QUERIES = 5
+MAX_QUEUED_QUERIES = 10
+#: Guess: the body of the 429 Zuora answers beyond those limits (the status code is documented).
+QUERY_LIMIT_BODY: dict[str, Any] = {
+    "code": 429,
+    "message": "Too many query jobs: a tenant may run 5 and queue 10 at a time.",
+}
 
 JsonBody = dict[str, Any] | list[Any]
 HistoryKind = Literal["callout", "email"]
@@ -299,265 +313,6 @@ def _email_account(record: FakeEmail) -> str | None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Data Query: a tiny SQL subset over the two notification-history tables.
-# ---------------------------------------------------------------------------------------------
-
-_Getter = Callable[[Any], Any]
-
-_EMAIL_COLUMNS: dict[str, tuple[str, _Getter]] = {
-    "id": ("Id", lambda e: e.id),
-    "accountid": ("AccountId", lambda e: e.account_id),
-    "sendtime": ("SendTime", lambda e: e.send_time),
-    "eventcategory": ("EventCategory", lambda e: e.event_category),
-    "notification": ("Notification", lambda e: e.notification),
-    "toemail": ("ToEmail", lambda e: e.to_email),
-    "cc": ("Cc", lambda e: e.cc),
-    "bcc": ("Bcc", lambda e: e.bcc),
-    "fromemail": ("FromEmail", lambda e: e.from_email),
-    "replyto": ("ReplyTo", lambda e: e.reply_to),
-    "subject": ("Subject", lambda e: e.subject),
-    "result": ("Result", lambda e: e.result),
-    "errormessage": ("ErrorMessage", lambda e: e.error_message),
-    "objectid": ("ObjectId", lambda e: e.object_id),
-}
-_EMAIL_ALIASES = {"notificationname": "notification", "createdon": "sendtime"}
-_CALLOUT_COLUMNS: dict[str, tuple[str, _Getter]] = {
-    "id": ("Id", lambda c: c.id),
-    "accountid": ("AccountId", lambda c: c.account_id),
-    "createdon": ("CreatedOn", lambda c: c.create_time),
-    "eventid": ("EventId", lambda c: c.event_id),
-    "eventcategory": ("EventCategory", lambda c: c.event_category),
-    "notification": ("Notification", lambda c: c.notification),
-    "requestmethod": ("RequestMethod", lambda c: c.request_method),
-    "requesturl": ("RequestUrl", lambda c: c.request_url),
-    "responsecode": ("ResponseCode", lambda c: c.response_code),
-    "attemptednum": ("AttemptedNum", lambda c: c.attempted_num),
-    "objectid": ("ObjectId", lambda c: c.object_id),
-    "failed": ("Failed", lambda c: c.failed),
-}
-_CALLOUT_ALIASES = {
-    "createtime": "createdon",
-    "createddate": "createdon",
-    "notificationname": "notification",
-}
-_TABLES: dict[str, tuple[dict[str, tuple[str, _Getter]], dict[str, str]]] = {
-    "notificationhistoryemail": (_EMAIL_COLUMNS, _EMAIL_ALIASES),
-    "notificationhistorycallout": (_CALLOUT_COLUMNS, _CALLOUT_ALIASES),
-}
-
-_SELECT_RE = re.compile(
-    r"^\s*select\s+(?P<cols>.+?)\s+from\s+(?P<table>[A-Za-z_][\w.]*)(?P<rest>.*?)\s*;?\s*$",
-    re.IGNORECASE | re.DOTALL,
-)
-_REST_RE = re.compile(
-    r"^(?:\s+where\s+(?P<where>.+?))?"
-    r"(?:\s+order\s+by\s+(?P<order>[A-Za-z_][\w.]*)(?:\s+(?P<dir>asc|desc))?)?"
-    r"(?:\s+limit\s+(?P<limit>\d+))?$",
-    re.IGNORECASE | re.DOTALL,
-)
-_LITERAL = r"(?:timestamp\s+)?'(?:[^']|'')*'|-?\d+(?:\.\d+)?"
-_COND_RE = re.compile(
-    r"\s*(?P<col>[A-Za-z_][\w.]*)\s*(?:"
-    rf"(?P<op>=|!=|<>|>=|<=|>|<)\s*(?P<val>{_LITERAL})"
-    r"|\s+(?P<neg>not\s+)?in\s*\((?P<list>[^)]*)\)"
-    r"|\s+is\s+(?P<isnot>not\s+)?null)\s*",
-    re.IGNORECASE,
-)
-_AND_RE = re.compile(r"and\b", re.IGNORECASE)
-_LITERAL_RE = re.compile(_LITERAL, re.IGNORECASE)
-_COLUMN_RE = re.compile(r"^(?P<col>[A-Za-z_][\w.]*)(?:\s+as\s+(?P<alias>[A-Za-z_]\w*))?$", re.I)
-
-
-class QueryError(ValueError):
-    """The fake's query engine cannot run this query; the job fails with this message."""
-
-
-@dataclass
-class _Condition:
-    column: str
-    op: str
-    values: tuple[Any, ...]
-
-
-def _literal(text: str, is_time: bool, zone: ZoneInfo) -> Any:
-    text = text.strip()
-    if text.lower().startswith("timestamp"):
-        text = text[len("timestamp") :].strip()
-    if text.startswith("'"):
-        value: Any = text[1:-1].replace("''", "'")
-    else:
-        value = float(text) if "." in text else int(text)
-    if is_time:
-        try:
-            moment = datetime.fromisoformat(str(value))
-        except ValueError as exc:
-            raise QueryError(f"Cannot cast '{value}' to timestamp") from exc
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=zone)
-        return moment.astimezone(UTC)
-    return value
-
-
-def _compare(left: Any, op: str, right: Any) -> bool:
-    if left is None:
-        return False
-    if isinstance(right, datetime):
-        pass
-    elif isinstance(right, int | float) and not isinstance(left, bool):
-        try:
-            left = float(left)
-        except (TypeError, ValueError):
-            return False
-    else:
-        left, right = str(left), str(right)
-    if op == "=":
-        return bool(left == right)
-    if op in ("!=", "<>"):
-        return bool(left != right)
-    if op == "<":
-        return bool(left < right)
-    if op == "<=":
-        return bool(left <= right)
-    if op == ">":
-        return bool(left > right)
-    return bool(left >= right)
-
-
-class _Query:
-    """A parsed ``SELECT cols FROM table [WHERE a AND b] [ORDER BY c] [LIMIT n]``."""
-
-    def __init__(self, text: str, zone: ZoneInfo) -> None:
-        match = _SELECT_RE.match(text)
-        if match is None:
-            raise QueryError("Unsupported query: only SELECT ... FROM <table> [WHERE ...] works")
-        table = match["table"].lower().rsplit(".", 1)[-1]
-        if table not in _TABLES:
-            raise QueryError(f"Table '{match['table']}' does not exist")
-        self.table = table
-        self.columns, self.aliases = _TABLES[table]
-        self.zone = zone
-        self.select = self._select(match["cols"])
-        rest = _REST_RE.match(match["rest"])
-        if rest is None:
-            raise QueryError(f"Unsupported query clause: {match['rest'].strip()[:80]}")
-        self.conditions = self._where(rest["where"]) if rest["where"] else []
-        self.order = self._column(rest["order"]) if rest["order"] else None
-        self.descending = (rest["dir"] or "").lower() == "desc"
-        self.limit = int(rest["limit"]) if rest["limit"] else None
-
-    def _column(self, ref: str) -> str:
-        name = ref.rsplit(".", 1)[-1].lower()
-        name = self.aliases.get(name, name)
-        if name not in self.columns:
-            raise QueryError(f"Column '{ref}' cannot be resolved")
-        return name
-
-    def _is_time(self, column: str) -> bool:
-        return column in ("sendtime", "createdon")
-
-    def _select(self, cols: str) -> list[tuple[str, str]]:
-        if cols.strip() == "*":
-            return [(name, canonical.lower()) for name, (canonical, _) in self.columns.items()]
-        out: list[tuple[str, str]] = []
-        for part in cols.split(","):
-            match = _COLUMN_RE.match(part.strip())
-            if match is None:
-                raise QueryError(f"Unsupported select expression: {part.strip()[:80]}")
-            column = self._column(match["col"])
-            label = (match["alias"] or match["col"].rsplit(".", 1)[-1]).lower()
-            out.append((column, label))
-        return out
-
-    def _where(self, where: str) -> list[_Condition]:
-        conditions: list[_Condition] = []
-        pos = 0
-        while True:
-            match = _COND_RE.match(where, pos)
-            if match is None:
-                raise QueryError(f"Unsupported WHERE condition near: {where[pos : pos + 60]!r}")
-            column = self._column(match["col"])
-            is_time = self._is_time(column)
-            if match["op"]:
-                op = match["op"]
-                values: tuple[Any, ...] = (_literal(match["val"], is_time, self.zone),)
-            elif match["list"] is not None:
-                op = "not in" if match["neg"] else "in"
-                items = _LITERAL_RE.findall(match["list"])
-                values = tuple(_literal(item, is_time, self.zone) for item in items)
-            else:
-                op = "is not null" if match["isnot"] else "is null"
-                values = ()
-            conditions.append(_Condition(column, op, values))
-            pos = match.end()
-            if pos >= len(where):
-                return conditions
-            more = _AND_RE.match(where, pos)
-            if more is None:
-                raise QueryError(f"Only AND is supported between conditions, near: {where[pos:]!r}")
-            pos = more.end()
-
-    def _matches(self, record: Any) -> bool:
-        for cond in self.conditions:
-            value = self.columns[cond.column][1](record)
-            if cond.op == "is null":
-                ok = value is None
-            elif cond.op == "is not null":
-                ok = value is not None
-            elif cond.op == "in":
-                ok = any(_compare(value, "=", v) for v in cond.values)
-            elif cond.op == "not in":
-                ok = value is not None and not any(_compare(value, "=", v) for v in cond.values)
-            else:
-                ok = _compare(value, cond.op, cond.values[0])
-            if not ok:
-                return False
-        return True
-
-    def account_filter(self) -> str | None:
-        """The AccountId equality value, if any, so the engine can use the account index."""
-        for cond in self.conditions:
-            if cond.column == "accountid" and cond.op == "=":
-                return str(cond.values[0])
-        return None
-
-    def run(self, records: Sequence[Any]) -> list[dict[str, Any]]:
-        """Rows as dicts keyed by the lower-cased output column labels (Trino style)."""
-        hits = [r for r in records if self._matches(r)]
-        if self.order is not None:
-            getter = self.columns[self.order][1]
-            present = [r for r in hits if getter(r) is not None]
-            missing = [r for r in hits if getter(r) is None]
-            if self._is_time(self.order):
-                present.sort(key=getter, reverse=self.descending)
-            else:
-                present.sort(key=lambda r: str(getter(r)), reverse=self.descending)
-            hits = present + missing  # NULLS LAST
-        if self.limit is not None:
-            hits = hits[: self.limit]
-        rows: list[dict[str, Any]] = []
-        for record in hits:
-            row: dict[str, Any] = {}
-            for column, label in self.select:
-                value = self.columns[column][1](record)
-                if isinstance(value, datetime):
-                    value = value.astimezone(self.zone).strftime("%Y-%m-%d %H:%M:%S")
-                row[label] = value
-            rows.append(row)
-        return rows
-
-
-def _render_rows(rows: list[dict[str, Any]], labels: list[str], output_format: str) -> bytes:
-    if output_format == "CSV":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(labels)
-        for row in rows:
-            writer.writerow(["" if row[k] is None else row[k] for k in labels])
-        return buffer.getvalue().encode()
-    return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows).encode()
-
-
-# ---------------------------------------------------------------------------------------------
 # HTTP plumbing
 # ---------------------------------------------------------------------------------------------
 
@@ -733,8 +488,16 @@ class FakeZuora:
         concurrency_limit: int | None = None,
         rate_limit: int | None = None,
         clock: Callable[[], datetime] | None = None,
+        hidden_columns: Mapping[str, Collection[str]] | None = None,
+        show_columns: bool = True,
     ) -> None:
         self.tenant = tenant
+        #: Columns this tenant's Data Query lacks, per table (e.g. RequestUrl under BYOK).
+        self.hidden_columns: dict[str, tuple[str, ...]] = {
+            table: tuple(names) for table, names in (hidden_columns or {}).items()
+        }
+        #: Whether SHOW COLUMNS works (when not, a client must fall back to a one-row query).
+        self.show_columns = show_columns
         self.client_id = client_id
         self.client_secret = client_secret or secrets.token_urlsafe(30)
         self.token_ttl = token_ttl
@@ -766,6 +529,8 @@ class FakeZuora:
         self._idempotent_running: set[tuple[str, str]] = set()
         self._jobs: dict[str, _QueryJob] = {}
         self._query_failures: list[str] = []
+        self._queries_submitted: list[str] = []
+        self._max_active_queries = 0
         self._sign_key = secrets.token_bytes(16)
         self.reindex()
 
@@ -895,6 +660,24 @@ class FakeZuora:
         """Make the next submitted Data Query job end ``failed`` with this errorMessage."""
         with self._lock:
             self._query_failures.append(reason)
+
+    @property
+    def queries_submitted(self) -> list[str]:
+        """The text of every Data Query job submitted (accepted or refused), oldest first."""
+        with self._lock:
+            return list(self._queries_submitted)
+
+    @property
+    def query_jobs_submitted(self) -> int:
+        """How many Data Query jobs were submitted (accepted or refused)."""
+        with self._lock:
+            return len(self._queries_submitted)
+
+    @property
+    def max_active_queries(self) -> int:
+        """The most Data Query jobs that were running or queued at once."""
+        with self._lock:
+            return self._max_active_queries
 
     def expire_data_files(self, expired: bool = True) -> None:
         """Make the files server answer 403 "Request has expired" like an old presigned URL."""
@@ -1357,7 +1140,13 @@ class FakeZuora:
         if not isinstance(output, dict) or str(output.get("target", "")).upper() != "S3":
             return _json_response(400, {"code": 400, "message": "output.target must be S3"})
         query_text: str = body["query"]
+        now = time.monotonic()
         with self._lock:
+            self._queries_submitted.append(query_text)
+            active = sum(1 for job in self._jobs.values() if self._active(job, now))
+            if active >= MAX_RUNNING_QUERIES + MAX_QUEUED_QUERIES:
+                return _json_response(429, QUERY_LIMIT_BODY)
+            self._max_active_queries = max(self._max_active_queries, active + 1)
             fail_reason = self._query_failures.pop(0) if self._query_failures else None
         if fail_reason is None and re.search(r"\bFAIL_ME\b", query_text):
             fail_reason = "Query failed: FAIL_ME was requested by the test"
@@ -1366,7 +1155,7 @@ class FakeZuora:
             query=query_text,
             output_format=output_format,
             compression=compression,
-            created=time.monotonic(),
+            created=now,
             created_on=datetime.now(UTC),
             fail_reason=fail_reason,
         )
@@ -1379,10 +1168,23 @@ class FakeZuora:
             self._jobs[job.id] = job
         return _json_response(200, {"data": self._job_json(job)})
 
+    def _active(self, job: _QueryJob, now: float) -> bool:
+        """Whether a job still counts against the running/queued limits (called under the lock)."""
+        return not job.cancelled and now - job.created < self._query_delay
+
+    def _tables(self) -> dict[str, Table]:
+        """The two history tables as this tenant's Data Query shows them."""
+        return {
+            name: Table(name, self.hidden_columns.get(name, ()))
+            for name in (EMAIL_TABLE, CALLOUT_TABLE)
+        }
+
     def _execute(self, job: _QueryJob) -> None:
-        query = _Query(job.query, self._zone)
+        query = Query(job.query, self._tables())
+        if query.show_columns and not self.show_columns:
+            raise QueryError("line 1:1: mismatched input 'SHOW'. Expecting: 'SELECT', 'WITH'")
         index: _HistoryIndex[Any] = (
-            self._emails if query.table == "notificationhistoryemail" else self._callouts
+            self._emails if query.table.name == EMAIL_TABLE else self._callouts
         )
         account = query.account_filter()
         records: Sequence[Any]
@@ -1391,8 +1193,7 @@ class FakeZuora:
         else:
             records = index.lists.get((False, None, None), [])
         rows = query.run(records)
-        labels = [label for _, label in query.select]
-        data = _render_rows(rows, labels, job.output_format)
+        data = render_rows(rows, query.labels(), job.output_format)
         ext = "json" if job.output_format == "JSON" else "csv"
         if job.compression == "GZIP":
             data = gzip.compress(data, mtime=0)

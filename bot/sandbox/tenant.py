@@ -454,16 +454,22 @@ def _category_name(category: int | str) -> str:
     return category.rsplit(":", 1)[-1]
 
 
-def _hex_id(rng: random.Random) -> str:
-    """A Zuora-looking 32-hex id."""
-    return f"8a{rng.getrandbits(120):030x}"
+def _hex_id(rng: random.Random, *, as_uuid: bool = False) -> str:
+    """A Zuora-looking 32-hex id, or the 36-character UUID form tenants can opt into."""
+    text = f"8a{rng.getrandbits(120):030x}"
+    if as_uuid:
+        return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+    return text
 
 
 class _Generator:
     """Deterministic record factory shared by build_tenant and build_bulk_tenant."""
 
-    def __init__(self, rng: random.Random, now: datetime, days: int) -> None:
+    def __init__(
+        self, rng: random.Random, now: datetime, days: int, *, uuid_ids: bool = False
+    ) -> None:
         self.rng = rng
+        self.uuid_ids = uuid_ids
         self.now = now.astimezone(UTC).replace(microsecond=0)
         self.days = days
         self.start = self.now - timedelta(days=days)
@@ -501,7 +507,7 @@ class _Generator:
         elif roll < 0.09:
             status = "Draft"
         return FakeAccount(
-            id=_hex_id(rng),
+            id=_hex_id(rng, as_uuid=self.uuid_ids),
             number=f"A{index + 1:08d}",
             name=name,
             status=status,
@@ -509,7 +515,7 @@ class _Generator:
             bill_to_email=f"billing@{slug}.example",
             slug=slug,
             bill_cycle_day=rng.randrange(1, 29),
-            history_id=_hex_id(rng),
+            history_id=_hex_id(rng, as_uuid=self.uuid_ids),
         )
 
     def _url(self, account: FakeAccount | None, category: int | str, secret: bool) -> str:
@@ -565,7 +571,7 @@ class _Generator:
         if rng.random() < 0.15:
             attempted = str(attempted)
         return FakeCallout(
-            id=_hex_id(rng),
+            id=_hex_id(rng, as_uuid=self.uuid_ids),
             create_time=at,
             event_category=category,
             notification=_NOTIFICATION_NAMES[category],
@@ -573,8 +579,8 @@ class _Generator:
             response_code=code,
             attempted_num=attempted,
             response_content=content,
-            event_id=_hex_id(rng),
-            object_id=_hex_id(rng),
+            event_id=_hex_id(rng, as_uuid=self.uuid_ids),
+            object_id=_hex_id(rng, as_uuid=self.uuid_ids),
             account=account,
             context_style=style,
             request_method="PUT" if rng.random() < 0.08 else "POST",
@@ -604,7 +610,7 @@ class _Generator:
         cc = f"ar@{account.slug}.example,finance@{account.slug}.example" if roll < 0.2 else None
         bcc = "audit@vendor.example" if roll > 0.95 else None
         return FakeEmail(
-            id=_hex_id(rng),
+            id=_hex_id(rng, as_uuid=self.uuid_ids),
             send_time=at,
             account_id=account.id,
             event_category=category,
@@ -615,7 +621,7 @@ class _Generator:
             result="Failed" if failed else "OK",
             cc=cc,
             bcc=bcc,
-            object_id=_hex_id(rng),
+            object_id=_hex_id(rng, as_uuid=self.uuid_ids),
         )
 
 
@@ -657,6 +663,7 @@ def build_tenant(
     big_account_emails: int = 120,
     rest_ids: bool = True,
     timezone: str = DEFAULT_TIMEZONE,
+    uuid_ids: bool = False,
 ) -> Tenant:
     """A believable, deterministic tenant (same arguments -> same data) for tests and the demo.
 
@@ -664,14 +671,15 @@ def build_tenant(
     emails; accounts A00000003..A00000006 carry HOSTILE_ACCOUNT_NAMES; about 5% of callouts are
     tenant events without account keys; about 10% carry eventContext as a JSON string; a few
     successful records exist (so failedOnly=false differs); three callout and three email ids are
-    configured to fail on resend (``Tenant.resend_failures``).
+    configured to fail on resend (``Tenant.resend_failures``). ``uuid_ids`` gives every object
+    the 36-character UUID form of its id (a Zuora tenant option).
     """
     if accounts < 1:
         raise ValueError("accounts must be at least 1")
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     rng = random.Random(seed)
-    gen = _Generator(rng, now, days)
+    gen = _Generator(rng, now, days, uuid_ids=uuid_ids)
     accts: list[FakeAccount] = []
     for i in range(accounts):
         hostile_index = i - 2
