@@ -134,10 +134,12 @@ class ZuoraSettings(BaseSettings):
         default=20.0, gt=0, le=300, description="Seconds to wait for Zuora to answer a request."
     )
     max_concurrency: int = Field(
-        default=8,
+        default=6,
         ge=1,
         le=40,
-        description="Most Zuora requests in flight at once (Zuora allows 40 per tenant).",
+        description="Most Zuora requests in flight at once per process; Zuora allows 40 per "
+        "tenant for all integrations together, so keep (web workers + clock) x this well under "
+        "40 (default: 3 x 6 = 18). A 429 halves it for a while.",
     )
     max_retries: int = Field(
         default=2, ge=0, le=10, description="Retries of a failed GET or idempotent resend."
@@ -153,6 +155,20 @@ class ZuoraSettings(BaseSettings):
     )
     query_timeout: float = Field(
         default=60.0, gt=0, le=1800, description="Seconds to wait for a Data Query job to finish."
+    )
+    id_match_tolerance: float = Field(
+        default=10.0,
+        ge=0,
+        le=600,
+        description="Seconds a REST send/create time may differ from the Data Query row's "
+        "CreatedOn/CreateTime and still match (Zuora does not promise they are equal).",
+    )
+    max_query_jobs: int = Field(
+        default=2,
+        ge=1,
+        le=5,
+        description="Most Data Query jobs this process runs at once (Zuora allows 5 running and "
+        "10 queued per tenant, shared with every integration).",
     )
     id_wait: float = Field(
         default=10.0,

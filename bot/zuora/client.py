@@ -33,9 +33,10 @@ from bot.zuora.dataquery import (
     QUERY_JOBS_PATH,
     OutputFormat,
     QueryJob,
+    QueryResult,
     job_request,
     parse_job,
-    parse_rows,
+    parse_result,
     poll_delays,
     validate_job_id,
 )
@@ -54,6 +55,7 @@ from bot.zuora.errors import (
     ZuoraTimeoutError,
 )
 from bot.zuora.guard import validate_account_key, validate_history_id
+from bot.zuora.limiter import AdaptiveLimiter
 from bot.zuora.models import (
     Account,
     CalloutHistory,
@@ -71,7 +73,7 @@ from bot.zuora.parse import (
     parse_page,
     parse_resend,
 )
-from bot.zuora.retry import RetryPolicy, compute_delay, should_retry
+from bot.zuora.retry import IN_PROGRESS_STATUS, RetryPolicy, compute_delay, should_retry
 from bot.zuora.scan import Listing, scan_pages
 from bot.zuora.track import validate_track_id
 
@@ -87,6 +89,7 @@ RESEND_PATHS: Mapping[NotificationKind, str] = {
 MAX_PAGE_SIZE = 40
 MAX_PAGES = 2_500
 MAX_RESEND_BATCH = 1_000
+RATE_LIMIT_RETRIES = 6  # retries of a throttled call (429); other failures get ZUORA_MAX_RETRIES
 EMAIL_WINDOW = timedelta(days=3)  # Zuora refuses longer email-history windows
 CALLOUT_SLICE = timedelta(days=1)  # smaller slices let a long callout scan run in parallel
 WIRE_TIME = "%Y-%m-%dT%H:%M:%S"
@@ -97,6 +100,7 @@ _SUCCESS_FALSE = re.compile(rb'"success"\s*:\s*false')
 _IDEMPOTENCY_NAMESPACE = uuid.UUID("6f1d2c3e-8a4b-5c6d-9e0f-7a8b9c0d1e2f")
 
 _AnyListing = Listing[CalloutHistory | EmailHistory]
+ChunkDone = Callable[[int, int], None]
 T = TypeVar("T")
 
 
@@ -159,7 +163,7 @@ class ZuoraClient:
             max_retries=settings.max_retries, max_delay=settings.retry_max_delay
         )
         self._context: dict[str, Any] = {"tenant_tz": settings.tz}
-        self._slots = threading.BoundedSemaphore(settings.max_concurrency)
+        self._limiter = AdaptiveLimiter(settings.max_concurrency)
         self._cache = ReadCache(ttl=settings.cache_ttl, timer=timer)
         self._pool_lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
@@ -558,20 +562,45 @@ class ZuoraClient:
     # -- resend ------------------------------------------------------------------------------------
 
     def resend_emails(
-        self, ids: Iterable[str], *, idempotency_key: str, track_id: str
+        self,
+        ids: Iterable[str],
+        *,
+        idempotency_key: str,
+        track_id: str,
+        on_chunk: ChunkDone | None = None,
     ) -> ResendResult:
         """Resend email notifications by history id, 1,000 per request, each chunk idempotent."""
-        return self._resend("email", ids, idempotency_key=idempotency_key, track_id=track_id)
+        return self._resend(
+            "email", ids, idempotency_key=idempotency_key, track_id=track_id, on_chunk=on_chunk
+        )
 
     def resend_callouts(
-        self, ids: Iterable[str], *, idempotency_key: str, track_id: str
+        self,
+        ids: Iterable[str],
+        *,
+        idempotency_key: str,
+        track_id: str,
+        on_chunk: ChunkDone | None = None,
     ) -> ResendResult:
         """Resend callout notifications by history id, 1,000 per request, each chunk idempotent."""
-        return self._resend("callout", ids, idempotency_key=idempotency_key, track_id=track_id)
+        return self._resend(
+            "callout", ids, idempotency_key=idempotency_key, track_id=track_id, on_chunk=on_chunk
+        )
 
     def _resend(
-        self, kind: NotificationKind, ids: Iterable[str], *, idempotency_key: str, track_id: str
+        self,
+        kind: NotificationKind,
+        ids: Iterable[str],
+        *,
+        idempotency_key: str,
+        track_id: str,
+        on_chunk: ChunkDone | None = None,
     ) -> ResendResult:
+        """Resend in chunks; `on_chunk(done, total)` after each one (ids handled so far).
+
+        A 409 that outlasts the retries means Zuora already did (or is still doing) the request
+        with that key: its ids are reported `in_progress`, never as failed and never sent twice.
+        """
         track_id = validate_track_id(track_id)
         if not isinstance(idempotency_key, str) or not idempotency_key.strip():
             raise ZuoraInputError("A resend needs a non-empty idempotency key")
@@ -579,6 +608,7 @@ class ZuoraClient:
             raise ZuoraInputError("Resend ids must be a list of ids, not one string")
         unique = list(dict.fromkeys(validate_history_id(history_id) for history_id in ids))
         failed: dict[str, ResendFailure] = {}
+        in_progress: list[str] = []
         for index, start in enumerate(range(0, len(unique), MAX_RESEND_BATCH)):
             chunk = unique[start : start + MAX_RESEND_BATCH]
             key = chunk_idempotency_key(idempotency_key, kind, index, chunk)
@@ -597,24 +627,34 @@ class ZuoraClient:
                     _raise_for_status(response, track_id)
                     raise ZuoraResponseValidationError("Zuora's resend answer is not understood")
                 failed.update(failures)
+            except ZuoraStatusError as exc:
+                if exc.status_code != IN_PROGRESS_STATUS and index == 0:
+                    raise
+                if exc.status_code == IN_PROGRESS_STATUS:
+                    logger.info(
+                        "Resend chunk %d of %s: Zuora says key %s is done or in progress "
+                        "(409); not resent (track %s)",
+                        index,
+                        kind,
+                        key[:8],
+                        track_id,
+                    )
+                    in_progress.extend(chunk)
+                else:
+                    _fail_chunk(failed, chunk, exc, index, kind, track_id)
             except ZuoraError as exc:
                 if index == 0:
                     raise
-                # Earlier chunks were resent: report this one as failed rather than lose them.
-                logger.warning(
-                    "Resend chunk %d of %s failed: %s (track %s)",
-                    index,
-                    kind,
-                    exc.message,
-                    track_id,
-                )
-                reason = ResendFailure(code=type(exc).__name__, message=exc.message)
-                failed.update(dict.fromkeys(chunk, reason))
+                _fail_chunk(failed, chunk, exc, index, kind, track_id)
+            if on_chunk is not None:
+                on_chunk(min(start + len(chunk), len(unique)), len(unique))
+        waiting = set(in_progress)
         return ResendResult(
             kind=kind,
             requested=tuple(unique),
-            succeeded=tuple(history_id for history_id in unique if history_id not in failed),
+            succeeded=tuple(i for i in unique if i not in failed and i not in waiting),
             failed=failed,
+            in_progress=tuple(in_progress),
         )
 
     # -- Data Query --------------------------------------------------------------------------------
@@ -656,7 +696,20 @@ class ZuoraClient:
         output_format: OutputFormat = "JSON",
         timeout: float | None = None,
     ) -> list[dict[str, Any]]:
-        """Submit a Data Query, poll it with back-off, and return the result file's rows.
+        """Submit a Data Query, wait for it and return the result file's rows (see `query`)."""
+        return self.query(
+            query, track_id=track_id, output_format=output_format, timeout=timeout
+        ).rows
+
+    def query(
+        self,
+        query: str,
+        *,
+        track_id: str,
+        output_format: OutputFormat = "JSON",
+        timeout: float | None = None,
+    ) -> QueryResult:
+        """Submit a Data Query, poll it with back-off, and return the result file's columns and rows.
 
         Waits at most `timeout` seconds (default: settings.query_timeout). A job that fails, is
         cancelled or runs out of time raises ZuoraQueryError with Zuora's reason; an overdue job is
@@ -689,15 +742,15 @@ class ZuoraClient:
             raise ZuoraQueryError(
                 f"Data Query job {job.id} completed without a result file", track_id=track_id
             )
-        rows = parse_rows(self._download(job.data_file, track_id=track_id), output_format)
+        result = parse_result(self._download(job.data_file, track_id=track_id), output_format)
         logger.info(
             "Data Query job %s: %d rows in %.2f s (track %s)",
             job.id,
-            len(rows),
+            len(result.rows),
             self._timer() - started,
             track_id,
         )
-        return rows
+        return result
 
     def _abandon_query(self, job: QueryJob, track_id: str) -> None:
         """Cancel an overdue job so it stops using the tenant's Data Query capacity (best effort)."""
@@ -829,9 +882,14 @@ class ZuoraClient:
                     _raise_for_status(response, track_id)
                 return response
             except (ZuoraConnectionError, ZuoraStatusError) as exc:
-                if attempt >= self._policy.max_retries or not should_retry(
-                    method, exc, idempotent=idempotent
-                ):
+                # Throttling gets a longer budget than other failures: the limiter has just cut
+                # the in-flight limit, so waiting it out slows the scan instead of failing it.
+                budget = (
+                    max(self._policy.max_retries, RATE_LIMIT_RETRIES)
+                    if isinstance(exc, ZuoraRateLimitError)
+                    else self._policy.max_retries
+                )
+                if attempt >= budget or not should_retry(method, exc, idempotent=idempotent):
                     raise
                 attempt += 1
                 delay = compute_delay(
@@ -852,7 +910,7 @@ class ZuoraClient:
                     method,
                     path,
                     attempt,
-                    self._policy.max_retries,
+                    budget,
                     delay,
                     _outcome(exc),
                     track_id,
@@ -860,9 +918,16 @@ class ZuoraClient:
                 self._sleep(delay)
 
     def _send(self, request: httpx.Request, *, track_id: str) -> httpx.Response:
-        """One attempt, holding one of the client's `max_concurrency` slots."""
-        with self._slots:
-            return self._transmit(request, track_id=track_id, auth=self._auth)
+        """One attempt, holding a place under the client's adaptive in-flight limit."""
+        with self._limiter.slot() as slot:
+            response = self._transmit(request, track_id=track_id, auth=self._auth)
+            slot.throttled = response.status_code == 429
+            return response
+
+    @property
+    def in_flight_limit(self) -> int:
+        """How many requests this client sends at once right now (lower after Zuora's 429s)."""
+        return self._limiter.limit
 
     def _transmit(
         self, request: httpx.Request, *, track_id: str, auth: httpx.Auth | None
@@ -897,6 +962,22 @@ class ZuoraClient:
             response.headers.get("RateLimit-Remaining"),
         )
         return response
+
+
+def _fail_chunk(
+    failed: dict[str, ResendFailure],
+    chunk: Sequence[str],
+    exc: ZuoraError,
+    index: int,
+    kind: str,
+    track_id: str,
+) -> None:
+    """Earlier chunks were resent: report a later one as failed rather than lose them."""
+    logger.warning(
+        "Resend chunk %d of %s failed: %s (track %s)", index, kind, exc.message, track_id
+    )
+    reason = ResendFailure(code=type(exc).__name__, message=exc.message)
+    failed.update(dict.fromkeys(chunk, reason))
 
 
 class _RetryableDownload(Exception):

@@ -21,6 +21,7 @@ from bot.zuora.errors import (
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Statuses worth another try: throttling and transient server failures (not 501/505 and friends).
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+THROTTLED_STATUS = 429
 # An idempotent POST whose original is still running answers 409: wait and resend with the same key.
 IN_PROGRESS_STATUS = 409
 # RateLimit-Reset above this is an epoch timestamp rather than a number of seconds.
@@ -72,14 +73,17 @@ def compute_delay(
 def should_retry(method: str, outcome: int | BaseException, *, idempotent: bool) -> bool:
     """Whether a call that ended with `outcome` (a status or an exception) may be sent again.
 
-    GETs (and POSTs carrying an Idempotency-Key) retry on connection errors, 429 and 500/502/503/504;
-    idempotent POSTs also on 409 (the original is still running). Nothing else is retried: no other
-    4xx, no POST without a key, never our own input errors.
+    Any call retries on 429 (Zuora throttled it before doing anything). GETs (and POSTs carrying an
+    Idempotency-Key) also retry on connection errors and 500/502/503/504; idempotent POSTs also on
+    409 (the original is still running). Nothing else is retried: no other 4xx, no POST without a
+    key after it may have reached Zuora, never our own input errors.
     """
     verb = method.upper()
-    if verb not in SAFE_METHODS and not idempotent:
-        return False
     if isinstance(outcome, ZuoraInputError):
+        return False
+    if _status_of(outcome) == THROTTLED_STATUS:
+        return True  # Zuora refuses a throttled call before acting on it: safe for any method
+    if verb not in SAFE_METHODS and not idempotent:
         return False
     if isinstance(outcome, ZuoraConnectionError | httpx.TransportError):
         return True

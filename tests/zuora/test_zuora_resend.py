@@ -170,12 +170,16 @@ def test_resend_retried_on_503_with_same_key(
     assert len(sleeps.calls) == 2
 
 
-def test_resend_409_exhausted_raises(client: ZuoraClient, router: Router) -> None:
+def test_resend_409_exhausted_is_done_or_in_progress_not_a_failure(
+    client: ZuoraClient, router: Router
+) -> None:
     router.route("POST", EMAIL_RESEND)(lambda r: httpx.Response(409, json={"message": "busy"}))
-    with pytest.raises(ZuoraStatusError) as caught:
-        client.resend_emails(["abc"], idempotency_key="k", track_id=TRACK)
-    assert caught.value.status_code == 409
-    assert len(router.api_requests()) == 3
+    result = client.resend_emails(["abc"], idempotency_key="k", track_id=TRACK)
+    assert result.in_progress == ("abc",)
+    assert result.failed == {} and result.succeeded == ()
+    assert not result.all_failed and not result.all_succeeded
+    keys = {r.headers["idempotency-key"] for r in router.api_requests()}
+    assert len(router.api_requests()) == 3 and len(keys) == 1, "retried with the same key"
 
 
 def test_resend_empty_ids_sends_nothing(client: ZuoraClient, router: Router) -> None:

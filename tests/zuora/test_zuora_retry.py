@@ -53,7 +53,7 @@ RETRY_TABLE = [
     ("GET", ZuoraServerError("temporary", status_code=200), False, True),
     ("GET", ZuoraAuthError("no", status_code=401), False, False),
     ("GET", ValueError("bug"), False, False),
-    ("POST", 429, False, False),
+    ("POST", 429, False, True),  # throttled before Zuora acted: safe to send again
     ("POST", 500, False, False),
     ("POST", 503, False, False),
     ("POST", 409, False, False),
