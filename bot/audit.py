@@ -31,8 +31,8 @@ def outcome_status(outcome: ResendOutcome) -> ResendStatus:
     """One word for the whole request: succeeded, partial, failed or error."""
     if outcome.result is None:
         return "error"
-    if outcome.result.all_succeeded:
-        return "succeeded"
+    if outcome.result.all_succeeded or not outcome.result.failed:
+        return "succeeded"  # ids Zuora answered 409 for are done or in hand there, not failed
     return "failed" if outcome.result.all_failed else "partial"
 
 
@@ -41,6 +41,10 @@ def per_id(outcome: ResendOutcome) -> dict[str, IdOutcome]:
     if outcome.result is None:
         return {i: IdOutcome(ok=False, code="error", message=outcome.error) for i in outcome.ids}
     result = {i: IdOutcome(ok=True, code=None, message=None) for i in outcome.result.succeeded}
+    for history_id in outcome.result.in_progress:
+        result[history_id] = IdOutcome(
+            ok=True, code="in_progress", message="Zuora: already done or in progress (409)"
+        )
     for history_id, failure in outcome.result.failed.items():
         result[history_id] = IdOutcome(ok=False, code=failure.code, message=failure.message)
     return result

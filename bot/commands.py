@@ -27,6 +27,7 @@ MAX_DIGEST_ACCOUNTS = 20
 SUBCOMMANDS = ("help", "failures", "resend", "status", "audit", "digest")
 DIGEST_SUBCOMMANDS = ("subscribe", "list", "unsubscribe", "preview")
 
+MIN_TYPED_ID = 8  # a typed id shorter than this is a typo, not one of Zuora's (32 hex or a UUID)
 _WINDOW = re.compile(r"^(\d{1,6})([mhd])$", re.IGNORECASE)
 _ACCOUNT = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _CHANNEL = re.compile(r"^<#([CG][A-Z0-9]{2,30})(?:\|[^>]*)?>$")
@@ -213,7 +214,7 @@ def _resend(args: list[str]) -> ResendCommand:
         )
     ids: list[str] = []
     for item in raw:
-        if not is_history_id(item):
+        if len(item) < MIN_TYPED_ID or not is_history_id(item):
             raise UsageError(
                 f"{echo(item)} is not a notification history ID (8 to 64 letters and digits, "
                 f"usually 32 hex characters, or a 36-character UUID). Use {form}."

@@ -1,14 +1,17 @@
-"""Resend IDs for history rows Zuora lists without one: Data Query lookups, row matching, caching.
+"""Resend IDs for history rows Zuora lists without one: Data Query lookups, strict matching, caching.
 
 Zuora's history lists carry no `id` (zuora-api.md, Trap 1) but both resend calls need one. The IDs
-live in Data Query's `notificationhistoryemail` and `notificationhistorycallout` tables, so for one
-account and window this module runs (at most) one job per table, concurrently, and matches the rows
-back: emails on account, send time, event category, recipient and subject; callouts on `<Event.ID>`
-and create time. Lookups are shared while running and cached per account and window (IDs never
-change), so a card's refresh, paging and "Resend all" reuse them.
+live in Data Query's `notificationhistoryemail` and `notificationhistorycallout` tables. This module
+learns which columns the tenant's tables really have (SHOW COLUMNS, else a one-row query's header),
+builds each lookup from those columns only, and matches rows back strictly: an email on account,
+event category, recipient and subject with its send time within `ZUORA_ID_MATCH_TOLERANCE` of
+CreatedOn; a callout on `<Object.ID>`, event category, attempt number and response code with its
+create time within the tolerance of CreateTime. A row gets an ID only when exactly one Data Query
+record fits it and that record fits no other row; otherwise it keeps none and says why.
 
-`ZUORA_HISTORY_IDS` picks the source: `auto` uses the REST `id` when present and Data Query for the
-rest, `rest` never queries, `data-query` always queries and ignores REST ids.
+`ZUORA_HISTORY_IDS` picks the source: `auto` uses the REST `id` when present and Data Query only for
+rows without one (so a tenant whose records carry ids never submits a job), `rest` never queries,
+`data-query` always queries and ignores REST ids.
 """
 
 from __future__ import annotations
@@ -18,200 +21,270 @@ import math
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace
-from datetime import tzinfo
-from typing import Any, Literal
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any, Literal, TypeVar
 
 from bot.failures import AccountFailures
 from bot.zuora.client import ZuoraClient
-from bot.zuora.dataquery import callout_ids_query, email_ids_query, wall_clock
+from bot.zuora.dataquery import (
+    CALLOUT_TABLE,
+    EMAIL_TABLE,
+    UTC_TIME_LABEL,
+    columns_from_show,
+    ids_query,
+    match_columns,
+    parse_utc,
+    sample_row_query,
+    show_columns_query,
+)
 from bot.zuora.errors import ZuoraError, ZuoraQueryError
 from bot.zuora.guard import is_history_id
-from bot.zuora.models import (
-    Account,
-    CalloutHistory,
-    EmailHistory,
-    NotificationKind,
-    TimeWindow,
-)
+from bot.zuora.models import Account, CalloutHistory, EmailHistory, NotificationKind, TimeWindow
 
 logger = logging.getLogger(__name__)
 
+_R = TypeVar("_R", EmailHistory, CalloutHistory)
+_T = TypeVar("_T")
+
 IdMode = Literal["auto", "rest", "data-query"]
 KINDS: tuple[NotificationKind, ...] = ("callout", "email")
+TABLES: Mapping[NotificationKind, str] = {"email": EMAIL_TABLE, "callout": CALLOUT_TABLE}
 ID_CACHE_TTL = 3600.0  # history IDs never change; new rows are picked up by a Refresh
+SCHEMA_TTL = (
+    6 * 3600.0
+)  # columns change rarely; /zuora status and a "cannot be resolved" relearn them
 FAILED_LOOKUP_TTL = 60.0  # a failed lookup is retried after this long (or by the next command)
 ID_CACHE_SIZE = 256
-RESOLVER_THREADS = 4
 
-MatchKey = tuple[str, ...]
+NO_MATCH = "no Data Query record matches it yet; resend it from Zuora"
+AMBIGUOUS = "{count} Data Query records match it equally; resend it from Zuora"
+SHARED = "another row on this card matches the same Data Query record; resend it from Zuora"
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    """The columns one history table has on this tenant (lower-cased) and how they were learned."""
+
+    table: str
+    columns: frozenset[str]
+    source: str  # "SHOW COLUMNS" or "a one-row query"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One Data Query row: its history ID, its time in UTC, and its match fields (normalised)."""
+
+    id: str
+    at: datetime | None
+    fields: Mapping[str, str]
 
 
 @dataclass(frozen=True)
 class HistoryIds:
-    """Data Query's history IDs for one account's emails or callouts, indexed for matching."""
+    """Data Query's history IDs for one account's emails or callouts, ready for matching."""
 
     kind: NotificationKind
-    exact: Mapping[MatchKey, tuple[str, ...]]  # match key -> ids, in a stable order
-    by_event: Mapping[str, tuple[str, ...]]  # callouts: <Event.ID> -> ids, newest first
+    candidates: tuple[Candidate, ...]
+    columns: tuple[str, ...]  # the match columns this tenant has (lower-cased)
     rows: int = 0
 
 
-def email_key(
-    account_id: str | None,
-    sent: object,
-    category: object,
-    to_email: object,
-    subject: object,
-    tz: tzinfo,
-) -> MatchKey | None:
-    """What an email row and an email history record share; None without a usable send time."""
-    when = wall_clock(sent, tz)
-    if when is None:
-        return None
-    return ((account_id or "").lower(), when, _text(category), _text(to_email), _text(subject))
+@dataclass(frozen=True)
+class Match:
+    """What matching decided for one row: an ID, or why it has none."""
+
+    id: str | None
+    problem: str | None = None
 
 
-def callout_key(event_id: object, created: object, tz: tzinfo) -> MatchKey | None:
-    """What a callout row and a callout history record share: the event and the attempt's time."""
-    when = wall_clock(created, tz)
-    if when is None:
-        return None
-    return (_text(event_id), when)
+@dataclass
+class MatchStats:
+    """How the last matching went, for /zuora status: rows matched, ambiguous, unmatched."""
+
+    matched: int = 0
+    ambiguous: int = 0
+    unmatched: int = 0
 
 
-def index_rows(kind: NotificationKind, rows: Iterable[Mapping[str, Any]], tz: tzinfo) -> HistoryIds:
-    """Index Data Query rows (lower-cased column names) by their match keys."""
-    exact: dict[MatchKey, list[str]] = {}
-    events: dict[str, list[tuple[str, str]]] = {}
-    count = 0
+@dataclass(frozen=True)
+class TableStatus:
+    """One table's state for /zuora status: its columns, or why they could not be learned."""
+
+    table: str
+    columns: tuple[str, ...] = ()
+    source: str | None = None
+    error: str | None = None
+    missing: tuple[str, ...] = ()  # lookup columns the table lacks
+
+
+@dataclass(frozen=True)
+class IdSourceStatus:
+    """Which ID source this tenant uses and whether it works (the /zuora status section)."""
+
+    mode: IdMode
+    rest_ids_seen: bool | None  # whether the last REST rows carried ids (None: no card yet)
+    tables: tuple[TableStatus, ...] = ()
+    stats: Mapping[NotificationKind, MatchStats] = field(default_factory=dict)
+
+
+# -- matching ------------------------------------------------------------------------------------
+
+
+def normalise(value: object) -> str:
+    """A field for matching: numbers as in str(), text stripped and case-folded, missing as ''."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip().casefold()
+
+
+def record_fields(record: EmailHistory | CalloutHistory) -> dict[str, str]:
+    """A REST record's values for the match columns (lower-cased Data Query names)."""
+    if isinstance(record, EmailHistory):
+        values: dict[str, object] = {
+            "eventcategory": record.event_category,
+            "to": record.to_email,
+            "subject": record.subject,
+        }
+    else:
+        values = {
+            "objectid": record.object_id,
+            "eventcategory": record.event_category,
+            "attemptnumber": record.attempted_num,
+            "responsecode": record.response_code,
+        }
+    return {name: normalise(value) for name, value in values.items()}
+
+
+def record_time(record: EmailHistory | CalloutHistory) -> datetime:
+    """The REST time compared with Data Query's CreatedOn / CreateTime."""
+    return record.send_time if isinstance(record, EmailHistory) else record.create_time
+
+
+def index_rows(
+    kind: NotificationKind, rows: Sequence[Mapping[str, Any]], columns: Collection[str]
+) -> HistoryIds:
+    """Data Query rows (lower-cased labels) as candidates; rows without a usable ID are dropped."""
+    used = tuple(name for name in match_columns(TABLES[kind], columns))
+    candidates: list[Candidate] = []
     for row in rows:
-        count += 1
-        history_id = _history_id(row.get("id"))
-        if history_id is None:
+        history_id = normalise(row.get("id"))
+        raw_id = str(row.get("id") or "").strip()
+        if not history_id or not is_history_id(raw_id):
             continue
-        if kind == "email":
-            key = email_key(
-                _text(row.get("accountid")),
-                _first(row, "sendtime", "createdon"),
-                row.get("eventcategory"),
-                row.get("toemail"),
-                row.get("subject"),
-                tz,
+        candidates.append(
+            Candidate(
+                id=raw_id,
+                at=parse_utc(row.get(UTC_TIME_LABEL)),
+                fields={name: normalise(row.get(name)) for name in used},
             )
+        )
+    return HistoryIds(kind=kind, candidates=tuple(candidates), columns=used, rows=len(rows))
+
+
+def _fits(
+    record: EmailHistory | CalloutHistory,
+    wanted: Mapping[str, str],
+    candidate: Candidate,
+    tolerance: timedelta,
+) -> bool:
+    if candidate.at is None or abs(candidate.at - record_time(record)) > tolerance:
+        return False
+    for name, value in candidate.fields.items():
+        mine = wanted.get(name, "")
+        if mine and value and mine != value:  # a side that lacks the value cannot disprove it
+            return False
+    return True
+
+
+def match_records(
+    records: Sequence[EmailHistory | CalloutHistory],
+    found: HistoryIds,
+    *,
+    tolerance: timedelta,
+    taken: Collection[str] = (),
+) -> list[Match]:
+    """One Match per record: an ID only where the record and a candidate fit each other alone.
+
+    `taken` holds IDs other rows already carry (REST ids), which no record may get again.
+    """
+    pool = [c for c in found.candidates if c.id not in taken]
+    fits: list[list[int]] = []
+    claimed_by: dict[int, list[int]] = {}
+    for row, record in enumerate(records):
+        wanted = record_fields(record)
+        hits = [
+            i for i, candidate in enumerate(pool) if _fits(record, wanted, candidate, tolerance)
+        ]
+        fits.append(hits)
+        for hit in hits:
+            claimed_by.setdefault(hit, []).append(row)
+    out: list[Match] = []
+    for hits in fits:
+        if not hits:
+            out.append(Match(None, NO_MATCH))
+        elif len(hits) > 1:
+            out.append(Match(None, AMBIGUOUS.format(count=len(hits))))
+        elif len(claimed_by[hits[0]]) > 1:
+            out.append(Match(None, SHARED))
         else:
-            created = _first(row, "createtime", "createdon")
-            key = callout_key(row.get("eventid"), created, tz)
-            event_id = _text(row.get("eventid"))
-            if event_id and key is not None:
-                events.setdefault(event_id, []).append((key[1], history_id))
-        if key is not None:
-            exact.setdefault(key, []).append(history_id)
-    return HistoryIds(
-        kind=kind,
-        exact={key: tuple(sorted(ids)) for key, ids in exact.items()},
-        by_event={
-            event: tuple(history_id for _, history_id in sorted(found, reverse=True))
-            for event, found in events.items()
-        },
-        rows=count,
-    )
+            out.append(Match(pool[hits[0]].id))
+    return out
 
 
 def assign_ids(
     failures: AccountFailures,
     found: Mapping[NotificationKind, HistoryIds],
     *,
-    tz: tzinfo,
+    tolerance: timedelta,
     override: bool,
 ) -> AccountFailures:
-    """`failures` with resolved IDs on the rows that need one (every row when `override`).
-
-    Rows sharing a match key get distinct IDs; a row nothing matches keeps no ID (the card shows it
-    without resend controls and links to Zuora).
-    """
+    """`failures` with matched IDs on the rows that need one (every row when `override`)."""
     callouts, emails = failures.callouts, failures.emails
     if "email" in found:
-        emails = _assign_emails(failures.account, emails, found["email"], tz, override)
+        emails = _assign(emails, found["email"], tolerance, override)
     if "callout" in found:
-        callouts = _assign_callouts(callouts, found["callout"], tz, override)
+        callouts = _assign(callouts, found["callout"], tolerance, override)
     return replace(failures, callouts=callouts, emails=emails, ids_pending=False, ids_error=None)
 
 
-def _assign_emails(
-    account: Account,
-    emails: Sequence[EmailHistory],
-    ids: HistoryIds,
-    tz: tzinfo,
-    override: bool,
-) -> list[EmailHistory]:
-    used: set[str] = set()
-    out: list[EmailHistory] = []
-    for email in emails:
-        if email.id and not override:
-            out.append(email)
+def _assign(
+    records: Sequence[_R], found: HistoryIds, tolerance: timedelta, override: bool
+) -> list[_R]:
+    needing = [r for r in records if override or not r.id]
+    taken = set() if override else {r.id for r in records if r.id}
+    matches = iter(match_records(needing, found, tolerance=tolerance, taken=taken))
+    out: list[_R] = []
+    for record in records:
+        if record.id and not override:
+            out.append(record)
             continue
-        key = email_key(
-            email.account_id or account.id,
-            email.send_time,
-            email.event_category,
-            email.to_email,
-            email.subject,
-            tz,
-        )
-        chosen = _unused(ids.exact.get(key, ()) if key else (), used)
-        out.append(email.model_copy(update={"id": chosen}))
+        match = next(matches)
+        out.append(record.model_copy(update={"id": match.id, "id_problem": match.problem}))
     return out
 
 
-def _assign_callouts(
-    callouts: Sequence[CalloutHistory], ids: HistoryIds, tz: tzinfo, override: bool
-) -> list[CalloutHistory]:
-    used: set[str] = set()
-    out: list[CalloutHistory] = []
-    for callout in callouts:
-        if callout.id and not override:
-            out.append(callout)
-            continue
-        key = callout_key(callout.event_id, callout.create_time, tz)
-        chosen = _unused(ids.exact.get(key, ()) if key else (), used)
-        if chosen is None and callout.event_id:
-            # The same event's other attempt: resending it resends the same event (Trap 1).
-            chosen = _unused(ids.by_event.get(callout.event_id, ()), used)
-        out.append(callout.model_copy(update={"id": chosen}))
-    return out
+def tally(failures: AccountFailures, kind: NotificationKind) -> MatchStats:
+    """Rows of `kind` with an ID, with an ambiguous match, and with none."""
+    rows: Sequence[EmailHistory | CalloutHistory] = (
+        failures.emails if kind == "email" else failures.callouts
+    )
+    stats = MatchStats()
+    for row in rows:
+        if row.id:
+            stats.matched += 1
+        elif row.id_problem and row.id_problem != NO_MATCH:
+            stats.ambiguous += 1
+        else:
+            stats.unmatched += 1
+    return stats
 
 
-def _unused(candidates: Iterable[str], used: set[str]) -> str | None:
-    for candidate in candidates:
-        if candidate not in used:
-            used.add(candidate)
-            return candidate
-    return None
-
-
-def _text(value: object) -> str:
-    """Normalise a field for matching: numbers as in str(), text stripped, missing as ''."""
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
-
-
-def _first(row: Mapping[str, Any], *names: str) -> object:
-    for name in names:
-        if row.get(name) not in (None, ""):
-            return row[name]
-    return None
-
-
-def _history_id(value: object) -> str | None:
-    """An ID our buttons and the resend API accept (see `is_history_id`), else None."""
-    text = _text(value)
-    return text if is_history_id(text) else None
+# -- the resolver --------------------------------------------------------------------------------
 
 
 @dataclass
@@ -220,11 +293,18 @@ class _Entry:
     future: Future[HistoryIds]
 
 
+@dataclass
+class _Schema:
+    learned: float
+    schema: TableSchema
+
+
 class HistoryIdResolver:
     """Finds resend IDs with Data Query, one shared lookup per account, window and kind.
 
-    Thread-safe. Lookups run on the resolver's own threads (each polls one job), so they never take
-    the client's scan workers; every Zuora call still goes through the client's request choke point.
+    Thread-safe. Lookups run on the resolver's own threads, at most `ZUORA_MAX_QUERY_JOBS` at once
+    (Zuora allows a tenant 5 running and 10 queued jobs, shared with every integration); every
+    Zuora call still goes through the client's request choke point.
     """
 
     def __init__(
@@ -233,20 +313,27 @@ class HistoryIdResolver:
         *,
         mode: IdMode | None = None,
         ttl: float = ID_CACHE_TTL,
+        schema_ttl: float = SCHEMA_TTL,
         max_entries: int = ID_CACHE_SIZE,
-        threads: int = RESOLVER_THREADS,
+        threads: int | None = None,
         timer: Callable[[], float] = time.monotonic,
     ) -> None:
+        settings = client.settings
         self._client = client
-        self.mode: IdMode = mode or client.settings.history_ids
-        self._tz = client.settings.tz
+        self.mode: IdMode = mode or settings.history_ids
+        self.tolerance = timedelta(seconds=settings.id_match_tolerance)
         self._ttl = ttl
+        self._schema_ttl = schema_ttl
         self._max_entries = max_entries
-        self._threads = threads
+        self._threads = threads or settings.max_query_jobs
         self._timer = timer
         self._lock = threading.Lock()
         self._entries: OrderedDict[tuple[object, ...], _Entry] = OrderedDict()
-        self._missing_seen: set[NotificationKind] = set()
+        self._schemas: dict[str, _Schema] = {}
+        self._schema_errors: dict[str, str] = {}
+        self._schema_locks = {table: threading.Lock() for table in TABLES.values()}
+        self._rest_ids_seen: bool | None = None
+        self._stats: dict[NotificationKind, MatchStats] = {}
         self._pool: ThreadPoolExecutor | None = None
         self._closed = False
 
@@ -261,7 +348,11 @@ class HistoryIdResolver:
     # -- what to resolve ---------------------------------------------------------------------------
 
     def kinds_needed(self, failures: AccountFailures) -> frozenset[NotificationKind]:
-        """The kinds whose rows need Data Query in this mode (none for `rest`)."""
+        """The kinds whose rows on this card need Data Query (none for `rest`, none with REST ids).
+
+        Decided from these rows alone, never from what earlier cards saw: a tenant whose REST
+        records carry ids submits no job.
+        """
         if self.mode == "rest":
             return frozenset()
         always = self.mode == "data-query"
@@ -272,27 +363,12 @@ class HistoryIdResolver:
             needed.add("email")
         return frozenset(needed)
 
-    def expected_kinds(self) -> frozenset[NotificationKind]:
-        """Kinds worth looking up before the history scan ends (so both run at once)."""
-        if self.mode == "data-query":
-            return frozenset(KINDS)
-        if self.mode == "auto":
+    def observe(self, failures: AccountFailures) -> None:
+        """Note whether these REST rows carried ids (shown by /zuora status; decides nothing)."""
+        rows: list[CalloutHistory | EmailHistory] = [*failures.callouts, *failures.emails]
+        if rows:
             with self._lock:
-                return frozenset(self._missing_seen)
-        return frozenset()
-
-    def learn(self, failures: AccountFailures) -> None:
-        """Remember which kinds this tenant lists without IDs, to start their lookups early."""
-        if self.mode != "auto":
-            return
-        missing: set[NotificationKind] = set()
-        if any(not c.id for c in failures.callouts):
-            missing.add("callout")
-        if any(not e.id for e in failures.emails):
-            missing.add("email")
-        if missing:
-            with self._lock:
-                self._missing_seen.update(missing)
+                self._rest_ids_seen = all(bool(row.id) for row in rows)
 
     def prepare(self, failures: AccountFailures) -> AccountFailures:
         """The rows as shown before lookup: REST IDs dropped in `data-query` mode, kept otherwise."""
@@ -307,13 +383,106 @@ class HistoryIdResolver:
     def apply(
         self, failures: AccountFailures, found: Mapping[NotificationKind, HistoryIds]
     ) -> AccountFailures:
-        """`failures` with the looked-up IDs assigned (see `assign_ids`)."""
-        return assign_ids(failures, found, tz=self._tz, override=self.mode == "data-query")
+        """`failures` with the looked-up IDs assigned (see `assign_ids`), stats noted for status."""
+        done = assign_ids(
+            failures, found, tolerance=self.tolerance, override=self.mode == "data-query"
+        )
+        with self._lock:
+            for kind in found:
+                self._stats[kind] = tally(done, kind)
+        return done
 
     def unresolved(self, failures: AccountFailures) -> bool:
-        """Whether some row that needed an ID still has none."""
-        return bool(self.kinds_needed(failures)) and (
-            any(not c.id for c in failures.callouts) or any(not e.id for e in failures.emails)
+        """Whether some row that needed an ID has none and no Data Query record (a newer row)."""
+        rows: list[CalloutHistory | EmailHistory] = [*failures.callouts, *failures.emails]
+        return bool(self.kinds_needed(failures)) and any(
+            not row.id and row.id_problem in (None, NO_MATCH) for row in rows
+        )
+
+    # -- columns -----------------------------------------------------------------------------------
+
+    def schema(self, table: str, *, track_id: str, refresh: bool = False) -> TableSchema:
+        """The table's columns on this tenant: cached, else learned with SHOW COLUMNS (or one row).
+
+        Concurrent callers share one learning run; a failure raises ZuoraQueryError and is shown
+        by /zuora status.
+        """
+        with self._schema_locks[table]:
+            cached = self._schemas.get(table)
+            if (
+                cached is not None
+                and not refresh
+                and self._timer() - cached.learned <= self._schema_ttl
+            ):
+                return cached.schema
+            try:
+                schema = self._learn(table, track_id)
+            except ZuoraError as exc:
+                self._schema_errors[table] = exc.message
+                raise
+            self._schema_errors.pop(table, None)
+            self._schemas[table] = _Schema(self._timer(), schema)
+            return schema
+
+    def forget_schema(self, table: str) -> None:
+        """Drop a table's cached columns (a lookup found they changed)."""
+        with self._schema_locks[table]:
+            self._schemas.pop(table, None)
+
+    def _learn(self, table: str, track_id: str) -> TableSchema:
+        try:
+            rows = self._client.run_query(show_columns_query(table), track_id=track_id)
+            columns = columns_from_show(rows)
+            source = "SHOW COLUMNS"
+        except ZuoraQueryError as exc:
+            logger.info("SHOW COLUMNS failed for %s (%s); reading one row instead", table, exc)
+            result = self._client.query(
+                sample_row_query(table), track_id=track_id, output_format="CSV"
+            )
+            if not result.columns:
+                raise ZuoraQueryError(
+                    f"neither SHOW COLUMNS nor a one-row query named the columns of {table}",
+                    track_id=track_id,
+                ) from exc
+            columns = frozenset(result.columns)
+            source = "a one-row query"
+        logger.info("Data Query %s has %d columns (from %s)", table, len(columns), source)
+        return TableSchema(table=table, columns=columns, source=source)
+
+    def status(self, *, track_id: str, timeout: float) -> IdSourceStatus:
+        """Relearn both tables' columns (at most `timeout` s) and report the ID source's state."""
+        tables: list[TableStatus] = []
+        if self.mode != "rest":
+            learning = {
+                table: self._submit(self.schema, table, track_id=track_id, refresh=True)
+                for table in TABLES.values()
+            }
+            for table, future in learning.items():
+                tables.append(self._table_status(table, future, timeout))
+        with self._lock:
+            return IdSourceStatus(
+                mode=self.mode,
+                rest_ids_seen=self._rest_ids_seen,
+                tables=tuple(tables),
+                stats=dict(self._stats),
+            )
+
+    def _table_status(self, table: str, future: Future[TableSchema], timeout: float) -> TableStatus:
+        try:
+            schema = future.result(timeout=timeout)
+        except TimeoutError:
+            return TableStatus(table, error=f"no answer within {timeout:g} s")
+        except ZuoraError as exc:
+            return TableStatus(table, error=exc.message)
+        except CancelledError:
+            return TableStatus(table, error="the bot is stopping")
+        kind = next(k for k, name in TABLES.items() if name == table)
+        wanted = ("id", "accountid", "createdon" if kind == "email" else "createtime")
+        return TableStatus(
+            table,
+            columns=tuple(sorted(schema.columns)),
+            source=schema.source,
+            missing=tuple(name for name in wanted if name not in schema.columns),
         )
 
     # -- lookups -----------------------------------------------------------------------------------
@@ -352,7 +521,7 @@ class HistoryIdResolver:
         refresh: bool,
         retry_failed: bool,
     ) -> Future[HistoryIds]:
-        # Whole seconds rounded up, like a card's window (a lookup covers an hour either side).
+        # Whole seconds rounded up, like a card's window.
         key = (
             kind,
             account.id.lower(),
@@ -368,7 +537,7 @@ class HistoryIdResolver:
             if entry is not None:
                 self._entries.move_to_end(key)
                 return entry.future
-            future = self._start(kind, account.id, window, track_id)
+            future = self._submit(self._resolve, kind, account.id, window, track_id)
             self._entries[key] = _Entry(now, future)
             while len(self._entries) > self._max_entries:
                 self._entries.popitem(last=False)
@@ -384,33 +553,37 @@ class HistoryIdResolver:
             return retry_failed or now - entry.created > FAILED_LOOKUP_TTL
         return refresh or now - entry.created > self._ttl
 
-    def _start(
-        self, kind: NotificationKind, account_id: str, window: TimeWindow, track_id: str
-    ) -> Future[HistoryIds]:
-        """Submit one lookup (called with the lock held)."""
+    def _submit(self, work: Callable[..., _T], *args: Any, **kwargs: Any) -> Future[_T]:
+        """Run `work` on the resolver's threads (a failed future once the resolver is closed)."""
         if self._closed:
-            failed: Future[HistoryIds] = Future()
-            failed.set_exception(ZuoraQueryError("The bot is stopping", track_id=track_id))
+            failed: Future[_T] = Future()
+            failed.set_exception(ZuoraQueryError("The bot is stopping"))
             return failed
         if self._pool is None:
             self._pool = ThreadPoolExecutor(
                 max_workers=self._threads, thread_name_prefix="history-ids"
             )
-        return self._pool.submit(self._resolve, kind, account_id, window, track_id)
+        return self._pool.submit(work, *args, **kwargs)
 
     def _resolve(
         self, kind: NotificationKind, account_id: str, window: TimeWindow, track_id: str
     ) -> HistoryIds:
-        build = email_ids_query if kind == "email" else callout_ids_query
-        query = build(account_id, window, self._tz)
+        table = TABLES[kind]
+        schema = self.schema(table, track_id=track_id)
+        query = ids_query(table, account_id, window, schema.columns, pad=self.tolerance)
         started = self._timer()
-        rows = self._client.run_query(query, track_id=track_id)
-        found = index_rows(kind, rows, self._tz)
+        try:
+            rows = self._client.run_query(query, track_id=track_id)
+        except ZuoraQueryError as exc:
+            if "cannot be resolved" in exc.message:  # the columns changed under us: relearn
+                self.forget_schema(table)
+            raise
+        found = index_rows(kind, rows, schema.columns)
         logger.info(
-            "Resolved %s history IDs: %d rows, %d keys in %.2f s (track %s)",
+            "Resolved %s history IDs: %d rows, %d usable in %.2f s (track %s)",
             kind,
             found.rows,
-            len(found.exact),
+            len(found.candidates),
             self._timer() - started,
             track_id,
         )
@@ -468,13 +641,24 @@ def describe_failure(exc: BaseException) -> str:
 
 
 __all__ = [
+    "AMBIGUOUS",
+    "NO_MATCH",
+    "SHARED",
+    "Candidate",
     "HistoryIdResolver",
     "HistoryIds",
     "IdMode",
+    "IdSourceStatus",
+    "Match",
+    "MatchStats",
+    "TableSchema",
+    "TableStatus",
     "assign_ids",
-    "callout_key",
     "describe_failure",
-    "email_key",
     "gather",
     "index_rows",
+    "match_records",
+    "normalise",
+    "record_fields",
+    "tally",
 ]

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.explain import explain
 from bot.failures import AccountFailures
-from bot.history_ids import HistoryIdResolver, HistoryIds, describe_failure
+from bot.history_ids import HistoryIdResolver, HistoryIds, IdSourceStatus, describe_failure
 from bot.ids import CardRef
 from bot.zuora.client import ZuoraClient
 from bot.zuora.errors import ZuoraError
@@ -30,6 +30,8 @@ from bot.zuora.models import (
 )
 
 logger = logging.getLogger(__name__)
+
+STATUS_QUERY_WAIT = 20.0  # seconds /zuora status waits for SHOW COLUMNS before it says so
 
 
 @dataclass(frozen=True)
@@ -140,9 +142,6 @@ class NotificationService:
         fresh: bool,
         defer_ids: bool = False,
     ) -> AccountFailures:
-        early = self._ids.expected_kinds()
-        if early:  # start Data Query while the history lists are read
-            self._ids.lookup(account, window, early, track_id=track_id)
         if fresh:
             self._client.forget(account, window)
         callouts, emails = self._client.failures_for(account, window, track_id=track_id)
@@ -152,8 +151,12 @@ class NotificationService:
     def _with_ids(
         self, failures: AccountFailures, *, track_id: str, fresh: bool, defer_ids: bool
     ) -> AccountFailures:
-        """Fill in resend IDs from Data Query where this mode wants them."""
-        self._ids.learn(failures)
+        """Fill in resend IDs from Data Query for the rows on this card that lack one.
+
+        Nothing is looked up before the history lists are read: only the rows decide whether a
+        Data Query job is needed (Zuora allows a tenant few, shared with every integration).
+        """
+        self._ids.observe(failures)
         needed = self._ids.kinds_needed(failures)
         if not needed:
             return failures
@@ -223,6 +226,11 @@ class NotificationService:
         return self._client.resend_callouts(
             list(ids), idempotency_key=idempotency_key, track_id=track_id
         )
+
+    def id_source(self, *, track_id: str) -> IdSourceStatus:
+        """The resend-ID source and the Data Query columns, relearned now (for /zuora status)."""
+        timeout = min(self._client.settings.query_timeout, STATUS_QUERY_WAIT)
+        return self._ids.status(track_id=track_id, timeout=timeout)
 
     def check_zuora(self, *, track_id: str) -> ZuoraHealth:
         """Fetch (or reuse) an OAuth token to prove the credentials work."""

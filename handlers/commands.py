@@ -83,6 +83,7 @@ def run_command(deps: Deps, parsed: Command, command: dict[str, Any], ack: Ack) 
     elif isinstance(parsed, StatusCommand):
         ack(**build_placeholder("Checking the connection to Zuora…").as_payload())
         health = deps.service.check_zuora(track_id=track_id)
+        id_source = deps.service.id_source(track_id=track_id) if health.ok else None
         reply(
             deps,
             command,
@@ -91,6 +92,7 @@ def run_command(deps: Deps, parsed: Command, command: dict[str, Any], ack: Ack) 
                 detail=health.detail,
                 token_expires_in=health.token_expires_in,
                 config=public_config(deps.settings),
+                id_source=id_source,
             ),
         )
     elif isinstance(parsed, AuditCommand):

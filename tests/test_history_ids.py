@@ -16,7 +16,15 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.failures import AccountFailures
-from bot.history_ids import HistoryIdResolver, HistoryIds, assign_ids, index_rows
+from bot.history_ids import (
+    AMBIGUOUS,
+    NO_MATCH,
+    SHARED,
+    HistoryIdResolver,
+    HistoryIds,
+    assign_ids,
+    index_rows,
+)
 from bot.notifications import NotificationService
 from bot.sandbox.fake_zuora import FakeZuora, RecordedRequest
 from bot.sandbox.tenant import Tenant, build_tenant
@@ -84,8 +92,34 @@ def wire_callout(**fields: object) -> CalloutHistory:
     return CalloutHistory.model_validate(fields)
 
 
+TOLERANCE = timedelta(seconds=10)
+EMAIL_COLUMNS = {"id", "accountid", "createdon", "eventcategory", "to", "subject"}
+CALLOUT_COLUMNS = {
+    "id",
+    "accountid",
+    "createtime",
+    "objectid",
+    "eventcategory",
+    "attemptnumber",
+    "responsecode",
+}
+
+
 def jobs_submitted(fake: FakeZuora) -> list[RecordedRequest]:
-    return [r for r in fake.requests(JOBS) if r.method == "POST" and r.path == JOBS]
+    """The ID lookups submitted (SHOW COLUMNS and one-row schema queries left out)."""
+    return [
+        r
+        for r in fake.requests(JOBS)
+        if r.method == "POST" and r.path == JOBS and r.json()["query"].startswith("SELECT Id,")
+    ]
+
+
+def schema_jobs(fake: FakeZuora) -> list[str]:
+    """The schema queries submitted: SHOW COLUMNS, or the one-row fallback."""
+    queries = [
+        r.json()["query"] for r in fake.requests(JOBS) if r.method == "POST" and r.path == JOBS
+    ]
+    return [q for q in queries if not q.startswith("SELECT Id,")]
 
 
 def true_email_ids(tenant: Tenant, failures: AccountFailures) -> dict[tuple[datetime, str], str]:
@@ -185,16 +219,17 @@ def test_data_query_mode_replaces_rest_ids_and_drops_unmatched_ones() -> None:
         wire_email(id="RESTID0002", sendTime=at, subject="two", toEmail="a@x", eventCategory=1110),
     ]
     rows = [
-        {"id": "DQID00000001", "accountid": account.id, "sendtime": "2026-05-11 09:00:00"}
-        | {"eventcategory": 1110, "toemail": "a@x", "subject": "one"}
+        {"id": "DQID00000001", "accountid": account.id, "at_utc": "2026-05-11T15:59:58.120Z"}
+        | {"eventcategory": "1110", "to": "a@x", "subject": "one"}
     ]
     failures = AccountFailures(account=account, window=window, callouts=[], emails=emails)
-    found: dict[NotificationKind, HistoryIds] = {"email": index_rows("email", rows, LA)}
+    found: dict[NotificationKind, HistoryIds] = {"email": index_rows("email", rows, EMAIL_COLUMNS)}
 
-    replaced = assign_ids(failures, found, tz=LA, override=True)
-    kept = assign_ids(failures, found, tz=LA, override=False)
+    replaced = assign_ids(failures, found, tolerance=TOLERANCE, override=True)
+    kept = assign_ids(failures, found, tolerance=TOLERANCE, override=False)
 
     assert [e.id for e in replaced.emails] == ["DQID00000001", None]
+    assert replaced.emails[1].id_problem == NO_MATCH
     assert [e.id for e in kept.emails] == ["RESTID0001", "RESTID0002"]
 
 
@@ -258,6 +293,7 @@ def test_a_failed_job_becomes_ids_error_and_is_retried_next_time(
     make_service: ServiceFactory, tenant_without_ids: Tenant
 ) -> None:
     service, fake = make_service(tenant_without_ids)
+    service.id_source(track_id=TRACK)  # learn the columns first: the lookup's own job fails
     fake.fail_next_query("Query exceeded the 300 s limit")
 
     failed = service.failures_for(BIG, 2 * DAY, "2d", track_id=TRACK, defer_ids=True)
@@ -278,6 +314,7 @@ def test_pending_then_failing_lookup_delivers_the_error(
     make_service: ServiceFactory, tenant_without_ids: Tenant
 ) -> None:
     service, fake = make_service(tenant_without_ids, id_wait=0.1)
+    service.id_source(track_id=TRACK)  # learn the columns first: the lookup's own job fails
     fake.set_query_delay(0.6)
     fake.fail_next_query("Insufficient Data Query capacity")
     delivered: list[AccountFailures] = []
@@ -350,30 +387,174 @@ def test_refresh_looks_again_when_new_rows_are_not_covered(
     assert new_row.id == late.id
 
 
-def test_auto_mode_starts_data_query_before_the_scan_once_ids_were_missing(
+def test_rest_ids_mean_no_data_query_job_whatever_earlier_cards_saw(
+    make_service: ServiceFactory,
+) -> None:
+    tenant = build_tenant(seed=3, now=NOW, rest_ids=False)
+    service, fake = make_service(tenant)
+    earlier = service.failures_for(BIG, 2 * DAY, "2d", track_id=TRACK)
+    assert jobs_submitted(fake), "the first card's rows had no ids, so it looked them up"
+    assert_ids_are_the_tenants(tenant, earlier)
+    tenant.rest_ids = True  # the same tenant now lists ids (REST disproves "no ids")
+    fake.reset_log()
+    submitted_before = fake.query_jobs_submitted
+
+    for account in ("A00000002", "A00000003", BIG):
+        failures = service.failures_for(account, 7 * DAY, "7d", track_id=TRACK, defer_ids=True)
+        assert not failures.ids_pending and failures.ids_error is None
+        assert all(e.id for e in failures.emails) and all(c.id for c in failures.callouts)
+
+    assert fake.requests("/query") == []
+    assert fake.query_jobs_submitted == submitted_before
+
+
+def test_columns_are_learned_once_with_show_columns_and_cached(
     make_service: ServiceFactory, tenant_without_ids: Tenant
 ) -> None:
     service, fake = make_service(tenant_without_ids)
     service.failures_for(BIG, 2 * DAY, "2d", track_id=TRACK)
-    fake.set_latency(0.05)
-    fake.reset_log()
+    service.failures_for("A00000002", 2 * DAY, "2d", track_id=TRACK)
 
-    failures = service.failures_for("A00000002", 7 * DAY, "7d", track_id=TRACK)
+    assert sorted(schema_jobs(fake)) == [
+        "SHOW COLUMNS FROM notificationhistorycallout",
+        "SHOW COLUMNS FROM notificationhistoryemail",
+    ]
 
-    log = fake.requests()
-    submitted = next(i for i, r in enumerate(log) if r.method == "POST" and r.path == JOBS)
-    history = [i for i, r in enumerate(log) if r.path.startswith("/v1/notification-history/")]
-    assert submitted < history[-1], "the lookup ran alongside the history scan"
+
+def test_without_show_columns_a_one_row_query_names_the_columns(
+    tenant_without_ids: Tenant,
+) -> None:
+    fake = FakeZuora(tenant_without_ids, clock=lambda: NOW, show_columns=False).start()
+    settings = ZuoraSettings(
+        _env_file=None,
+        base_url=fake.base_url,
+        client_id=fake.client_id,
+        client_secret=fake.client_secret,
+        retry_max_delay=0.05,
+    )
+    service = NotificationService(ZuoraClient.from_settings(settings), now=lambda: NOW)
+    try:
+        failures = service.failures_for(BIG, 2 * DAY, "2d", track_id=TRACK)
+    finally:
+        service.close()
+        fake.stop()
+
     assert_ids_are_the_tenants(tenant_without_ids, failures)
+    assert sorted(q for q in schema_jobs(fake) if q.startswith("SELECT")) == [
+        "SELECT * FROM notificationhistorycallout LIMIT 1",
+        "SELECT * FROM notificationhistoryemail LIMIT 1",
+    ]
 
 
-# -- matching ------------------------------------------------------------------------------------
+def test_a_tenant_without_some_match_columns_still_gets_ids(
+    tenant_without_ids: Tenant,
+) -> None:
+    hidden = {
+        "notificationhistoryemail": ("Subject", "EventCategory"),
+        "notificationhistorycallout": ("RequestUrl", "ResponseCode"),  # BYOK hides RequestUrl
+    }
+    fake = FakeZuora(tenant_without_ids, clock=lambda: NOW, hidden_columns=hidden).start()
+    settings = ZuoraSettings(
+        _env_file=None,
+        base_url=fake.base_url,
+        client_id=fake.client_id,
+        client_secret=fake.client_secret,
+        retry_max_delay=0.05,
+    )
+    service = NotificationService(ZuoraClient.from_settings(settings), now=lambda: NOW)
+    try:
+        failures = service.failures_for(BIG, 2 * DAY, "2d", track_id=TRACK)
+        status = service.id_source(track_id=TRACK)
+    finally:
+        service.close()
+        fake.stop()
+
+    queries = [r.json()["query"] for r in jobs_submitted(fake)]
+    assert queries and not any("Subject" in q or "ResponseCode" in q for q in queries)
+    assert_ids_are_the_tenants(tenant_without_ids, failures)
+    email_table = next(t for t in status.tables if t.table == "notificationhistoryemail")
+    assert "subject" not in email_table.columns and "to" in email_table.columns
+    assert email_table.missing == () and email_table.error is None
 
 
-def test_matching_emails_uses_account_time_category_recipient_and_subject() -> None:
+def test_status_reports_the_id_source_columns_and_match_counts(
+    make_service: ServiceFactory, tenant_without_ids: Tenant
+) -> None:
+    service, fake = make_service(tenant_without_ids)
+    failures = service.failures_for(BIG, 2 * DAY, "2d", track_id=TRACK)
+
+    status = service.id_source(track_id=TRACK)
+
+    assert status.mode == "auto" and status.rest_ids_seen is False
+    tables = {t.table: t for t in status.tables}
+    assert set(tables["notificationhistoryemail"].columns) == {
+        "id",
+        "accountid",
+        "contactid",
+        "notificationid",
+        "objectid",
+        "createdon",
+        "createdbyid",
+        "eventcategory",
+        "eventname",
+        "subject",
+        "to",
+        "cc",
+        "bcc",
+        "replyto",
+        "sender",
+        "status",
+        "errormessage",
+    }
+    assert "createtime" in tables["notificationhistorycallout"].columns
+    assert all(t.source == "SHOW COLUMNS" and t.error is None for t in status.tables)
+    assert status.stats["email"].matched == len(failures.emails)
+    assert status.stats["callout"].matched == len(failures.callouts)
+    assert schema_jobs(fake).count("SHOW COLUMNS FROM notificationhistoryemail") == 2
+
+
+def test_status_says_when_the_columns_cannot_be_learned(
+    make_service: ServiceFactory, tenant_without_ids: Tenant
+) -> None:
+    service, fake = make_service(tenant_without_ids)
+    fake.fail_next_query("Insufficient Data Query capacity")
+    fake.fail_next_query("Insufficient Data Query capacity")
+    fake.fail_next_query("Insufficient Data Query capacity")
+    fake.fail_next_query("Insufficient Data Query capacity")
+
+    status = service.id_source(track_id=TRACK)
+
+    assert status.rest_ids_seen is None
+    assert all(
+        t.error is not None and "Insufficient Data Query capacity" in t.error for t in status.tables
+    )
+
+
+def test_lookups_never_run_more_jobs_than_the_process_budget(
+    make_service: ServiceFactory, tenant_without_ids: Tenant
+) -> None:
+    service, fake = make_service(tenant_without_ids, max_query_jobs=2)
+    fake.set_query_delay(0.3)
+    accounts = [f"A{n:08d}" for n in range(2, 8)]
+    threads = [
+        threading.Thread(
+            target=service.failures_for, args=(a, 2 * DAY, "2d"), kwargs={"track_id": TRACK}
+        )
+        for a in accounts
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert len(jobs_submitted(fake)) >= len(accounts)
+    assert fake.max_active_queries <= 2
+
+
+def test_matching_emails_needs_one_record_each_way_within_the_tolerance() -> None:
     account = Account(id="8A" + "1" * 30, number="A1", name="Acme")
     at = datetime(2026, 11, 1, 8, 30, tzinfo=UTC)  # 01:30 PDT, the first of two 01:30s
-    later = at + timedelta(hours=1)  # 01:30 PST
+    later = at + timedelta(hours=1)  # 01:30 PST: the same wall clock, an hour apart
     window = TimeWindow.ending_at(NOW, DAY, "1d")
 
     def email(when: datetime, subject: str, to: str = "a@x") -> EmailHistory:
@@ -382,51 +563,118 @@ def test_matching_emails_uses_account_time_category_recipient_and_subject() -> N
         )
 
     def row(
-        id_: str, when: str, subject: str, to: str = "a@x", **extra: object
+        id_: str, when: datetime, subject: str, to: str = "a@x", **extra: object
     ) -> dict[str, object]:
-        base: dict[str, object] = {"id": id_, "accountid": account.id.lower(), "sendtime": when}
-        return base | {"eventcategory": 1110, "toemail": to, "subject": subject} | extra
+        iso = when.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        base: dict[str, object] = {"id": id_, "accountid": account.id.lower(), "at_utc": iso}
+        return base | {"eventcategory": "1110", "to": to, "subject": subject} | extra
 
-    emails = [email(at, "dup"), email(later, "dup"), email(at, "other"), email(at, "x", "b@x")]
+    emails = [
+        email(at, "first"),
+        email(later, "first"),
+        email(at, "twins"),
+        email(at, "x", "b@x"),
+        email(at, "late"),
+        email(at, "Shared"),
+        email(at + timedelta(seconds=4), "shared"),
+    ]
     rows = [
-        row("ID00000002", "2026-11-01 01:30:00", "dup"),
-        row("ID00000001", "2026-11-01 01:30:00", "dup"),
-        row("ID00000003", "2026-11-01T01:30:00", "other"),
-        row("ID00000004", "2026-11-01 01:30:00", "x", to="c@x"),  # another recipient
-        row("ID00000005", "2026-11-01 01:30:00", "other", eventcategory=2110),
-        row("bad id!", "2026-11-01 01:30:00", "x", to="b@x"),
+        row("ID00000001", at - timedelta(seconds=2.5), "first"),  # CreatedOn before sendTime
+        row("ID00000002", later - timedelta(seconds=1), "FIRST"),  # case differs
+        row("ID00000003", at, "twins"),
+        row("ID00000004", at - timedelta(seconds=1), "twins"),  # two records fit one row
+        row("ID00000005", at, "x", to="c@x"),  # another recipient
+        row("ID00000006", at - timedelta(seconds=11), "late"),  # beyond the 10 s tolerance
+        row("ID00000007", at + timedelta(seconds=2), "shared"),  # fits both "shared" rows
+        row("bad id!", at, "x", to="b@x"),
     ]
     failures = AccountFailures(account=account, window=window, callouts=[], emails=emails)
 
-    matched = assign_ids(failures, {"email": index_rows("email", rows, LA)}, tz=LA, override=False)
+    matched = assign_ids(
+        failures,
+        {"email": index_rows("email", rows, EMAIL_COLUMNS)},
+        tolerance=TOLERANCE,
+        override=False,
+    )
 
-    assert [e.id for e in matched.emails] == ["ID00000001", "ID00000002", "ID00000003", None]
+    ids = [e.id for e in matched.emails]
+    assert ids == ["ID00000001", "ID00000002", None, None, None, None, None]
+    problems = [e.id_problem for e in matched.emails]
+    assert problems[:2] == [None, None]
+    assert problems[2] == AMBIGUOUS.format(count=2)
+    assert problems[3] == NO_MATCH and problems[4] == NO_MATCH
+    assert problems[5] == SHARED and problems[6] == SHARED
 
 
-def test_matching_callouts_uses_event_id_and_time_then_the_event_alone() -> None:
+def test_matching_callouts_uses_object_category_attempt_code_and_time() -> None:
     account = Account(id="8a" + "2" * 30, number="A1", name="Acme")
     window = TimeWindow.ending_at(NOW, DAY, "1d")
     at = datetime(2026, 5, 11, 16, 0, 5, tzinfo=UTC)
 
-    def callout(event: str, when: datetime) -> CalloutHistory:
-        context = {"<Event.ID>": event, "<Account.ID>": account.id}
-        return wire_callout(createTime=when, eventContext=context, eventCategory=1210)
+    def callout(obj: str, attempt: int, code: int) -> CalloutHistory:
+        context = {"<Object.ID>": obj, "<Account.ID>": account.id, "<Event.ID>": "ignored"}
+        return wire_callout(
+            createTime=at,
+            eventContext=context,
+            eventCategory=1210,
+            attemptedNum=attempt,
+            responseCode=code,
+        )
 
-    callouts = [callout("ev1", at), callout("ev2", at), callout("ev3", at)]
+    def row(id_: str, obj: str, attempt: int, code: str) -> dict[str, object]:
+        when = (at + timedelta(seconds=0.4)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        return {
+            "id": id_,
+            "accountid": account.id,
+            "at_utc": when,
+            "objectid": obj,
+            "eventcategory": "1210",
+            "attemptnumber": attempt,
+            "responsecode": code,
+        }
+
+    callouts = [callout("obj1", 1, 500), callout("obj1", 2, 500), callout("obj2", 1, 503)]
     rows = [
-        {"id": "CID0000001", "eventid": "ev1", "createtime": "2026-05-11 09:00:05"},
-        {"id": "CID0000009", "eventid": "ev1", "createtime": "2026-05-11 08:00:05"},
-        {"id": "CID0000002", "eventid": "ev2", "createtime": "2026-05-11 08:59:00"},  # other try
-        {"id": "CID0000003", "eventid": "ev2", "createtime": "2026-05-11 08:58:00"},
+        row("CID0000001", "obj1", 1, "500"),
+        row("CID0000002", "obj1", 2, "500"),
+        row("CID0000003", "obj2", 1, "500"),  # another response code: not this attempt
+        row("CID0000004", "obj3", 1, "503"),
     ]
     failures = AccountFailures(account=account, window=window, callouts=callouts, emails=[])
 
     matched = assign_ids(
-        failures, {"callout": index_rows("callout", rows, LA)}, tz=LA, override=False
+        failures,
+        {"callout": index_rows("callout", rows, CALLOUT_COLUMNS)},
+        tolerance=TOLERANCE,
+        override=False,
     )
 
     assert [c.id for c in matched.callouts] == ["CID0000001", "CID0000002", None]
+    assert matched.callouts[2].id_problem == NO_MATCH
     assert matched.callouts[0].resendable and not matched.callouts[2].resendable
+
+
+def test_rows_keep_rest_ids_and_no_other_row_takes_them() -> None:
+    account = Account(id="8a" + "4" * 30, number="A1", name="Acme")
+    at = datetime(2026, 5, 11, 16, 0, tzinfo=UTC)
+    emails = [
+        wire_email(id="IDREST0001", sendTime=at, subject="s", toEmail="a@x", eventCategory=1110),
+        wire_email(sendTime=at, subject="s", toEmail="a@x", eventCategory=1110),
+    ]
+    rows = [
+        {"id": "IDREST0001", "at_utc": "2026-05-11T16:00:00.000Z", "subject": "s", "to": "a@x"},
+        {"id": "IDDQ000002", "at_utc": "2026-05-11T15:59:59.000Z", "subject": "s", "to": "a@x"},
+    ]
+    failures = AccountFailures(
+        account=account, window=TimeWindow.ending_at(NOW, DAY, "1d"), callouts=[], emails=emails
+    )
+    matched = assign_ids(
+        failures,
+        {"email": index_rows("email", rows, EMAIL_COLUMNS)},
+        tolerance=TOLERANCE,
+        override=False,
+    )
+    assert [e.id for e in matched.emails] == ["IDREST0001", "IDDQ000002"]
 
 
 def test_resolver_kinds_follow_the_mode() -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote
@@ -215,7 +217,9 @@ def _card_blocks(
         _resend_id(e.id) is None for e in emails
     )
     if missing_ids or failures.ids_pending or failures.ids_error:
-        blocks.append(context(_ids_note(failures, ui_url=ui_url, room=room)))
+        rows: list[CalloutHistory | EmailHistory] = [*callouts, *emails]
+        problems = [row.id_problem for row in rows if not row.id and row.id_problem]
+        blocks.append(context(_ids_note(failures, ui_url=ui_url, room=room, problems=problems)))
 
     if callouts:
         first = page * per_callouts
@@ -265,7 +269,9 @@ def _summary(failures: AccountFailures, *, ui_url: str) -> dict[str, Any]:
     )
 
 
-def _ids_note(failures: AccountFailures, *, ui_url: str, room: _Room) -> str:
+def _ids_note(
+    failures: AccountFailures, *, ui_url: str, room: _Room, problems: Sequence[str] = ()
+) -> str:
     zuora = _zuora_link(ui_url, failures.account, "Zuora")
     if failures.ids_pending:
         return ":hourglass_flowing_sand: Resend IDs are still loading… this card updates itself."
@@ -274,6 +280,13 @@ def _ids_note(failures: AccountFailures, *, ui_url: str, room: _Room) -> str:
             f":warning: Couldn't load resend IDs ({escape_truncated(failures.ids_error, room.note)}); "
             f"resend from {zuora}."
         )
+    if problems:  # the matcher never guesses: say why each row went without an ID
+        counts = Counter(problems)
+        reasons = "; ".join(
+            f"{plural(count, 'row')}: {escape_truncated(reason, 160)}"
+            for reason, count in counts.most_common(3)
+        )
+        return f":information_source: No resend ID for {reasons}. Open them in {zuora}."
     return f":information_source: Zuora gave no resend ID for some rows; resend those from {zuora}."
 
 

@@ -100,6 +100,9 @@ def _outcome_text(outcome: ResendOutcome) -> str:
         return f"Resend of {plural(total, noun)}{target} failed: {error}"
     failed = len(outcome.result.failed)
     tail = f"; {failed} failed" if failed else ""
+    waiting = len(outcome.result.in_progress)
+    if waiting:
+        tail += f"; {waiting} already done or in progress at Zuora (not resent twice)"
     return f"{len(outcome.result.succeeded)} of {plural(total, noun)} resent{target}{tail}"
 
 
@@ -126,12 +129,17 @@ def _outcome_blocks(
     else:
         result = outcome.result
         sent = len(result.succeeded)
-        icon = (
-            ":white_check_mark:"
-            if result.all_succeeded
-            else (":x:" if result.all_failed else ":warning:")
-        )
-        blocks.append(section(f"{icon} *{sent} of {plural(total, noun)} resent*{target}"))
+        if result.failed:
+            icon = ":x:" if result.all_failed else ":warning:"
+        else:  # a 409 is Zuora holding the same request: not a failure
+            icon = ":white_check_mark:" if sent else ":hourglass_flowing_sand:"
+        headline = f"{icon} *{sent} of {plural(total, noun)} resent*{target}"
+        if result.in_progress:
+            headline += (
+                f"\n{len(result.in_progress)} already done or in progress at Zuora "
+                "(it answered 409 for this request's Idempotency-Key): not resent twice."
+            )
+        blocks.append(section(headline))
     track = f" · track id {code(outcome.track_id, 64)}" if outcome.track_id else ""
     blocks.append(
         context(f"Requested by {mention(outcome.requested_by)} · {date_token(outcome.at)}{track}")
@@ -165,6 +173,7 @@ def _rows(outcome: ResendOutcome, *, label_chars: int, message_chars: int) -> li
     if result is None:
         return [head("•", history_id) for history_id in outcome.ids]
     succeeded = set(result.succeeded)
+    waiting = set(result.in_progress)
     failed_rows: list[str] = []
     other_rows: list[str] = []
     for history_id in outcome.ids:
@@ -182,6 +191,9 @@ def _rows(outcome: ResendOutcome, *, label_chars: int, message_chars: int) -> li
                 failed_rows.append(f"{first} — {reason}")
         elif history_id in succeeded:
             other_rows.append(f"{head(':white_check_mark:', history_id)} — sent")
+        elif history_id in waiting:
+            row = head(":hourglass_flowing_sand:", history_id)
+            other_rows.append(f"{row} — already done or in progress at Zuora; not resent twice")
         else:
             other_rows.append(f"{head(':grey_question:', history_id)} — Zuora did not say")
     return failed_rows + other_rows

@@ -7,6 +7,7 @@ from typing import Any
 
 from bot.cards.elements import context, fields_section, finish, fit, header, section
 from bot.cards.message import SlackMessage
+from bot.history_ids import IdSourceStatus, TableStatus
 from bot.mrkdwn import code, escape, escape_truncated, truncate_mrkdwn
 
 _MENTION = re.compile(
@@ -99,8 +100,10 @@ def build_status(
     detail: str,
     token_expires_in: float | None,
     config: list[tuple[str, str]],
+    id_source: IdSourceStatus | None = None,
 ) -> SlackMessage:
-    """`/zuora status`: Zuora's answer to our credentials, the token's life left, and settings."""
+    """`/zuora status`: Zuora's answer to our credentials, the token's life left, the resend-ID
+    source with the Data Query columns it found, and the non-secret settings."""
     detail_text = escape_truncated(detail, 1000)
     if zuora_ok:
         headline = f":white_check_mark: *Zuora accepts the bot's credentials.* {detail_text}"
@@ -109,7 +112,49 @@ def build_status(
         headline = f":x: *Zuora check failed.* {detail_text}"
         text = f"Zuora: failing. {detail_text}"
     top = [section(headline), context(_token_line(token_expires_in))]
+    if id_source is not None:
+        top.extend(id_source_blocks(id_source))
     return finish(text, top + fit(lambda room: _config_blocks(config, room), _CONFIG_ROOMS))
+
+
+_MODE_WORDS = {
+    "auto": "REST ids when Zuora lists them, else Data Query",
+    "rest": "REST ids only (Data Query is off)",
+    "data-query": "Data Query for every row",
+}
+
+
+def id_source_blocks(status: IdSourceStatus) -> list[dict[str, Any]]:
+    """Which resend-ID source this tenant uses, and each Data Query table's learned columns."""
+    if status.rest_ids_seen is None:
+        seen = "No failures card yet, so it is not known whether Zuora lists ids on this tenant."
+    elif status.rest_ids_seen:
+        seen = "The last card's REST records carried ids: resends need no Data Query."
+    else:
+        seen = "The last card's REST records carried no ids: resend buttons come from Data Query."
+    lines = [
+        f"*Resend IDs:* {escape(_MODE_WORDS[status.mode])} (`ZUORA_HISTORY_IDS={status.mode}`). {escape(seen)}"
+    ]
+    for kind, stats in status.stats.items():
+        lines.append(
+            f"Last lookup ({kind}s): {stats.matched} matched, {stats.ambiguous} ambiguous, "
+            f"{stats.unmatched} without a Data Query record."
+        )
+    blocks = [section("\n".join(lines))]
+    blocks.extend(section(_table_line(table)) for table in status.tables)
+    return blocks
+
+
+def _table_line(table: TableStatus) -> str:
+    name = code(table.table, 60)
+    if table.error is not None:
+        return f":x: {name}: could not read its columns: {escape_truncated(table.error, 500)}"
+    columns = ", ".join(table.columns)
+    found = f"{len(table.columns)} columns (from {escape(table.source or 'Data Query')}): {code(columns, 1500)}"
+    if table.missing:
+        lacking = ", ".join(table.missing)
+        return f":x: {name} lacks {code(lacking, 200)}, so its rows get no resend ID. {found}"
+    return f":white_check_mark: {name} works: {found}"
 
 
 def _config_blocks(config: list[tuple[str, str]], value_chars: int) -> list[dict[str, Any]]:

@@ -1,8 +1,13 @@
-"""Zuora Data Query: job payloads, job status parsing, result-file rows, and the history-ID queries.
+"""Zuora Data Query: job payloads, job status parsing, result files, and the history-ID queries.
 
-The SQL here is built only from values this module validates itself (a 32-hex account ID and aware
-datetimes it formats), never from text a user typed, so nothing from Slack can reach a query.
-Zone-less timestamps are written in the tenant's zone, the zone Zuora reads them in.
+Data Query is Trino: a query naming a column the tenant lacks fails, and a zone-less TIMESTAMP
+literal means UTC. So the ID queries are built from the columns the tenant reported (SHOW COLUMNS),
+filter with UTC literals that state their offset, and have Zuora return the time as ISO-8601 UTC
+text rather than in a display form nobody documents.
+
+The SQL here is built only from values this module validates itself (an account object ID, aware
+datetimes it formats, column names from its own documented list), never from text a user typed, so
+nothing from Slack can reach a query.
 """
 
 from __future__ import annotations
@@ -12,12 +17,12 @@ import gzip
 import io
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from bot.zuora.errors import ZuoraInputError, ZuoraResponseValidationError
+from bot.zuora.errors import ZuoraInputError, ZuoraQueryError, ZuoraResponseValidationError
 from bot.zuora.guard import OBJECT_ID_PATTERN
 from bot.zuora.models import TimeWindow
 
@@ -25,26 +30,37 @@ QUERY_JOBS_PATH = "/query/jobs"
 QUERY_JOB_PATH = "/query/jobs/{job_id}"
 OutputFormat = Literal["JSON", "CSV"]
 TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled", "aborted"})
-SQL_TIME = "%Y-%m-%d %H:%M:%S"
-# Zone-less times in the repeated hour of a DST fall-back are ambiguous; widening the query by this
-# much keeps every record of the window in the result (rows are matched exactly afterwards).
-WINDOW_PAD = timedelta(hours=1)
+
+EMAIL_TABLE = "notificationhistoryemail"
+CALLOUT_TABLE = "notificationhistorycallout"
+#: The columns Zuora documents for the two tables (Data Source EmailHistory / CalloutHistory fields,
+#: Data Query samples). A tenant may lack some (or hide `RequestUrl` under BYOK), so the bot learns
+#: the real list with SHOW COLUMNS and builds its queries from that; these are the ones it may use.
+DOCUMENTED_COLUMNS: Mapping[str, tuple[str, ...]] = {
+    EMAIL_TABLE: tuple(
+        "Id AccountId ContactId NotificationId ObjectId CreatedOn CreatedById EventCategory "
+        "EventName Subject To Cc Bcc ReplyTo Sender Status ErrorMessage".split()
+    ),
+    CALLOUT_TABLE: tuple(
+        "Id AccountId ContactId NotificationId ObjectId EventCategory RequestUrl ResponseCode "
+        "ResponseContent CreateTime AttemptLimit AttemptNumber".split()
+    ),
+}
+#: Each table's timestamp column: the one the window filters on and the match compares.
+TIME_COLUMNS: Mapping[str, str] = {EMAIL_TABLE: "CreatedOn", CALLOUT_TABLE: "CreateTime"}
+#: The label the query gives the time column, converted to ISO-8601 UTC text by Zuora itself.
+UTC_TIME_LABEL = "at_utc"
+#: Columns an ID lookup cannot do without; the rest only sharpen the match when they exist.
+REQUIRED_COLUMNS = ("Id", "AccountId")
+#: Columns compared between a REST record and a Data Query row, per table, when the tenant has them.
+MATCH_COLUMNS: Mapping[str, tuple[str, ...]] = {
+    EMAIL_TABLE: ("EventCategory", "To", "Subject"),
+    CALLOUT_TABLE: ("ObjectId", "EventCategory", "AttemptNumber", "ResponseCode"),
+}
 
 _ZUORA_ID = re.compile(OBJECT_ID_PATTERN)
 _JOB_ID = re.compile(r"[0-9A-Za-z-]{1,64}")
-
-EMAIL_ID_QUERY = (
-    "SELECT Id, AccountId, SendTime, EventCategory, ToEmail, Subject "
-    "FROM notificationhistoryemail "
-    "WHERE AccountId = '{account}' "
-    "AND SendTime >= TIMESTAMP '{start}' AND SendTime < TIMESTAMP '{end}'"
-)
-CALLOUT_ID_QUERY = (
-    "SELECT Id, AccountId, CreateTime, EventId, EventCategory "
-    "FROM notificationhistorycallout "
-    "WHERE AccountId = '{account}' "
-    "AND CreateTime >= TIMESTAMP '{start}' AND CreateTime < TIMESTAMP '{end}'"
-)
+_SQL_TIME = "%Y-%m-%d %H:%M:%S.{millis:03d} +00:00"
 
 
 @dataclass(frozen=True)
@@ -108,8 +124,21 @@ def poll_delays(first: float = 0.25, factor: float = 1.5, cap: float = 1.0) -> I
         delay = min(cap, delay * factor)
 
 
+@dataclass(frozen=True)
+class QueryResult:
+    """A result file: its column labels (lower-cased, in file order when known) and its rows."""
+
+    columns: tuple[str, ...]
+    rows: list[dict[str, Any]]
+
+
 def parse_rows(content: bytes, output_format: OutputFormat = "JSON") -> list[dict[str, Any]]:
     """The rows of a result file, keys lower-cased: JSON lines, a JSON array, or CSV with a header."""
+    return parse_result(content, output_format).rows
+
+
+def parse_result(content: bytes, output_format: OutputFormat = "JSON") -> QueryResult:
+    """Columns and rows of a result file; a CSV header names the columns even with no rows."""
     if content[:2] == b"\x1f\x8b":  # gzip even though we asked for none
         content = gzip.decompress(content)
     try:
@@ -117,10 +146,13 @@ def parse_rows(content: bytes, output_format: OutputFormat = "JSON") -> list[dic
     except UnicodeDecodeError as exc:
         raise ZuoraResponseValidationError("The Data Query result file is not UTF-8") from exc
     if output_format == "CSV":
-        return [
+        reader = csv.DictReader(io.StringIO(text))
+        header = tuple(name.strip().lower() for name in reader.fieldnames or ())
+        rows = [
             {key.strip().lower(): (value if value != "" else None) for key, value in row.items()}
-            for row in csv.DictReader(io.StringIO(text))
+            for row in reader
         ]
+        return QueryResult(columns=header, rows=rows)
     stripped = text.strip()
     try:
         if stripped.startswith("["):
@@ -130,11 +162,14 @@ def parse_rows(content: bytes, output_format: OutputFormat = "JSON") -> list[dic
     except ValueError as exc:
         raise ZuoraResponseValidationError("The Data Query result file is not valid JSON") from exc
     rows = []
+    labels: dict[str, None] = {}
     for item in items:
         if not isinstance(item, Mapping):
             raise ZuoraResponseValidationError("A Data Query result row is not an object")
-        rows.append({str(key).lower(): value for key, value in item.items()})
-    return rows
+        row = {str(key).lower(): value for key, value in item.items()}
+        labels.update(dict.fromkeys(row))
+        rows.append(row)
+    return QueryResult(columns=tuple(labels), rows=rows)
 
 
 def validate_zuora_id(value: str) -> str:
@@ -144,37 +179,21 @@ def validate_zuora_id(value: str) -> str:
     return value.lower()
 
 
-def sql_time(moment: datetime, tz: tzinfo) -> str:
-    """`yyyy-MM-dd HH:mm:ss` on the tenant's wall clock (an aware datetime in, digits only out)."""
+def utc_literal(moment: datetime) -> str:
+    """`TIMESTAMP 'yyyy-MM-dd HH:mm:ss.SSS +00:00'`: the instant in UTC with an explicit offset.
+
+    Zuora reads a zone-less literal as UTC and recommends stating the offset; writing it makes the
+    window independent of the tenant's zone (an aware datetime in, digits only out).
+    """
     if not isinstance(moment, datetime) or moment.tzinfo is None:
         raise ZuoraInputError("Query times must be timezone-aware datetimes")
-    return moment.astimezone(tz).strftime(SQL_TIME)
+    utc = moment.astimezone(UTC)
+    text = utc.strftime(_SQL_TIME.replace("{millis:03d}", f"{utc.microsecond // 1000:03d}"))
+    return f"TIMESTAMP '{text}'"
 
 
-def email_ids_query(account_id: str, window: TimeWindow, tz: tzinfo) -> str:
-    """SQL for the IDs (and matching fields) of one account's emails around `window`."""
-    return _history_query(EMAIL_ID_QUERY, account_id, window, tz)
-
-
-def callout_ids_query(account_id: str, window: TimeWindow, tz: tzinfo) -> str:
-    """SQL for the IDs (and matching fields) of one account's callouts around `window`."""
-    return _history_query(CALLOUT_ID_QUERY, account_id, window, tz)
-
-
-def _history_query(template: str, account_id: str, window: TimeWindow, tz: tzinfo) -> str:
-    return template.format(
-        account=validate_zuora_id(account_id),
-        start=sql_time(window.start - WINDOW_PAD, tz),
-        end=sql_time(window.end + WINDOW_PAD, tz),
-    )
-
-
-def wall_clock(value: object, tz: tzinfo) -> str | None:
-    """A timestamp (ours or a result row's) as `yyyy-MM-dd HH:mm:ss` on the tenant's wall clock.
-
-    Aware values (and texts with an offset or `Z`) are converted to `tz`; zone-less texts are already
-    tenant-local, the way Zuora writes them. None when the value is not a timestamp.
-    """
+def parse_utc(value: object) -> datetime | None:
+    """An ISO-8601 time the query produced (`…Z`, `…+00:00`, or zone-less UTC) as aware UTC."""
     if isinstance(value, datetime):
         moment = value
     elif isinstance(value, str) and value.strip():
@@ -187,20 +206,103 @@ def wall_clock(value: object, tz: tzinfo) -> str | None:
             return None
     else:
         return None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(tz)
-    return moment.replace(tzinfo=None, microsecond=0).strftime(SQL_TIME)
+    if moment.tzinfo is None:  # the query asked for UTC; a zone-less answer is still UTC
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def show_columns_query(table: str) -> str:
+    """`SHOW COLUMNS FROM <table>` for one of the two history tables."""
+    return f"SHOW COLUMNS FROM {_table(table)}"
+
+
+def sample_row_query(table: str) -> str:
+    """A one-row query whose CSV header names every column (the fallback to SHOW COLUMNS)."""
+    return f"SELECT * FROM {_table(table)} LIMIT 1"
+
+
+def columns_from_show(rows: Iterable[Mapping[str, Any]]) -> frozenset[str]:
+    """Lower-cased column names from SHOW COLUMNS rows (Trino's `Column` field)."""
+    names = {str(row.get("column") or "").strip().lower() for row in rows}
+    names.discard("")
+    if not names:
+        raise ZuoraQueryError("SHOW COLUMNS returned no column names")
+    return frozenset(names)
+
+
+def ids_query(
+    table: str,
+    account_id: str,
+    window: TimeWindow,
+    columns: Collection[str],
+    *,
+    pad: timedelta,
+) -> str:
+    """SQL for one account's history IDs (and match columns) around `window`, padded by `pad`.
+
+    Uses only columns in `columns` (the tenant's, lower-cased); the time column comes back as
+    ISO-8601 UTC text made by Zuora (`to_iso8601(… AT TIME ZONE 'UTC')`) under `UTC_TIME_LABEL`.
+    ZuoraQueryError when a required column is missing.
+    """
+    table = _table(table)
+    have = {name.lower() for name in columns}
+    time_column = TIME_COLUMNS[table]
+    missing = [name for name in (*REQUIRED_COLUMNS, time_column) if name.lower() not in have]
+    if missing:
+        raise ZuoraQueryError(
+            f"this tenant's Data Query table {table} has no {', '.join(missing)} column"
+        )
+    selected = [
+        "Id",
+        "AccountId",
+        f"to_iso8601({time_column} AT TIME ZONE 'UTC') AS {UTC_TIME_LABEL}",
+        *(_quoted(name) for name in MATCH_COLUMNS[table] if name.lower() in have),
+    ]
+    return (
+        f"SELECT {', '.join(selected)} FROM {table} "
+        f"WHERE AccountId = '{validate_zuora_id(account_id)}' "
+        f"AND {time_column} >= {utc_literal(window.start - pad)} "
+        f"AND {time_column} < {utc_literal(window.end + pad)}"
+    )
+
+
+def match_columns(table: str, columns: Collection[str]) -> tuple[str, ...]:
+    """The match columns this tenant has (lower-cased, in MATCH_COLUMNS order)."""
+    have = {name.lower() for name in columns}
+    return tuple(name.lower() for name in MATCH_COLUMNS[_table(table)] if name.lower() in have)
+
+
+def _table(table: str) -> str:
+    if table not in DOCUMENTED_COLUMNS:
+        raise ZuoraInputError(f"Unknown Data Query table {table!r}")
+    return table
+
+
+def _quoted(column: str) -> str:
+    """`To` is quoted: unquoted it reads like a keyword to a human, and Trino accepts both."""
+    return f'"{column}"' if column == "To" else column
 
 
 __all__ = [
+    "CALLOUT_TABLE",
+    "DOCUMENTED_COLUMNS",
+    "EMAIL_TABLE",
+    "MATCH_COLUMNS",
+    "TIME_COLUMNS",
+    "UTC_TIME_LABEL",
     "QueryJob",
-    "callout_ids_query",
-    "email_ids_query",
+    "QueryResult",
+    "columns_from_show",
+    "ids_query",
     "job_request",
+    "match_columns",
     "parse_job",
+    "parse_result",
     "parse_rows",
+    "parse_utc",
     "poll_delays",
-    "sql_time",
+    "sample_row_query",
+    "show_columns_query",
+    "utc_literal",
     "validate_zuora_id",
-    "wall_clock",
 ]

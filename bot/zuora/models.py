@@ -143,6 +143,11 @@ class CalloutHistory(ZuoraModel):
         return _first_text(self.event_context, ("<Event.ID>", "<Event.Id>"))
 
     @property
+    def object_id(self) -> str | None:
+        """The object the event is about (`<Object.ID>`): Data Query's ObjectId for this row."""
+        return _first_text(self.event_context, ("<Object.ID>", "<Object.Id>"))
+
+    @property
     def event_name(self) -> str:
         """A readable event name: the category's name when known, else the raw category."""
         return event_name(self.event_category, self.event_context.get("<Event.Category>"))

@@ -18,19 +18,27 @@ import httpx
 import pytest
 from zuora_fakes import ManualTimer, Router, Sleeps, settings_for, zuora_settings
 
+from bot.sandbox.fake_dataquery import DOCUMENTED_COLUMNS as FAKE_COLUMNS
+from bot.sandbox.fake_dataquery import callout_create_time
 from bot.sandbox.fake_zuora import FakeZuora
 from bot.sandbox.tenant import Tenant, build_tenant
 from bot.zuora import TimeWindow, ZuoraClient
 from bot.zuora.auth import ZuoraOAuth
 from bot.zuora.client import build_http_client
 from bot.zuora.dataquery import (
-    callout_ids_query,
-    email_ids_query,
+    CALLOUT_TABLE,
+    DOCUMENTED_COLUMNS,
+    EMAIL_TABLE,
+    columns_from_show,
+    ids_query,
+    parse_result,
     parse_rows,
+    parse_utc,
     poll_delays,
-    sql_time,
+    sample_row_query,
+    show_columns_query,
+    utc_literal,
     validate_zuora_id,
-    wall_clock,
 )
 from bot.zuora.errors import ZuoraInputError, ZuoraQueryError
 
@@ -61,11 +69,16 @@ class RecordingSleep:
         time.sleep(seconds)
 
 
+ALL_EMAIL_COLUMNS = {name.lower() for name in DOCUMENTED_COLUMNS[EMAIL_TABLE]}
+ALL_CALLOUT_COLUMNS = {name.lower() for name in DOCUMENTED_COLUMNS[CALLOUT_TABLE]}
+PAD = timedelta(seconds=10)
+
+
 def email_query_for(tenant: Tenant, days: float = 2) -> str:
     big = tenant.big_account
     assert big is not None
     window = TimeWindow.ending_at(NOW, timedelta(days=days), f"{days}d")
-    return email_ids_query(big.id, window, LA)
+    return ids_query(EMAIL_TABLE, big.id, window, ALL_EMAIL_COLUMNS, pad=PAD)
 
 
 # -- against the sandbox Zuora ----------------------------------------------------------------------
@@ -85,10 +98,11 @@ def test_run_query_polls_until_completed_and_returns_the_rows(
 
     big = tenant.big_account
     assert big is not None
-    start = NOW - timedelta(days=2, hours=1)  # the query is padded by an hour each side
+    start = NOW - timedelta(days=2) - PAD
     expected = {e.id for e in tenant.emails if e.account_id == big.id and e.send_time >= start}
     assert {row["id"] for row in rows} == expected and expected
-    assert set(rows[0]) == {"id", "accountid", "sendtime", "eventcategory", "toemail", "subject"}
+    assert set(rows[0]) == {"id", "accountid", "at_utc", "eventcategory", "to", "subject"}
+    assert all(str(row["at_utc"]).endswith("Z") for row in rows)
     polls = [r for r in fake.requests("/query/jobs/") if r.method == "GET"]
     assert len(polls) == len(sleep.calls) >= 2, "one status poll after each back-off sleep"
     assert sleep.calls == sorted(sleep.calls) and sleep.calls[0] < sleep.calls[-1]
@@ -174,14 +188,28 @@ def test_csv_output_is_parsed_with_its_header(fake: FakeZuora, tenant: Tenant) -
     assert big is not None
     window = TimeWindow.ending_at(NOW, timedelta(days=1), "1d")
     with ZuoraClient.from_settings(settings_for(fake)) as client:
-        rows = client.run_query(
-            callout_ids_query(big.id, window, LA), track_id=TRACK, output_format="CSV"
+        result = client.query(
+            ids_query(CALLOUT_TABLE, big.id, window, ALL_CALLOUT_COLUMNS, pad=PAD),
+            track_id=TRACK,
+            output_format="CSV",
         )
 
-    start = window.start - timedelta(hours=1)
-    expected = {c.id for c in tenant.callouts if c.account_id == big.id and c.create_time >= start}
-    assert {row["id"] for row in rows} == expected and expected
-    assert set(rows[0]) == {"id", "accountid", "createtime", "eventid", "eventcategory"}
+    start, end = window.start - PAD, window.end + PAD
+    expected = {
+        c.id
+        for c in tenant.callouts
+        if c.account_id == big.id and start <= callout_create_time(c) < end
+    }
+    assert {row["id"] for row in result.rows} == expected and expected
+    assert result.columns == (
+        "id",
+        "accountid",
+        "at_utc",
+        "objectid",
+        "eventcategory",
+        "attemptnumber",
+        "responsecode",
+    )
 
 
 # -- back-off and timeout on a manual clock ---------------------------------------------------------
@@ -280,21 +308,60 @@ def test_result_file_is_retried_after_a_5xx_and_sent_without_auth() -> None:
 # -- query builders and result parsing --------------------------------------------------------------
 
 
-def test_email_query_holds_only_the_validated_id_and_tenant_local_times() -> None:
+def test_email_query_names_only_documented_columns_and_utc_literals_with_an_offset() -> None:
     account = "8AD08C0F7B3E4A1B017B4F2A9C1E2D3F"
     window = TimeWindow(
         start=datetime(2026, 11, 1, 7, 0, tzinfo=UTC),  # 00:00 PDT
         end=datetime(2026, 11, 2, 8, 0, tzinfo=UTC),  # 00:00 PST
         label="25h",
     )
-    query = email_ids_query(account, window, LA)
+    query = ids_query(EMAIL_TABLE, account, window, ALL_EMAIL_COLUMNS, pad=PAD)
 
     assert query == (
-        "SELECT Id, AccountId, SendTime, EventCategory, ToEmail, Subject "
+        "SELECT Id, AccountId, to_iso8601(CreatedOn AT TIME ZONE 'UTC') AS at_utc, "
+        'EventCategory, "To", Subject '
         "FROM notificationhistoryemail WHERE AccountId = '8ad08c0f7b3e4a1b017b4f2a9c1e2d3f' "
-        "AND SendTime >= TIMESTAMP '2026-10-31 23:00:00' "
-        "AND SendTime < TIMESTAMP '2026-11-02 01:00:00'"
+        "AND CreatedOn >= TIMESTAMP '2026-11-01 06:59:50.000 +00:00' "
+        "AND CreatedOn < TIMESTAMP '2026-11-02 08:00:10.000 +00:00'"
     )
+
+
+def test_callout_query_matches_on_what_both_sides_have() -> None:
+    window = TimeWindow.ending_at(NOW, timedelta(hours=24), "24h")
+    query = ids_query(
+        CALLOUT_TABLE, "8ad08c0f7b3e4a1b017b4f2a9c1e2d3f", window, ALL_CALLOUT_COLUMNS, pad=PAD
+    )
+    assert query.startswith(
+        "SELECT Id, AccountId, to_iso8601(CreateTime AT TIME ZONE 'UTC') AS at_utc, "
+        "ObjectId, EventCategory, AttemptNumber, ResponseCode FROM notificationhistorycallout "
+    )
+    assert "EventId" not in query and "CreatedOn" not in query
+
+
+def test_builder_columns_are_exactly_zuoras_documented_lists() -> None:
+    """The bot's list and the sandbox's tables are both Zuora's documented columns, in order."""
+    assert DOCUMENTED_COLUMNS[EMAIL_TABLE] == tuple(
+        "Id AccountId ContactId NotificationId ObjectId CreatedOn CreatedById EventCategory "
+        "EventName Subject To Cc Bcc ReplyTo Sender Status ErrorMessage".split()
+    )
+    assert DOCUMENTED_COLUMNS[CALLOUT_TABLE] == tuple(
+        "Id AccountId ContactId NotificationId ObjectId EventCategory RequestUrl ResponseCode "
+        "ResponseContent CreateTime AttemptLimit AttemptNumber".split()
+    )
+    for table, names in DOCUMENTED_COLUMNS.items():
+        assert tuple(c.name for c in FAKE_COLUMNS[table]) == names
+
+
+def test_query_leaves_out_match_columns_the_tenant_lacks_and_refuses_without_required_ones() -> (
+    None
+):
+    window = TimeWindow.ending_at(NOW, timedelta(hours=24), "24h")
+    account = "8ad08c0f7b3e4a1b017b4f2a9c1e2d3f"
+    without_subject = ALL_EMAIL_COLUMNS - {"subject", "to"}
+    query = ids_query(EMAIL_TABLE, account, window, without_subject, pad=PAD)
+    assert "Subject" not in query and '"To"' not in query and "EventCategory" in query
+    with pytest.raises(ZuoraQueryError, match="has no CreatedOn column"):
+        ids_query(EMAIL_TABLE, account, window, ALL_EMAIL_COLUMNS - {"createdon"}, pad=PAD)
 
 
 @pytest.mark.parametrize(
@@ -308,19 +375,38 @@ def test_email_query_holds_only_the_validated_id_and_tenant_local_times() -> Non
         "",
     ],
 )
-def test_query_builders_refuse_anything_but_a_32_hex_id(hostile: str) -> None:
+def test_query_builders_refuse_anything_but_an_object_id(hostile: str) -> None:
     window = TimeWindow.ending_at(NOW, timedelta(days=1), "1d")
-    for build in (email_ids_query, callout_ids_query):
+    for table, columns in ((EMAIL_TABLE, ALL_EMAIL_COLUMNS), (CALLOUT_TABLE, ALL_CALLOUT_COLUMNS)):
         with pytest.raises(ZuoraInputError):
-            build(hostile, window, LA)
+            ids_query(table, hostile, window, columns, pad=PAD)
     with pytest.raises(ZuoraInputError):
         validate_zuora_id(hostile)
 
 
-def test_sql_time_needs_an_aware_datetime() -> None:
+def test_query_builders_accept_a_uuid_account_id() -> None:
+    window = TimeWindow.ending_at(NOW, timedelta(days=1), "1d")
+    uuid_id = "8AD08C0F-7B3E-4A1B-017B-4F2A9C1E2D3F"
+    query = ids_query(EMAIL_TABLE, uuid_id, window, ALL_EMAIL_COLUMNS, pad=PAD)
+    assert "AccountId = '8ad08c0f-7b3e-4a1b-017b-4f2a9c1e2d3f'" in query
+
+
+def test_utc_literal_states_the_offset_and_needs_an_aware_datetime() -> None:
     with pytest.raises(ZuoraInputError):
-        sql_time(datetime(2026, 5, 11, 9, 0), LA)
-    assert sql_time(datetime(2026, 5, 11, 16, 0, tzinfo=UTC), LA) == "2026-05-11 09:00:00"
+        utc_literal(datetime(2026, 5, 11, 9, 0))
+    pacific = datetime(2026, 5, 11, 9, 0, 0, 250_000, tzinfo=LA)
+    assert utc_literal(pacific) == "TIMESTAMP '2026-05-11 16:00:00.250 +00:00'"
+    assert utc_literal(pacific.astimezone(ZoneInfo("Asia/Tokyo"))) == utc_literal(pacific)
+
+
+def test_show_columns_and_sample_row_queries() -> None:
+    assert show_columns_query(EMAIL_TABLE) == "SHOW COLUMNS FROM notificationhistoryemail"
+    assert sample_row_query(CALLOUT_TABLE) == "SELECT * FROM notificationhistorycallout LIMIT 1"
+    with pytest.raises(ZuoraInputError):
+        show_columns_query("account; DROP TABLE x")
+    assert columns_from_show([{"column": "Id"}, {"column": "to"}]) == {"id", "to"}
+    with pytest.raises(ZuoraQueryError):
+        columns_from_show([])
 
 
 def test_parse_rows_reads_json_lines_arrays_csv_and_gzip() -> None:
@@ -337,14 +423,19 @@ def test_parse_rows_reads_json_lines_arrays_csv_and_gzip() -> None:
     assert parse_rows(b"") == []
 
 
-def test_wall_clock_reads_zone_less_offset_and_utc_times() -> None:
-    assert wall_clock("2026-05-11 09:00:00", LA) == "2026-05-11 09:00:00"
-    assert wall_clock("2026-05-11T09:00:00.000", LA) == "2026-05-11 09:00:00"
-    assert wall_clock("2026-05-11T16:00:00Z", LA) == "2026-05-11 09:00:00"
-    assert wall_clock("2026-05-11 12:00:00-04:00", LA) == "2026-05-11 09:00:00"
-    assert wall_clock(datetime(2026, 5, 11, 16, 0, tzinfo=UTC), LA) == "2026-05-11 09:00:00"
-    assert wall_clock("not a time", LA) is None
-    assert wall_clock(None, LA) is None
+def test_parse_utc_reads_iso_forms_as_utc_and_rejects_display_text() -> None:
+    expected = datetime(2026, 5, 11, 16, 0, tzinfo=UTC)
+    assert parse_utc("2026-05-11T16:00:00.000Z") == expected
+    assert parse_utc("2026-05-11T16:00:00+00:00") == expected
+    assert parse_utc("2026-05-11T09:00:00-07:00") == expected
+    assert parse_utc("2026-05-11T16:00:00.000") == expected  # asked for UTC: zone-less is UTC
+    assert parse_utc("2026-05-11 16:00:00.000 UTC") is None
+    assert parse_utc("") is None and parse_utc(None) is None
+
+
+def test_csv_header_names_columns_even_without_rows() -> None:
+    result = parse_result(b"Id,AccountId,To\r\n", "CSV")
+    assert result.columns == ("id", "accountid", "to") and result.rows == []
 
 
 def test_poll_delays_grow_to_the_cap() -> None:
