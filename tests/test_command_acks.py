@@ -8,6 +8,7 @@ back before the Retry-After elapses, and the one answer through response_url aft
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,8 +18,10 @@ from urllib.parse import parse_qs
 
 import pytest
 from slack_bolt import Ack
+from slack_bolt.error import BoltError
 from stack_fixtures import BIG_ACCOUNT, Harness, all_text, dispatch_harness
 
+from bot.app import create_app
 from bot.commands import parse_zuora_command
 from bot.sandbox.slack_requests import slash_command_body
 from bot.store import Store
@@ -170,3 +173,51 @@ def test_command_digest_denial_says_what_did_not_happen(harness: Harness) -> Non
     (kept,) = harness.posts(unsubscribe.response_url)
     assert DENIED in kept["text"] and f"Digest #{sub.id} was not removed." in kept["text"]
     assert harness.deps.store.list_subscriptions() == [sub]
+
+
+# --- Bolt's auth.test ---------------------------------------------------------------------------
+
+
+def test_command_first_request_of_an_unverified_app_calls_auth_test(
+    default_mode: Harness,
+) -> None:
+    # Why the entry points verify at boot: otherwise Bolt asks Slack before the first ack.
+    reply = default_mode.command("help")
+
+    assert reply.status == 200
+    assert len(default_mode.slack.calls("auth.test")) == 1
+
+
+def test_command_app_verified_at_boot_acks_without_asking_slack(default_mode: Harness) -> None:
+    app = create_app(default_mode.deps, verify_token=True)
+    assert len(default_mode.slack.calls("auth.test")) == 1, "auth.test runs at boot"
+    booted = dataclasses.replace(default_mode, app=app)
+    default_mode.slack.fail_next("auth.test", status=429, retry_after=RETRY_AFTER, times=5)
+    started = time.monotonic()
+
+    reply = booted.command("help")
+
+    assert time.monotonic() - started < RETRY_AFTER
+    assert reply.status == 200
+    assert "/zuora" in all_text(reply.ack)
+    assert len(default_mode.slack.calls("auth.test")) == 1
+
+
+def test_command_app_boot_refuses_a_token_slack_rejects(default_mode: Harness) -> None:
+    default_mode.slack.fail_next("auth.test", status=200, retry_after=None, error="invalid_auth")
+
+    with pytest.raises(BoltError, match="invalid_auth"):
+        create_app(default_mode.deps, verify_token=True)
+
+
+def test_command_app_boot_without_slack_warns_and_verifies_on_first_request(
+    default_mode: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    default_mode.slack.stop()
+
+    with caplog.at_level(logging.WARNING, logger="bot.app"):
+        app = create_app(default_mode.deps, verify_token=True)
+
+    assert app is not None
+    assert "auth.test failed at boot" in caplog.text
+    assert default_mode.stack.bot_token not in caplog.text
