@@ -29,7 +29,9 @@ def run_socket_mode() -> int:
         return 2
     deps = build_deps(settings)
     try:
-        handler = SocketModeHandler(create_app(deps), settings.slack.app_token.get_secret_value())
+        handler = SocketModeHandler(
+            create_app(deps, verify_token=True), settings.slack.app_token.get_secret_value()
+        )
         handler.start()  # type: ignore[no-untyped-call]
     finally:
         deps.close()

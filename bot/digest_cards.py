@@ -32,7 +32,7 @@ from bot.cards.failures import account_url
 from bot.cards.message import SlackMessage
 from bot.failures import card_ref_for
 from bot.ids import ActionId, CardRef, ResendAllRef
-from bot.mrkdwn import date_token, escape, escape_truncated, link, truncate
+from bot.mrkdwn import date_token, escape, escape_truncated, link, mention_or_text, truncate
 from bot.store import Subscription
 from bot.subscriptions import describe
 from bot.zuora.guard import is_history_id
@@ -380,6 +380,16 @@ def build_subscription_refused(reason: str) -> SlackMessage:
     return finish(
         f"Not subscribed: {escape_truncated(reason, 200)}", [section(f":no_entry_sign: {shown}")]
     )
+
+
+def build_digest_access_denied(*, contact: str, outcome: str) -> SlackMessage:
+    """Why a digest change was refused (the resend allow-list decides), whom to ask, and what did not happen."""
+    text = (
+        "You are not on the resend allow-list, which also decides who may change digests; "
+        f"ask {mention_or_text(contact)} to add your Slack user ID (RESEND_ALLOWED_USERS). "
+        f"{escape(outcome)}"
+    )
+    return finish(text, [section(f":no_entry: {text}")])
 
 
 def channel_mention(channel_id: str) -> str:

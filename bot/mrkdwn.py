@@ -16,6 +16,9 @@ ELLIPSIS = "…"
 _ENTITY = re.compile(r"&(?:amp|lt|gt);")
 _LONGEST_ENTITY = len("&amp;")
 _USER_ID = re.compile(r"^[UWB][A-Z0-9]{2,30}$")
+_MENTION = re.compile(
+    r"^<(?:#[CG][A-Z0-9]{2,30}|@[UW][A-Z0-9]{2,30}|!subteam\^S[A-Z0-9]{2,30})(?:\|[^<>]*)?>$"
+)
 _DATE_FORMAT_FORBIDDEN = frozenset("^|<>")
 # Characters kept as they are when a URL is made safe for `<url|label>`; everything else is
 # percent-encoded, so `|`, `<`, `>`, spaces and control characters can never end the token early.
@@ -116,6 +119,14 @@ def user(user_id: str) -> str:
     if not _USER_ID.match(user_id):
         raise ValueError("not a Slack user id")
     return f"<@{user_id}>"
+
+
+def mention_or_text(text: str, limit: int = 200) -> str:
+    """A whole channel, user or user-group mention (`<#C…>`, `<@U…>`) kept as is; other text escaped."""
+    stripped = text.strip()
+    if _MENTION.match(stripped):
+        return stripped
+    return escape_truncated(stripped, limit)
 
 
 def code(text: str, limit: int = 200) -> str:

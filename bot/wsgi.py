@@ -63,7 +63,7 @@ def build_application() -> WSGIApp:
     configure_logging(settings.runtime.log_level)
     deps = build_deps(settings)
     logger.info("zuora-ops web ready: store=%s", deps.store.describe())
-    return create_wsgi_app(create_app(deps))
+    return create_wsgi_app(create_app(deps, verify_token=True))
 
 
 _built: WSGIApp | None = None

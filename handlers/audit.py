@@ -6,7 +6,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.blocks import AUDIT_PAGE_SIZE, SlackMessage, build_audit_card
+from bot.blocks import AUDIT_PAGE_SIZE, SlackMessage, build_audit_card, build_placeholder
 from bot.commands import AuditCommand
 from bot.deps import Deps
 from bot.ids import ActionId, AuditPageRef
@@ -24,9 +24,10 @@ def register(app: App, deps: Deps) -> None:
             send(deps, body, build_audit_page(deps, ref.account, ref.offset), replace=True)
 
 
-def run_audit_command(deps: Deps, parsed: AuditCommand, ack: Ack) -> None:
-    """Answer /zuora audit from the store (no Zuora call, so within the ack)."""
-    ack(**build_audit_page(deps, parsed.account, parsed.offset).as_payload())
+def run_audit_command(deps: Deps, parsed: AuditCommand, command: dict[str, Any], ack: Ack) -> None:
+    """Ack at once, then answer /zuora audit from the store via response_url (a busy database can wait)."""
+    ack(**build_placeholder("Reading the resend audit trail…").as_payload())
+    send(deps, command, build_audit_page(deps, parsed.account, parsed.offset), replace=True)
 
 
 def build_audit_page(deps: Deps, account: str | None, offset: int) -> SlackMessage:

@@ -96,7 +96,7 @@ def run_command(deps: Deps, parsed: Command, command: dict[str, Any], ack: Ack) 
             ),
         )
     elif isinstance(parsed, AuditCommand):
-        run_audit_command(deps, parsed, ack)
+        run_audit_command(deps, parsed, command, ack)
     else:
         run_digest_command(deps, parsed, command, ack, track_id)
 

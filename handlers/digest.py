@@ -6,12 +6,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.blocks import (
-    SlackMessage,
-    build_access_denied,
-    build_failures_card,
-    build_placeholder,
-)
+from bot.blocks import SlackMessage, build_failures_card, build_placeholder
 from bot.channels import posting_problem
 from bot.commands import (
     DigestListCommand,
@@ -22,6 +17,7 @@ from bot.commands import (
 from bot.deps import Deps
 from bot.digest import preview_digest
 from bot.digest_cards import (
+    build_digest_access_denied,
     build_subscribed,
     build_subscription_list,
     build_subscription_refused,
@@ -56,34 +52,55 @@ def register(app: App, deps: Deps) -> None:
 def run_digest_command(
     deps: Deps, parsed: DigestCommand, command: dict[str, Any], ack: Ack, track_id: str
 ) -> None:
-    """Answer one digest subcommand; subscribing and unsubscribing need the allow-list."""
-    team_id = str(command.get("team_id", ""))
-    user_id = str(command.get("user_id", ""))
+    """Ack at once, then read the store, check the allow-list and answer once via response_url.
+
+    Nothing that can wait (the store, Slack's usergroups.users.list with its 429 retries, Zuora)
+    runs before the ack, so Slack never shows a timeout (slack-platform.md §1).
+    """
+    ack(**build_placeholder(placeholder_for(parsed)).as_payload())
+    send(deps, command, answer_digest_command(deps, parsed, command, track_id), replace=True)
+
+
+def placeholder_for(parsed: DigestCommand) -> str:
+    """The instant ack text for a digest subcommand."""
     if isinstance(parsed, DigestListCommand):
-        ack(**build_subscription_list(deps.store.list_subscriptions(team_id=team_id)).as_payload())
-        return
+        return "Listing this workspace's digests…"
     if isinstance(parsed, DigestPreviewCommand):
-        ack(**build_placeholder("Building today's digest preview…").as_payload())
-        preview = preview_digest(deps, deps.now(), label="Preview (only you see this)")
-        send(deps, command, preview, replace=True)
-        return
-    if not deps.access.may_resend(user_id):
-        ack(**build_access_denied(contact=deps.settings.resend.resend_access_contact).as_payload())
-        return
+        return "Building today's digest preview…"
     if isinstance(parsed, DigestUnsubscribeCommand):
-        removed = deps.store.remove_subscription(parsed.subscription_id, team_id=team_id)
-        message = (
-            build_unsubscribed(parsed.subscription_id)
-            if removed
-            else build_subscription_refused(
-                f"There is no digest #{parsed.subscription_id} in this workspace; "
-                "`/zuora digest list` shows them."
-            )
+        return f"Checking your access to remove digest #{parsed.subscription_id}…"
+    return "Checking your access, the channel and the accounts…"
+
+
+def answer_digest_command(
+    deps: Deps, parsed: DigestCommand, command: dict[str, Any], track_id: str
+) -> SlackMessage:
+    """The one message that settles a digest subcommand; subscribe and unsubscribe need the allow-list."""
+    team_id = str(command.get("team_id", ""))
+    if isinstance(parsed, DigestListCommand):
+        return build_subscription_list(deps.store.list_subscriptions(team_id=team_id))
+    if isinstance(parsed, DigestPreviewCommand):
+        return preview_digest(deps, deps.now(), label="Preview (only you see this)")
+    if not deps.access.may_resend(str(command.get("user_id", ""))):
+        outcome = (
+            f"Digest #{parsed.subscription_id} was not removed."
+            if isinstance(parsed, DigestUnsubscribeCommand)
+            else "Nothing was subscribed."
         )
-        ack(**message.as_payload())
-        return
-    ack(**build_placeholder("Checking the channel and accounts…").as_payload())
-    send(deps, command, subscribe(deps, parsed, command, track_id), replace=True)
+        contact = deps.settings.resend.resend_access_contact
+        return build_digest_access_denied(contact=contact, outcome=outcome)
+    if isinstance(parsed, DigestUnsubscribeCommand):
+        return unsubscribe(deps, parsed.subscription_id, team_id=team_id)
+    return subscribe(deps, parsed, command, track_id)
+
+
+def unsubscribe(deps: Deps, subscription_id: int, *, team_id: str) -> SlackMessage:
+    """Remove one subscription of this workspace, or say there is none with that id."""
+    if deps.store.remove_subscription(subscription_id, team_id=team_id):
+        return build_unsubscribed(subscription_id)
+    return build_subscription_refused(
+        f"There is no digest #{subscription_id} in this workspace; `/zuora digest list` shows them."
+    )
 
 
 def subscribe(

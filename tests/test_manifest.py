@@ -1,10 +1,11 @@
-"""manifest.json is valid against Slack's published schema and grants every scope the code uses."""
+"""manifest.json is valid against Slack's published schema and grants exactly the bot scopes the code uses."""
 
 from __future__ import annotations
 
 import ast
 import copy
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,31 +24,30 @@ UPSTREAM_SCHEMAS = "https://raw.githubusercontent.com/slackapi/manifest-schema/v
 SOURCE_DIRS = ("bot", "handlers")
 EVENTS_PATH = "/slack/events"
 
-# Scopes the bot needs whatever the code currently calls (see notes on each).
-REQUIRED_BOT_SCOPES = {
-    "commands",  # the /zuora slash command
-    "chat:write",  # cards, digests, thread follow-ups
-    "chat:write.public",  # digests into public channels the bot was not invited to
-    "usergroups:read",  # allow-list by user group
-    "channels:read",  # conversations.info on public channels (digest subscribe checks)
-    "groups:read",  # conversations.info on private channels
-    "users:read",  # users.info (time zone, display name)
+# Bot scopes each Web API method needs (slack_sdk WebClient names), as the method's "Scopes" facts on
+# docs.slack.dev/reference/methods/<method> list them; a method the code calls that is missing here
+# fails the test, so a new call cannot slip in without its scope.
+METHOD_SCOPES: dict[str, frozenset[str]] = {
+    "api_test": frozenset(),
+    "auth_test": frozenset(),  # "No scopes required"; Bolt calls it too
+    # chat:write.public: digests (and the audit channel) may go to public channels the bot was never
+    # invited to; bot/channels.py accepts those (docs.slack.dev/reference/scopes/chat.write.public).
+    "chat_postMessage": frozenset({"chat:write", "chat:write.public"}),
+    "chat_postEphemeral": frozenset({"chat:write"}),
+    "chat_update": frozenset({"chat:write"}),
+    "chat_delete": frozenset({"chat:write"}),
+    "usergroups_users_list": frozenset({"usergroups:read"}),
+    # Public channels need channels:read, private ones groups:read (using-the-conversations-api).
+    "conversations_info": frozenset({"channels:read", "groups:read"}),
+    "users_info": frozenset({"users:read"}),
 }
-
-# Web API methods (slack_sdk WebClient names) the code may call, and the bot scopes each needs.
-METHOD_SCOPES: dict[str, set[str]] = {
-    "api_test": set(),
-    "auth_test": set(),
-    "chat_postMessage": {"chat:write"},
-    "chat_postEphemeral": {"chat:write"},
-    "chat_update": {"chat:write"},
-    "chat_delete": {"chat:write"},
-    "usergroups_users_list": {"usergroups:read"},
-    "conversations_info": {"channels:read", "groups:read"},
-    "users_info": {"users:read"},
+# Bolt listeners registered as `app.<name>(...)` and Bolt helpers called by name inside listeners.
+LISTENER_SCOPES: dict[str, frozenset[str]] = {
+    "command": frozenset({"commands"}),  # slash commands
+    "shortcut": frozenset({"commands"}),
 }
-# Bolt helpers called by name inside listeners.
-HELPER_SCOPES: dict[str, set[str]] = {"say": {"chat:write"}}
+HELPER_SCOPES: dict[str, frozenset[str]] = {"say": frozenset({"chat:write"})}
+SCOPE_TABLE = METHOD_SCOPES | LISTENER_SCOPES | HELPER_SCOPES
 
 
 def load_manifest() -> dict[str, Any]:
@@ -69,7 +69,7 @@ def manifest_validator() -> jsonschema.protocols.Validator:
 
 
 def web_methods_called(source: str) -> set[str]:
-    """WebClient method names (and Bolt helpers) called anywhere in `source`."""
+    """WebClient methods, Bolt listener kinds (`app.command`) and Bolt helpers called in `source`."""
     known = {
         name
         for name in dir(WebClient)
@@ -86,9 +86,40 @@ def web_methods_called(source: str) -> set[str]:
             first = node.args[0]
             if isinstance(first, ast.Constant) and isinstance(first.value, str):
                 found.add(first.value.replace(".", "_"))
+        elif (
+            isinstance(func, ast.Attribute)
+            and func.attr in LISTENER_SCOPES
+            and isinstance(func.value, ast.Name)
+            and func.value.id == "app"
+        ):
+            found.add(func.attr)
         elif isinstance(func, ast.Name) and func.id in HELPER_SCOPES:
             found.add(func.id)
     return found
+
+
+def calls_in_code() -> dict[str, list[str]]:
+    """Every Web API method, listener kind and helper bot/ and handlers/ call, with the files."""
+    used: dict[str, set[str]] = {}
+    for folder in SOURCE_DIRS:
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            for method in web_methods_called(path.read_text(encoding="utf-8")):
+                used.setdefault(method, set()).add(str(path.relative_to(ROOT)))
+    return {method: sorted(files) for method, files in used.items()}
+
+
+def needed_scopes(methods: Iterable[str]) -> set[str]:
+    """The bot scopes the given methods need, from SCOPE_TABLE."""
+    return {scope for method in methods for scope in SCOPE_TABLE[method]}
+
+
+def scope_problems(needed: set[str], granted: set[str]) -> tuple[list[str], list[str]]:
+    """(scopes the code needs that the manifest lacks, scopes the manifest grants that nothing needs)."""
+    return sorted(needed - granted), sorted(granted - needed)
+
+
+def manifest_bot_scopes() -> set[str]:
+    return set(load_manifest()["oauth_config"]["scopes"]["bot"])
 
 
 def test_manifest_schema_selects_draft_from_dollar_schema() -> None:
@@ -139,34 +170,43 @@ def test_manifest_defines_zuora_command_on_the_events_url() -> None:
     assert manifest["settings"]["socket_mode_enabled"] is False
 
 
-def test_manifest_lists_required_bot_scopes() -> None:
-    scopes = set(load_manifest()["oauth_config"]["scopes"]["bot"])
-
-    assert REQUIRED_BOT_SCOPES <= scopes
-
-
 def test_web_methods_called_finds_client_calls() -> None:
     source = (
         "client.chat_postMessage(channel='C', text='t')\n"
         "client.api_call('users.info', params={})\n"
         "say(text='hi')\n"
         "client.token\n"
+        "@app.command('/zuora')\n"
+        "def handle(ack): ack()\n"
+        "parsed.command('not a listener')\n"
     )
 
-    assert web_methods_called(source) == {"chat_postMessage", "users_info", "say"}
+    assert web_methods_called(source) == {"chat_postMessage", "users_info", "say", "command"}
 
 
-def test_manifest_grants_every_scope_the_code_uses() -> None:
-    scopes = set(load_manifest()["oauth_config"]["scopes"]["bot"])
-    used: dict[str, set[str]] = {}
-    for folder in SOURCE_DIRS:
-        for path in sorted((ROOT / folder).rglob("*.py")):
-            for method in web_methods_called(path.read_text(encoding="utf-8")):
-                used.setdefault(method, set()).add(str(path.relative_to(ROOT)))
-    table = METHOD_SCOPES | HELPER_SCOPES
+def test_scope_problems_flags_a_missing_and_an_unused_scope() -> None:
+    methods = web_methods_called(
+        "@app.command('/zuora')\ndef f(ack):\n    client.usergroups_users_list(usergroup='S1')\n"
+    )
 
-    unknown = {m: sorted(files) for m, files in used.items() if m not in table}
-    missing = {m: sorted(table[m] - scopes) for m in used if m in table and table[m] - scopes}
+    missing, unused = scope_problems(needed_scopes(methods), {"commands", "users:read"})
 
-    assert unknown == {}, "add these Web API methods and their scopes to METHOD_SCOPES"
-    assert missing == {}
+    assert (missing, unused) == (["usergroups:read"], ["users:read"])
+
+
+def test_scope_problems_would_catch_users_read_granted_but_unused() -> None:
+    # users:read (users.info) was in manifest.json without any users.info call in the code.
+    needed = needed_scopes(calls_in_code())
+
+    assert scope_problems(needed, manifest_bot_scopes() | {"users:read"})[1] == ["users:read"]
+
+
+def test_manifest_requests_exactly_the_bot_scopes_the_code_uses() -> None:
+    used = calls_in_code()
+    unknown = {method: files for method, files in used.items() if method not in SCOPE_TABLE}
+    assert unknown == {}, "add these Web API methods and their documented scopes to METHOD_SCOPES"
+
+    missing, unused = scope_problems(needed_scopes(used), manifest_bot_scopes())
+
+    assert missing == [], f"manifest.json lacks scopes the code needs: {missing}"
+    assert unused == [], f"manifest.json grants scopes no code needs (drop them): {unused}"

@@ -15,6 +15,7 @@ from bot.mrkdwn import (
     escape,
     escape_truncated,
     link,
+    mention_or_text,
     redact_url,
     truncate,
     truncate_mrkdwn,
@@ -177,3 +178,19 @@ def test_code_block_fences_escapes_and_fits():
     assert len(result) <= 300
     assert "<" not in result
     assert result.count("```") == 2
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("<#C0BILLING|billing-ops>", "<#C0BILLING|billing-ops>"),
+        (" <@U024BE7LH> ", "<@U024BE7LH>"),
+        ("<!subteam^S0BILLING>", "<!subteam^S0BILLING>"),
+        ("#billing-ops", "#billing-ops"),
+        ("<!channel>", "&lt;!channel&gt;"),
+        ("ask <@U024BE7LH>", "ask &lt;@U024BE7LH&gt;"),
+        ("<#C0BILLING|x> <!here>", "&lt;#C0BILLING|x&gt; &lt;!here&gt;"),
+    ],
+)
+def test_mention_or_text_keeps_only_a_whole_mention(raw, expected):
+    assert mention_or_text(raw) == expected
