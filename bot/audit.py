@@ -11,7 +11,7 @@ from slack_sdk.errors import SlackClientError
 
 from bot.failures import ResendOutcome
 from bot.mrkdwn import escape, user
-from bot.store import IdOutcome, ResendRequest, ResendStatus, Store
+from bot.store import IdOutcome, ResendAuditEntry, ResendRequest, ResendStatus, Store
 from bot.zuora.models import NotificationKind
 
 logger = logging.getLogger(__name__)
@@ -61,6 +61,11 @@ class AuditTrail:
     def begin(self, request: ResendRequest, *, kind: NotificationKind) -> AuditStart:
         """Record the request before Zuora is called, and announce it."""
         audit_id = self._store.record_resend_requested(request)
+        return self.announce(audit_id, request)
+
+    def announce(self, audit_id: int, request: ResendRequest | ResendAuditEntry) -> AuditStart:
+        """Log a recorded request and, when configured, post it to the audit channel."""
+        kind = request.kind
         audit_log.info(
             "resend requested %s",
             json.dumps(

@@ -1,4 +1,5 @@
-"""`python -m bot.clock`: one long-running process that posts due digests every minute.
+"""`python -m bot.clock`: one long-running process that posts due digests every minute and
+finishes resends a killed web worker left behind (every half resend lease, see bot.resend).
 
 Run exactly one (Procfile `clock:`); a second one is harmless because every post is claimed in the
 store first, but it doubles the Zuora scans.
@@ -51,6 +52,20 @@ def run_clock(deps: Deps, stop: threading.Event, *, owner: str | None = None) ->
     logger.info("clock stopped")
 
 
+def run_redriver(deps: Deps, stop: threading.Event) -> None:
+    """Until `stop`: every half resend lease, finish resends whose worker's lease ran out."""
+    from bot.resend import redrive_stale_resends
+
+    interval = max(0.5, deps.settings.resend.resend_lease / 2)
+    while not stop.wait(interval):
+        try:
+            finished = redrive_stale_resends(deps)
+            if finished:
+                logger.info("re-drove %d unfinished resend(s)", finished)
+        except Exception:  # the store may be briefly down: try again next round
+            logger.exception("re-driving resends failed; trying again in %.0f s", interval)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: build Deps from the environment and tick until SIGTERM or SIGINT."""
     from bot.deps import build_deps
@@ -73,9 +88,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
+    redriver = threading.Thread(
+        target=run_redriver, args=(deps, stop), name="resend-redriver", daemon=True
+    )
+    redriver.start()
     try:
         run_clock(deps, stop)
     finally:
+        stop.set()
+        redriver.join(timeout=10)
         deps.close()
     return 0
 

@@ -1,33 +1,78 @@
-"""One resend click from permission check to recorded outcome, acting at most once per click key."""
+"""One resend click as durable work: claimed in the store, sent to Zuora once, finished even if the
+worker dies.
+
+A click becomes a `resend_jobs` row (with its audit row) before Zuora is called: state `claimed`
+under a lease the worker renews while it waits for Zuora; `answered` once Zuora's outcome is in the
+audit trail; `done` once the card shows it. A job whose lease runs out before `done` (the worker was
+killed, redeployed or ran out of memory) is taken over by `redrive_stale_resends`, which the clock
+runs: it asks Zuora again with the same attempt's Idempotency-Key, so Zuora replays its stored answer
+instead of resending, and completes the audit and the card. A click on a job still in flight is
+told who started it and when; a click after a recorded failure starts a new attempt with a new key,
+because Zuora replays a stored failure for 24 hours.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Callable, Mapping
+import os
+import socket
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import Enum
+from typing import Any
 
-from bot.blocks import SlackMessage, build_resend_progress
+from bot.audit import AuditStart
+from bot.blocks import SlackMessage, build_notice, build_resend_outcome, build_resend_progress
 from bot.clicks import idempotency_key
 from bot.deps import Deps
 from bot.explain import explain
 from bot.failures import ResendOutcome
 from bot.ids import CardRef
-from bot.store import ResendRequest
+from bot.mrkdwn import date_token, user
+from bot.store import ResendAuditEntry, ResendJob, ResendRequest, Store
 from bot.zuora.errors import ZuoraError
-from bot.zuora.models import Account, NotificationKind
+from bot.zuora.models import Account, NotificationKind, ResendFailure, ResendResult
 
 logger = logging.getLogger(__name__)
 
-CLICK_TTL = timedelta(days=2)
+LEASE_RENEWALS = 4  # a lease is renewed this many times per lease length while Zuora works
+IN_PROGRESS_CODE = "in_progress"
 
 
 class Refusal(Enum):
     """Why a click did nothing."""
 
     DENIED = "denied"
-    DUPLICATE = "duplicate"
+
+
+@dataclass(frozen=True)
+class AlreadyStarted:
+    """The click's resend exists already: still in flight, or handled for good."""
+
+    job: ResendJob
+
+    @property
+    def in_flight(self) -> bool:
+        """Whether Zuora's answer or the card update is still to come."""
+        return self.job.state != "done"
+
+    def message(self) -> SlackMessage:
+        """What the second clicker reads: who started it, when, and that nothing is sent twice."""
+        audit = self.job.audit
+        who, when = user(audit.user_id), date_token(audit.requested_at)
+        if self.in_flight:
+            return build_notice(
+                f":hourglass_flowing_sand: That resend is in progress, started by {who} at "
+                f"{when}. Nothing will be sent twice; the card shows the outcome when Zuora answers."
+            )
+        return build_notice(
+            f":information_source: Already handled: {who} resent this at {when} "
+            f"({audit.status}). Nothing was resent twice."
+        )
 
 
 @dataclass(frozen=True)
@@ -45,22 +90,34 @@ class ResendClick:
     labels: Mapping[str, str] = field(default_factory=dict)
 
 
+def worker_name() -> str:
+    """This process as a lease owner (host and pid: a forked worker is a new owner)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def attempt_key(dedup_key: str, attempt: int) -> str:
+    """The Idempotency-Key of one attempt: stable across re-drives, new for each retry."""
+    return idempotency_key(dedup_key if attempt == 1 else f"{dedup_key}#attempt-{attempt}")
+
+
 def perform_resend(
-    deps: Deps, click: ResendClick, show: Callable[[SlackMessage], None]
-) -> ResendOutcome | Refusal:
-    """Check access, claim the click, show progress, resend, record and return the outcome."""
+    deps: Deps,
+    click: ResendClick,
+    show: Callable[[SlackMessage], None],
+    *,
+    reply_url: str | None,
+) -> ResendOutcome | Refusal | AlreadyStarted:
+    """Check access, claim the click, show progress, resend, record, show the outcome, finish.
+
+    `show` replaces the clicked card; `reply_url` is where a re-driver shows the outcome if this
+    worker dies first.
+    """
     if not deps.access.may_resend(click.user_id):
         logger.info("resend denied for %s (not on the allow-list)", click.user_id)
         return Refusal.DENIED
-    if not deps.store.claim_click(click.dedup_key, now=deps.now(), ttl=CLICK_TTL):
-        logger.info("duplicate resend click ignored: key=%s", click.dedup_key[:12])
-        return Refusal.DUPLICATE
-    show(
-        build_resend_progress(
-            kind=click.kind, count=len(click.ids), requested_by=click.user_id, account=click.account
-        )
-    )
-    start = deps.audit.begin(
+    owner = worker_name()
+    lease = timedelta(seconds=deps.settings.resend.resend_lease)
+    claim = deps.store.claim_resend(
         ResendRequest(
             requested_at=deps.now(),
             team_id=click.team_id,
@@ -71,14 +128,36 @@ def perform_resend(
             track_id=click.track_id,
             dedup_key=click.dedup_key,
         ),
-        kind=click.kind,
+        owner=owner,
+        lease=lease,
+        reply_url=reply_url,
+        context=encode_context(click),
     )
-    outcome = _ask_zuora(deps, click)
-    deps.audit.finish(start, outcome)
+    if not claim.won:
+        logger.info(
+            "resend click %s already %s",
+            click.dedup_key[:12],
+            "in flight" if claim.job.state != "done" else "handled",
+        )
+        return AlreadyStarted(claim.job)
+    job = claim.job
+    show(
+        build_resend_progress(
+            kind=click.kind, count=len(click.ids), requested_by=click.user_id, account=click.account
+        )
+    )
+    with keep_lease(deps.store, job.id, owner=owner, lease=lease, now=deps.now):
+        start = deps.audit.announce(job.audit.id, job.audit)
+        outcome = ask_zuora(deps, click, key=attempt_key(job.dedup_key, job.attempt))
+        deps.audit.finish(start, outcome)
+        deps.store.advance_resend(job.id, owner=owner, state="answered", now=deps.now())
+        show(build_resend_outcome(outcome))
+        deps.store.advance_resend(job.id, owner=owner, state="done", now=deps.now())
     return outcome
 
 
-def _ask_zuora(deps: Deps, click: ResendClick) -> ResendOutcome:
+def ask_zuora(deps: Deps, click: ResendClick, *, key: str) -> ResendOutcome:
+    """Send the resend with `key`; Zuora's answer, or the error in words, as an outcome."""
     base = ResendOutcome(
         kind=click.kind,
         requested_by=click.user_id,
@@ -91,13 +170,149 @@ def _ask_zuora(deps: Deps, click: ResendClick) -> ResendOutcome:
     )
     try:
         result = deps.service.resend(
-            click.kind,
-            click.ids,
-            idempotency_key=idempotency_key(click.dedup_key),
-            track_id=click.track_id,
+            click.kind, click.ids, idempotency_key=key, track_id=click.track_id
         )
     except ZuoraError as exc:
         explanation = explain(exc)
         error = explanation.message + (f" {explanation.hint}" if explanation.hint else "")
         return replace(base, at=deps.now(), error=error)
     return replace(base, at=deps.now(), result=result)
+
+
+@contextmanager
+def keep_lease(
+    store: Store,
+    job_id: int,
+    *,
+    owner: str,
+    lease: timedelta,
+    now: Callable[[], datetime],
+) -> Iterator[None]:
+    """Renew `owner`'s lease on the job every lease/LEASE_RENEWALS while the block runs."""
+    stop = threading.Event()
+
+    def renew() -> None:
+        while not stop.wait(lease.total_seconds() / LEASE_RENEWALS):
+            try:
+                if not store.renew_resend_lease(job_id, owner=owner, until=now() + lease):
+                    logger.warning("resend job %d: lease lost to another worker", job_id)
+                    return
+            except Exception:  # a store hiccup: the next renewal tries again
+                logger.warning("resend job %d: could not renew the lease", job_id, exc_info=True)
+
+    keeper = threading.Thread(target=renew, name=f"resend-lease-{job_id}", daemon=True)
+    keeper.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        keeper.join(timeout=5)
+
+
+# -- re-driving what a dead worker left --------------------------------------------------------
+
+
+def redrive_stale_resends(deps: Deps) -> int:
+    """Finish every resend whose worker's lease ran out; returns how many were finished.
+
+    A job still `claimed` is asked of Zuora again with its own Idempotency-Key (Zuora answers from
+    its stored result, or with 409 while the first request still runs); an `answered` one only
+    needs its card. Each job is taken by one re-driver at a time.
+    """
+    owner = f"redrive:{worker_name()}"
+    lease = timedelta(seconds=deps.settings.resend.resend_lease)
+    finished = 0
+    for job in deps.store.stale_resends(deps.now()):
+        if not deps.store.take_stale_resend(job.id, owner=owner, now=deps.now(), lease=lease):
+            continue
+        try:
+            with keep_lease(deps.store, job.id, owner=owner, lease=lease, now=deps.now):
+                _finish(deps, job, owner)
+            finished += 1
+        except Exception:  # one bad job must not stop the others; its lease lets it be retried
+            logger.exception("could not re-drive resend job %d", job.id)
+    return finished
+
+
+def _finish(deps: Deps, job: ResendJob, owner: str) -> None:
+    click = click_from_job(job)
+    audit = job.audit
+    if job.state == "claimed":
+        logger.warning(
+            "re-driving resend job %d (attempt %d, %d ids) left unfinished by %s",
+            job.id,
+            job.attempt,
+            len(audit.ids),
+            job.lease_owner,
+        )
+        outcome = ask_zuora(deps, click, key=attempt_key(job.dedup_key, job.attempt))
+        start = AuditStart(audit.id, audit.audit_channel, audit.audit_ts)
+        deps.audit.finish(start, outcome)
+        deps.store.advance_resend(job.id, owner=owner, state="answered", now=deps.now())
+    else:
+        outcome = outcome_from_audit(audit, click)
+    if job.reply_url:
+        deps.responder.send(job.reply_url, build_resend_outcome(outcome), replace_original=True)
+    deps.store.advance_resend(job.id, owner=owner, state="done", now=deps.now())
+    logger.info("resend job %d finished by %s", job.id, owner)
+
+
+def encode_context(click: ResendClick) -> str:
+    """What a re-driver needs besides the audit row to redraw the card, as JSON."""
+    account = click.account
+    payload: dict[str, Any] = {
+        "labels": dict(click.labels),
+        "account": None
+        if account is None
+        else {"id": account.id, "number": account.number, "name": account.name},
+        "card": None if click.card is None else click.card.model_dump(mode="json"),
+    }
+    return json.dumps(payload, separators=(",", ":"), sort_keys=True)
+
+
+def click_from_job(job: ResendJob) -> ResendClick:
+    """The click a job was made from (audit row + stored context)."""
+    audit = job.audit
+    context = json.loads(job.context or "{}")
+    account = context.get("account")
+    card = context.get("card")
+    return ResendClick(
+        team_id=audit.team_id,
+        user_id=audit.user_id,
+        kind=audit.kind,
+        ids=audit.ids,
+        dedup_key=job.dedup_key,
+        track_id=audit.track_id,
+        account=Account.model_validate(account) if account else None,
+        card=CardRef.model_validate(card) if card else None,
+        labels={str(k): str(v) for k, v in (context.get("labels") or {}).items()},
+    )
+
+
+def outcome_from_audit(audit: ResendAuditEntry, click: ResendClick) -> ResendOutcome:
+    """The outcome an `answered` job recorded, rebuilt from its audit row."""
+    base = ResendOutcome(
+        kind=click.kind,
+        requested_by=click.user_id,
+        at=audit.finished_at or audit.requested_at,
+        ids=click.ids,
+        labels=click.labels,
+        account=click.account,
+        card=click.card,
+        track_id=click.track_id,
+    )
+    if audit.status == "error":
+        return replace(base, error=audit.error or "Zuora gave no answer")
+    outcome = audit.outcome
+    result = ResendResult(
+        kind=click.kind,
+        requested=click.ids,
+        succeeded=tuple(i for i, o in outcome.items() if o.ok and o.code != IN_PROGRESS_CODE),
+        failed={
+            i: ResendFailure(code=o.code or "error", message=o.message or "")
+            for i, o in outcome.items()
+            if not o.ok
+        },
+        in_progress=tuple(i for i, o in outcome.items() if o.code == IN_PROGRESS_CODE),
+    )
+    return replace(base, result=result)

@@ -239,6 +239,13 @@ class ResendSettings(BaseSettings):
         default=None,
         description="Optional channel ID (`C…`) where every resend is announced, outcome in thread.",
     )
+    resend_lease: float = Field(
+        default=60.0,
+        ge=1,
+        le=3600,
+        description="Seconds a worker holds an unfinished resend before the clock takes it over "
+        "(renewed while the worker lives; a killed worker's resend is re-driven with the same key).",
+    )
 
     @field_validator("resend_allowed_users", mode="before")
     @classmethod

@@ -55,6 +55,7 @@ logger = logging.getLogger(__name__)
 
 ResendKind = Literal["email", "callout"]
 ResendStatus = Literal["requested", "succeeded", "partial", "failed", "error"]
+ResendJobState = Literal["claimed", "answered", "done"]
 DigestKind = Literal["callouts", "emails", "all"]
 DigestRunStatus = Literal["claimed", "posted", "skipped", "failed"]
 DigestFinishStatus = Literal["posted", "skipped", "failed"]
@@ -67,6 +68,10 @@ RESEND_STATUSES: Final[tuple[ResendStatus, ...]] = (
     "failed",
     "error",
 )
+RESEND_JOB_STATES: Final[tuple[ResendJobState, ...]] = ("claimed", "answered", "done")
+#: Audit statuses after which the same click is handled for good; after 'failed' or 'error' a click
+#: may try again as a new attempt with a new Idempotency-Key (Zuora replays a stored failure 24 h).
+HANDLED_STATUSES: Final = frozenset({"succeeded", "partial"})
 DIGEST_KINDS: Final[tuple[DigestKind, ...]] = ("callouts", "emails", "all")
 DIGEST_RUN_STATUSES: Final[tuple[DigestRunStatus, ...]] = ("claimed", "posted", "skipped", "failed")
 DIGEST_FINISH_STATUSES: Final[tuple[DigestFinishStatus, ...]] = ("posted", "skipped", "failed")
@@ -219,6 +224,28 @@ digest_runs = Table(
 )
 
 
+# A resend click as durable work: claimed (written before Zuora is called, under a lease) ->
+# answered (Zuora's outcome is in resend_audit) -> done (the card shows it). A row left before done
+# past its lease is re-driven with the same attempt, hence the same Idempotency-Key.
+resend_jobs = Table(
+    "resend_jobs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("dedup_key", String(255), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("audit_id", Integer, ForeignKey("resend_audit.id"), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("lease_owner", String(255), nullable=True),
+    Column("lease_until", UtcDateTime(), nullable=True),
+    Column("reply_url", Text, nullable=True),
+    Column("context", Text, nullable=False),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("dedup_key", "attempt", name="uq_resend_jobs_attempt"),
+    CheckConstraint("state IN ('claimed', 'answered', 'done')", name="ck_resend_jobs_state"),
+    Index("ix_resend_jobs_state_lease", "state", "lease_until"),
+)
+
+
 # --- Migrations ---
 
 
@@ -244,12 +271,18 @@ def _migration_1_initial(conn: Connection) -> None:
     )
 
 
+def _migration_2_resend_jobs(conn: Connection) -> None:
+    """Create resend_jobs: resends as leased, re-drivable work (issue 13)."""
+    metadata.create_all(conn, tables=[resend_jobs], checkfirst=False)
+
+
 MIGRATIONS: Final[tuple[Migration, ...]] = (
     Migration(
         1,
         "create click_keys, resend_audit, digest_subscriptions, digest_runs",
         _migration_1_initial,
     ),
+    Migration(2, "create resend_jobs", _migration_2_resend_jobs),
 )
 
 
@@ -299,6 +332,29 @@ class ResendAuditEntry:
     finished_at: datetime | None
     audit_channel: str | None
     audit_ts: str | None
+
+
+@dataclass(frozen=True)
+class ResendJob:
+    """One resend attempt as durable work, with the audit row it completes."""
+
+    id: int
+    dedup_key: str
+    attempt: int
+    state: ResendJobState
+    lease_owner: str | None
+    lease_until: datetime | None
+    reply_url: str | None
+    context: str  # JSON the caller needs to redraw the card (labels, account, card reference)
+    audit: ResendAuditEntry
+
+
+@dataclass(frozen=True)
+class ResendClaim:
+    """The answer to a resend click: a new attempt to run (`won`), or the attempt already there."""
+
+    won: bool
+    job: ResendJob
 
 
 @dataclass(frozen=True)
@@ -596,6 +652,10 @@ class Store:
 
     def record_resend_requested(self, entry: ResendRequest) -> int:
         """Record a resend as 'requested' (before Zuora is called) and return its audit id."""
+        with self._transaction("record_resend_requested") as conn:
+            return self._insert_requested(conn, entry)
+
+    def _insert_requested(self, conn: Connection, entry: ResendRequest) -> int:
         _check_literal(entry.kind, RESEND_KINDS, "kind")
         stmt = (
             insert(resend_audit)
@@ -614,8 +674,7 @@ class Store:
             )
             .returning(resend_audit.c.id)
         )
-        with self._transaction("record_resend_requested") as conn:
-            return int(conn.execute(stmt).scalar_one())
+        return int(conn.execute(stmt).scalar_one())
 
     def record_resend_outcome(
         self,
@@ -696,6 +755,167 @@ class Store:
             stmt = stmt.where(resend_audit.c.account_key == account_key)
         with self._transaction("count_resends", read_only=True) as conn:
             return int(conn.execute(stmt).scalar_one())
+
+    # --- resend jobs ---
+
+    def claim_resend(
+        self,
+        request: ResendRequest,
+        *,
+        owner: str,
+        lease: timedelta,
+        reply_url: str | None,
+        context: str,
+    ) -> ResendClaim:
+        """Start a resend attempt for ``request.dedup_key`` unless one is running or succeeded.
+
+        In one transaction: the key's latest attempt still before 'done', or done with a handled
+        status, is returned (won=False); otherwise the next attempt is written with its audit row
+        (status 'requested') and a lease for ``owner``. Two racing callers cannot both win: the
+        (dedup_key, attempt) pair is unique.
+        """
+        now = _require_aware(request.requested_at, "requested_at")
+        try:
+            with self._transaction("claim_resend") as conn:
+                latest = self._latest_job(conn, request.dedup_key)
+                if latest is not None and (
+                    latest.state != "done" or latest.audit.status in HANDLED_STATUSES
+                ):
+                    return ResendClaim(False, latest)
+                attempt = 1 if latest is None else latest.attempt + 1
+                audit_id = self._insert_requested(conn, request)
+                conn.execute(
+                    insert(resend_jobs).values(
+                        dedup_key=request.dedup_key,
+                        attempt=attempt,
+                        audit_id=audit_id,
+                        state="claimed",
+                        lease_owner=owner,
+                        lease_until=now + lease,
+                        reply_url=reply_url,
+                        context=context,
+                        updated_at=now,
+                    )
+                )
+                job = self._latest_job(conn, request.dedup_key)
+        except sa_exc.IntegrityError:
+            # Another worker wrote this attempt between our read and our insert: theirs stands.
+            with self._transaction("claim_resend_lost", read_only=True) as conn:
+                job = self._latest_job(conn, request.dedup_key)
+            if job is None:
+                raise
+            return ResendClaim(False, job)
+        assert job is not None
+        logger.debug("Resend claim %s attempt %d won", request.dedup_key[:12], attempt)
+        return ResendClaim(True, job)
+
+    def renew_resend_lease(self, job_id: int, *, owner: str, until: datetime) -> bool:
+        """Extend ``owner``'s lease on an unfinished job; False if someone else holds it now."""
+        stmt = (
+            update(resend_jobs)
+            .where(
+                resend_jobs.c.id == job_id,
+                resend_jobs.c.lease_owner == owner,
+                resend_jobs.c.state != "done",
+            )
+            .values(lease_until=_require_aware(until, "until"))
+        )
+        with self._transaction("renew_resend_lease") as conn:
+            return _rowcount(conn, stmt) == 1
+
+    def take_stale_resend(
+        self, job_id: int, *, owner: str, now: datetime, lease: timedelta
+    ) -> bool:
+        """Take over an unfinished job whose lease ran out (at most one taker wins)."""
+        now = _require_aware(now, "now")
+        stmt = (
+            update(resend_jobs)
+            .where(
+                resend_jobs.c.id == job_id,
+                resend_jobs.c.state != "done",
+                resend_jobs.c.lease_until <= now,
+            )
+            .values(lease_owner=owner, lease_until=now + lease, updated_at=now)
+        )
+        with self._transaction("take_stale_resend") as conn:
+            return _rowcount(conn, stmt) == 1
+
+    def advance_resend(
+        self, job_id: int, *, owner: str, state: ResendJobState, now: datetime
+    ) -> bool:
+        """Move ``owner``'s job to 'answered' or 'done'; False if the lease went to someone else."""
+        _check_literal(state, RESEND_JOB_STATES, "state")
+        values: dict[str, object] = {"state": state, "updated_at": _require_aware(now, "now")}
+        if state == "done":
+            values["lease_until"] = None
+        stmt = (
+            update(resend_jobs)
+            .where(resend_jobs.c.id == job_id, resend_jobs.c.lease_owner == owner)
+            .values(**values)
+        )
+        with self._transaction("advance_resend") as conn:
+            return _rowcount(conn, stmt) == 1
+
+    def stale_resends(self, now: datetime, *, limit: int = 50) -> list[ResendJob]:
+        """Unfinished jobs whose lease has run out, oldest first: the re-driver's work list."""
+        stmt = (
+            select(resend_jobs.c.dedup_key)
+            .where(
+                resend_jobs.c.state != "done",
+                resend_jobs.c.lease_until <= _require_aware(now, "now"),
+            )
+            .order_by(resend_jobs.c.updated_at)
+            .limit(limit)
+        )
+        with self._transaction("stale_resends", read_only=True) as conn:
+            keys = list(conn.scalars(stmt))
+            jobs = [self._latest_job(conn, key) for key in keys]
+        return [job for job in jobs if job is not None and job.state != "done"]
+
+    def resend_job(self, dedup_key: str) -> ResendJob | None:
+        """The latest attempt for a click key, with its audit row."""
+        with self._transaction("resend_job", read_only=True) as conn:
+            return self._latest_job(conn, dedup_key)
+
+    def _latest_job(self, conn: Connection, dedup_key: str) -> ResendJob | None:
+        stmt = (
+            select(resend_jobs, resend_audit)
+            .join(resend_audit, resend_audit.c.id == resend_jobs.c.audit_id)
+            .where(resend_jobs.c.dedup_key == dedup_key)
+            .order_by(resend_jobs.c.attempt.desc())
+            .limit(1)
+        )
+        row = conn.execute(stmt).mappings().first()
+        if row is None:
+            return None
+        job, audit = resend_jobs.c, resend_audit.c
+        return ResendJob(
+            id=row[job.id],
+            dedup_key=row[job.dedup_key],
+            attempt=row[job.attempt],
+            state=_check_literal(row[job.state], RESEND_JOB_STATES, "state"),
+            lease_owner=row[job.lease_owner],
+            lease_until=row[job.lease_until],
+            reply_url=row[job.reply_url],
+            context=row[job.context],
+            audit=ResendAuditEntry(
+                id=row[audit.id],
+                requested_at=row[audit.requested_at],
+                team_id=row[audit.team_id],
+                user_id=row[audit.user_id],
+                account_key=row[audit.account_key],
+                kind=_check_literal(row[audit.kind], RESEND_KINDS, "kind"),
+                ids=tuple(json.loads(row[audit.ids])),
+                track_id=row[audit.track_id],
+                dedup_key=row[audit.dedup_key],
+                status=_check_literal(row[audit.status], RESEND_STATUSES, "status"),
+                outcome=_outcome_from_json(row[audit.outcome]),
+                error=row[audit.error],
+                finished_at=row[audit.finished_at],
+                audit_channel=row[audit.audit_channel],
+                audit_ts=row[audit.audit_ts],
+            ),
+        )
 
     # --- digest subscriptions ---
 
@@ -894,6 +1114,9 @@ __all__ = [
     "Migration",
     "NewSubscription",
     "ResendAuditEntry",
+    "ResendClaim",
+    "ResendJob",
+    "ResendJobState",
     "ResendKind",
     "ResendRequest",
     "ResendStatus",

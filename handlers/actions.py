@@ -17,7 +17,6 @@ from bot.blocks import (
     build_error,
     build_failures_card,
     build_notice,
-    build_resend_outcome,
     build_stale_button,
 )
 from bot.clicks import click_key
@@ -34,7 +33,7 @@ from bot.ids import (
     parse_option_value,
 )
 from bot.mrkdwn import date_token, escape, link, user
-from bot.resend import Refusal, ResendClick, perform_resend
+from bot.resend import AlreadyStarted, Refusal, ResendClick, perform_resend
 from bot.zuora.errors import ZuoraError
 from bot.zuora.models import Account, NotificationKind
 from handlers.common import answer_failure, decode_or_refuse, send, team_of, track_id_of, user_of
@@ -273,7 +272,9 @@ def _resend(
         labels=labels,
     )
     try:
-        outcome = perform_resend(deps, click, show)
+        outcome = perform_resend(
+            deps, click, show, reply_url=str(body.get("response_url") or "") or None
+        )
     except Exception as exc:  # after the card said "Resending…", it must not be left that way
         explanation = explain(exc)
         send(
@@ -292,15 +293,9 @@ def _resend(
             build_access_denied(contact=deps.settings.resend.resend_access_contact),
             replace=False,
         )
-    elif outcome is Refusal.DUPLICATE:
-        send(
-            deps,
-            body,
-            build_notice("That click was already handled: nothing was resent twice."),
-            replace=False,
-        )
-    else:
-        send(deps, body, build_resend_outcome(outcome), replace=True)
+    elif isinstance(outcome, AlreadyStarted):
+        send(deps, body, outcome.message(), replace=False)
+    # Otherwise perform_resend has shown the outcome on the card itself.
 
 
 def _account_of(deps: Deps, body: dict[str, Any], card: CardRef | None) -> Account | None:
