@@ -227,14 +227,14 @@ def redrive_stale_resends(deps: Deps) -> int:
             continue
         try:
             with keep_lease(deps.store, job.id, owner=owner, lease=lease, now=deps.now):
-                _finish(deps, job, owner)
-            finished += 1
+                finished += _finish(deps, job, owner)
         except Exception:  # one bad job must not stop the others; its lease lets it be retried
             logger.exception("could not re-drive resend job %d", job.id)
     return finished
 
 
-def _finish(deps: Deps, job: ResendJob, owner: str) -> None:
+def _finish(deps: Deps, job: ResendJob, owner: str) -> bool:
+    """Complete one taken job; False when Zuora still runs the first request (ask again later)."""
     click = click_from_job(job)
     audit = job.audit
     if job.state == "claimed":
@@ -246,6 +246,11 @@ def _finish(deps: Deps, job: ResendJob, owner: str) -> None:
             job.lease_owner,
         )
         outcome = ask_zuora(deps, click, key=attempt_key(job.dedup_key, job.attempt))
+        if outcome.result is not None and outcome.result.in_progress:
+            # 409: the dead worker's request is still running at Zuora. Its answer is stored
+            # under the same key; the next round (after this lease) reads it.
+            logger.info("resend job %d still running at Zuora; asking again later", job.id)
+            return False
         start = AuditStart(audit.id, audit.audit_channel, audit.audit_ts)
         deps.audit.finish(start, outcome)
         deps.store.advance_resend(job.id, owner=owner, state="answered", now=deps.now())
@@ -255,6 +260,7 @@ def _finish(deps: Deps, job: ResendJob, owner: str) -> None:
         deps.responder.send(job.reply_url, build_resend_outcome(outcome), replace_original=True)
     deps.store.advance_resend(job.id, owner=owner, state="done", now=deps.now())
     logger.info("resend job %d finished by %s", job.id, owner)
+    return True
 
 
 def encode_context(click: ResendClick) -> str:

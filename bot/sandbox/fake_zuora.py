@@ -662,6 +662,12 @@ class FakeZuora:
             self._query_failures.append(reason)
 
     @property
+    def resends_in_flight(self) -> int:
+        """Resend requests with an Idempotency-Key that the fake is holding right now."""
+        with self._lock:
+            return len(self._idempotent_running)
+
+    @property
     def queries_submitted(self) -> list[str]:
         """The text of every Data Query job submitted (accepted or refused), oldest first."""
         with self._lock:

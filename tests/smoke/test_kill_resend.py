@@ -1,0 +1,160 @@
+"""Kill tests: gunicorn (2 workers) and the clock as Procfile runs them; the worker holding a resend
+is SIGKILLed while the sandbox Zuora still holds its request. Zuora must see exactly one resend, the
+card must end showing the outcome, and the audit must hold one row: on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from stack_fixtures import button, buttons, click_body_for, fresh_tenant, post_signed
+from test_smoke_gunicorn import (
+    FRESH,
+    SIGNING_SECRET,
+    bot_env,
+    gunicorn,
+    served,
+    wait_for_workers,
+)
+from test_store import _postgres_schema
+
+from bot.sandbox.fake_slack import FakeSlack
+from bot.sandbox.fake_zuora import FakeZuora
+from bot.sandbox.slack_requests import sign, slash_command_body
+from bot.store import Store
+
+pytestmark = pytest.mark.slow
+
+ACCOUNT = "A00000002"
+LEASE = "1.5"  # seconds: a dead worker's resend is taken over within about two of these
+ZUORA_HOLDS = 3.0  # seconds the sandbox Zuora holds each resend request
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'zuora-ops.db'}"
+        return
+    with _postgres_schema() as url:
+        yield url
+
+
+@contextmanager
+def clock(env: dict[str, str], workdir: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`python -m bot.clock` as Procfile runs it; always stopped."""
+    with open(workdir / "clock.log", "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot.clock"], cwd=workdir, env=env, stdout=log, stderr=log
+        )
+        try:
+            yield process
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=5)
+
+
+def poll(condition: Callable[[], bool], *, timeout: float) -> bool:
+    """Check `condition` every 20 ms until it holds or `timeout` passes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()
+
+
+def card_with_button(slack: FakeSlack, url: str, action_id: str) -> dict[str, Any]:
+    def found() -> dict[str, Any] | None:
+        for post in reversed(slack.responses(url)):
+            if buttons(post, action_id):
+                return post
+        return None
+
+    assert slack.wait_for(lambda: found() is not None, timeout=20), slack.responses(url)
+    card = found()
+    assert card is not None
+    return card
+
+
+def test_worker_killed_while_zuora_holds_the_resend(database_url: str, tmp_path: Path) -> None:
+    with (
+        FakeZuora(fresh_tenant()) as zuora,
+        FakeSlack(token="xoxb-kill-" + secrets.token_hex(6)) as slack,
+    ):
+        env = bot_env(zuora, slack, database_url) | {"RESEND_LEASE": LEASE}
+        env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[2])])
+        with (
+            gunicorn(env, tmp_path) as (base, log_path),
+            clock(env, tmp_path) as clock_process,
+            httpx.Client(timeout=15, headers=FRESH) as http,
+        ):
+            wait_for_workers(http, base, log_path)
+            events = f"{base}/slack/events"
+            command_url = slack.response_url("cmd")
+            ack = post_signed(
+                http,
+                events,
+                slash_command_body(text=f"failures {ACCOUNT} 7d", response_url=command_url),
+                secret=SIGNING_SECRET,
+            )
+            assert ack.status_code == 200, ack.text
+            card = card_with_button(slack, command_url, "zuora.resend_email")
+            row = button(card, "zuora.resend_email")
+            zuora.set_resend_delay(ZUORA_HOLDS)
+
+            click_url = slack.response_url("click")
+            body = click_body_for(row, response_url=click_url)
+            headers = {**sign(SIGNING_SECRET, body, int(time.time())), **FRESH, "X-Probe": "kill"}
+            assert http.post(events, content=body, headers=headers).status_code == 200
+            held = poll(lambda: zuora.resends_in_flight == 1, timeout=10)
+            assert held, f"{slack.responses(click_url)}\n{log_path.read_text()[-2000:]}"
+            (victim,) = {pid for pid, *_, probe in served(log_path) if probe == "kill"}
+            os.kill(victim, signal.SIGKILL)
+
+            def finished() -> bool:
+                posts = slack.responses(click_url)
+                return bool(posts) and posts[-1]["text"].startswith("1 of 1 email resent")
+
+            reached = poll(finished, timeout=30)
+            logs = (tmp_path / "clock.log").read_text(errors="replace")[-3000:]
+            assert reached, f"{slack.responses(click_url)}\n{logs}"
+            assert clock_process.poll() is None, logs
+
+        (history_id,) = button_ids(row)
+        assert zuora.resent(history_id) == 1, "exactly one resend reached Zuora"
+        calls = zuora.resend_calls("email")
+        assert sum(not c.replayed for c in calls) == 1
+        assert len({c.idempotency_key for c in calls}) == 1, "the re-drive used the same key"
+        posts = slack.responses(click_url)
+        assert posts[0]["text"].startswith("Resending")
+        assert posts[-1]["replace_original"] is True
+    store = Store.from_url(database_url)
+    try:
+        (entry,) = store.list_resends(limit=10)
+        job = store.resend_job(entry.dedup_key)
+    finally:
+        store.close()
+    assert entry.status == "succeeded" and entry.outcome[history_id].ok
+    assert job is not None and job.state == "done" and job.lease_owner is not None
+    assert job.lease_owner.startswith("redrive:"), "the clock finished what the worker began"
+
+
+def button_ids(element: dict[str, Any]) -> list[str]:
+    ids: list[str] = json.loads(element["value"])["ids"]
+    return ids
