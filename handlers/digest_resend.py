@@ -95,14 +95,20 @@ def _note_on_digest(
     deps: Deps, channel: str, digest: dict[str, Any], value: str, outcome: ResendOutcome
 ) -> None:
     """Add who-resent-what under the clicked button; the digest is otherwise left as posted."""
+    text = str(digest.get("text") or "Zuora failures digest")
+    note = resend_note(outcome)
+    ts = str(digest["ts"])
+
+    def build(blocks: list[dict[str, Any]]) -> SlackMessage:
+        return build_digest_with_note(text, blocks, resend_value=value, note=note)
+
     try:
-        message = build_digest_with_note(
-            str(digest.get("text") or "Zuora failures digest"),
+        deps.digest_notes.edit(
+            channel,
+            ts,
             list(digest.get("blocks") or []),
-            resend_value=value,
-            note=resend_note(outcome),
+            build,
+            lambda message: update_message(deps.slack, channel, ts, message),
         )
     except BlockLimitError as exc:  # the outcome is in the thread; the digest simply stays
-        logger.warning("digest %s left without a resend note: %s", digest.get("ts"), exc)
-        return
-    update_message(deps.slack, channel, str(digest["ts"]), message)
+        logger.warning("digest %s left without a resend note: %s", ts, exc)

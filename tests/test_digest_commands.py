@@ -219,3 +219,20 @@ def test_digest_resend_all_by_someone_off_the_allow_list_changes_nothing(
     assert "allow-list" in all_text(told) and told["replace_original"] is False
     assert harness.resends() == []
     assert harness.slack.messages(CHANNEL) == [digest]
+
+
+def test_digest_resend_all_on_two_accounts_keeps_both_notes(harness: Harness) -> None:
+    digest = _posted_digest(harness)
+    first, second = buttons(digest, ActionId.RESEND_ALL.value)[:2]
+
+    harness.click(first, user_id="U0ALLOWED", message=digest)
+    # Clicked before the first note reached this user's screen: the payload has the bare digest.
+    harness.click(second, user_id="U0ALLOWED", message=digest)
+
+    after = harness.slack.messages(CHANNEL)[0]
+    notes = [block for block in after["blocks"] if block not in digest["blocks"]]
+    assert len(notes) == 2 and all(note["type"] == "context" for note in notes)
+    assert [b for b in after["blocks"] if b not in notes] == digest["blocks"]
+    assert len(harness.resends()) == 2
+    replies = [m for m in harness.slack.messages(CHANNEL) if m.get("thread_ts") == digest["ts"]]
+    assert len(replies) == 2
