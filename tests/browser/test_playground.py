@@ -754,6 +754,38 @@ def test_playground_shows_a_hostile_sandbox_account_name_literally_with_the_real
     assert alerts == []
 
 
+@pytest.mark.browser
+def test_playground_digest_resend_all_answers_in_the_thread_and_keeps_the_digest(
+    page: Any, sandbox: Any
+) -> None:
+    stack, pg = sandbox
+    open_page(page, pg)
+    composer = page.get_by_test_id("composer-input")
+    composer.fill("/zuora digest subscribe at 09:00 tz UTC")
+    composer.press("Enter")
+    view = channel_view(page)
+    view.get_by_text("Subscribed", exact=False).first.wait_for(timeout=30_000)
+    page.get_by_test_id("run-digests").click()
+    digest = view.locator('[data-testid="message"][data-author="Zuora Ops"]').filter(
+        has=page.locator('[data-action-id="zuora.resend_all"]')
+    )
+    digest.first.wait_for(timeout=30_000)
+    header = digest.locator('[data-testid="block-header"]').inner_text()
+    buttons_before = digest.locator("[data-action-id]").count()
+
+    digest.locator('[data-action-id="zuora.resend_all"]').first.click()
+    page.get_by_test_id("confirm-ok").click()
+
+    reply = digest.get_by_test_id("thread").locator('[data-testid="message"]')
+    reply.get_by_text(re.compile(r"\d+ of \d+ emails? resent")).wait_for(timeout=30_000)
+    digest.get_by_text(re.compile(r"resent \d+ of \d+ failed emails?")).wait_for()
+    assert reply.count() == 1
+    assert digest.count() == 1, "the digest is still the digest"
+    assert digest.locator('[data-testid="block-header"]').inner_text() == header
+    assert digest.locator("[data-action-id]").count() == buttons_before
+    assert len(stack.zuora.resend_calls("email")) == 1
+
+
 def test_playground_digest_job_runs_on_request_and_reports_in_the_channel(
     fake_slack: FakeSlack, scripted_bot: Any
 ) -> None:
