@@ -23,6 +23,7 @@ from bot.cards.message import (
     blocks_size,
     check_limits,
 )
+from bot.cards.receipt import build_lookup_receipt, build_receipt
 from bot.cards.resend import build_resend_confirm, build_resend_outcome, build_resend_progress
 from bot.cards.simple import (
     build_access_denied,
@@ -50,6 +51,8 @@ __all__ = [
     "build_error",
     "build_failures_card",
     "build_help",
+    "build_lookup_receipt",
+    "build_receipt",
     "build_notice",
     "build_placeholder",
     "build_resend_confirm",

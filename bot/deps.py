@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from slack_sdk import WebClient
 
 from bot.access import AccessPolicy
 from bot.audit import AuditTrail
+from bot.digest_notes import DigestNotes
 from bot.notifications import NotificationService, utc_now
 from bot.settings import Settings
 from bot.slack_io import Responder, build_web_client
@@ -29,6 +30,7 @@ class Deps:
     responder: Responder
     audit: AuditTrail
     now: Callable[[], datetime] = utc_now
+    digest_notes: DigestNotes = field(default_factory=DigestNotes)
 
     def close(self) -> None:
         """Release connections and threads."""

@@ -7,6 +7,7 @@ caps every list and text, and when the JSON is still over budget it is rebuilt w
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,13 +25,14 @@ from bot.cards.elements import (
     finish,
     fit,
     header,
+    mention,
     plural,
     response_code_text,
     section,
 )
 from bot.cards.failures import account_url
 from bot.cards.message import SlackMessage
-from bot.failures import card_ref_for
+from bot.failures import ResendOutcome, card_ref_for
 from bot.ids import ActionId, CardRef, ResendAllRef
 from bot.mrkdwn import date_token, escape, escape_truncated, link, mention_or_text, truncate
 from bot.store import Subscription
@@ -312,6 +314,54 @@ def _resend_all(
         style="danger",
         confirm=confirm_dialog(title=f"Resend {noun}?", text=text, confirm=f"Resend {count}"),
     )
+
+
+# --- after a Resend all on the digest -----------------------------------------------------------
+
+
+def resend_note(outcome: ResendOutcome) -> str:
+    """The digest's context line after a Resend all: who resent what and when; details in thread."""
+    target = ""
+    if outcome.account is not None:
+        target = (
+            f" of {escape_truncated(outcome.account.name, 80)}"
+            f" ({escape_truncated(outcome.account.number, 64)})"
+        )
+    asked = plural(len(outcome.ids), "failed email")
+    when = date_token(outcome.at)
+    if outcome.result is None:
+        return (
+            f":x: {mention(outcome.requested_by)} tried to resend {asked}{target} {when}; "
+            "it did not go through (see the thread)."
+        )
+    failed = len(outcome.result.failed)
+    tail = f", {failed} failed" if failed else ""
+    return (
+        f":repeat: {mention(outcome.requested_by)} resent {len(outcome.result.succeeded)} of "
+        f"{asked}{target} {when}{tail} (details in the thread)."
+    )
+
+
+def build_digest_with_note(
+    text: str, blocks: Sequence[dict[str, Any]], *, resend_value: str, note: str
+) -> SlackMessage:
+    """The digest as posted, text and blocks untouched, plus `note` as a context line.
+
+    The line goes under the actions block holding the Resend-all button whose value is
+    `resend_value` (the one clicked), else at the end. Raises BlockLimitError past Slack's limits.
+    """
+    shown = [copy.deepcopy(block) for block in blocks]
+    at = len(shown)
+    for index, block in enumerate(shown):
+        if block.get("type") == "actions" and any(
+            element.get("action_id") == ActionId.RESEND_ALL.value
+            and element.get("value") == resend_value
+            for element in block.get("elements") or []
+        ):
+            at = index + 1
+            break
+    shown.insert(at, context(note))
+    return finish(text, shown)
 
 
 # --- subscription replies ----------------------------------------------------------------------

@@ -106,11 +106,14 @@ def perform_resend(
     show: Callable[[SlackMessage], None],
     *,
     reply_url: str | None,
+    deliver: Callable[[SlackMessage], None] | None = None,
+    replace_on_redrive: bool = True,
 ) -> ResendOutcome | Refusal | AlreadyStarted:
     """Check access, claim the click, show progress, resend, record, show the outcome, finish.
 
-    `show` replaces the clicked card; `reply_url` is where a re-driver shows the outcome if this
-    worker dies first.
+    `show` shows progress and (unless `deliver` is given) the outcome; `reply_url` is where a
+    re-driver shows the outcome if this worker dies first, replacing the clicked message only when
+    `replace_on_redrive` (never for a shared channel message such as a digest).
     """
     if not deps.access.may_resend(click.user_id):
         logger.info("resend denied for %s (not on the allow-list)", click.user_id)
@@ -131,7 +134,7 @@ def perform_resend(
         owner=owner,
         lease=lease,
         reply_url=reply_url,
-        context=encode_context(click),
+        context=encode_context(click, replace=replace_on_redrive),
     )
     if not claim.won:
         logger.info(
@@ -151,7 +154,7 @@ def perform_resend(
         outcome = ask_zuora(deps, click, key=attempt_key(job.dedup_key, job.attempt))
         deps.audit.finish(start, outcome)
         deps.store.advance_resend(job.id, owner=owner, state="answered", now=deps.now())
-        show(build_resend_outcome(outcome))
+        (deliver or show)(build_resend_outcome(outcome))
         deps.store.advance_resend(job.id, owner=owner, state="done", now=deps.now())
     return outcome
 
@@ -257,16 +260,20 @@ def _finish(deps: Deps, job: ResendJob, owner: str) -> bool:
     else:
         outcome = outcome_from_audit(audit, click)
     if job.reply_url:
-        deps.responder.send(job.reply_url, build_resend_outcome(outcome), replace_original=True)
+        replace_original = bool(json.loads(job.context or "{}").get("replace", True))
+        deps.responder.send(
+            job.reply_url, build_resend_outcome(outcome), replace_original=replace_original
+        )
     deps.store.advance_resend(job.id, owner=owner, state="done", now=deps.now())
     logger.info("resend job %d finished by %s", job.id, owner)
     return True
 
 
-def encode_context(click: ResendClick) -> str:
+def encode_context(click: ResendClick, *, replace: bool = True) -> str:
     """What a re-driver needs besides the audit row to redraw the card, as JSON."""
     account = click.account
     payload: dict[str, Any] = {
+        "replace": replace,
         "labels": dict(click.labels),
         "account": None
         if account is None

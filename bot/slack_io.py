@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
@@ -78,6 +79,39 @@ class Responder:
             )
             return False
         return True
+
+
+def post_in_thread(
+    client: WebClient, channel: str, thread_ts: str, message: SlackMessage
+) -> str | None:
+    """Reply to `thread_ts` in `channel` (chat.postMessage); the reply's ts, or None when refused."""
+    try:
+        response = client.chat_postMessage(
+            channel=channel, thread_ts=thread_ts, text=message.text, blocks=message.blocks
+        )
+    except SlackApiError as exc:
+        logger.warning("thread reply in %s refused: %s", channel, exc.response.get("error"))
+        return None
+    except (SlackClientError, OSError) as exc:  # connection trouble after the client's retries
+        logger.warning("thread reply in %s not sent: %s", channel, type(exc).__name__)
+        return None
+    ts = response.get("ts")
+    return str(ts) if ts else None
+
+
+def update_message(client: WebClient, channel: str, ts: str, message: SlackMessage) -> bool:
+    """Edit the bot's own channel message `ts` (chat.update); False when Slack refused it."""
+    try:
+        client.chat_update(channel=channel, ts=ts, text=message.text, blocks=message.blocks)
+    except SlackApiError as exc:
+        logger.warning(
+            "chat.update of %s in %s refused: %s", ts, channel, exc.response.get("error")
+        )
+        return False
+    except (SlackClientError, OSError) as exc:  # connection trouble after the client's retries
+        logger.warning("chat.update of %s in %s failed: %s", ts, channel, type(exc).__name__)
+        return False
+    return True
 
 
 class ChannelPacer:

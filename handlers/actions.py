@@ -12,7 +12,6 @@ from slack_bolt import Ack, App
 from bot.blocks import (
     SlackMessage,
     account_url,
-    build_access_denied,
     build_callout_details,
     build_error,
     build_failures_card,
@@ -36,7 +35,16 @@ from bot.mrkdwn import date_token, escape, link, user
 from bot.resend import AlreadyStarted, Refusal, ResendClick, perform_resend
 from bot.zuora.errors import ZuoraError
 from bot.zuora.models import Account, NotificationKind
-from handlers.common import answer_failure, decode_or_refuse, send, team_of, track_id_of, user_of
+from handlers.common import (
+    answer_failure,
+    decode_or_refuse,
+    refusal_message,
+    send,
+    team_of,
+    track_id_of,
+    user_of,
+)
+from handlers.digest_resend import is_shared_message, resend_all_from_digest
 
 logger = logging.getLogger(__name__)
 
@@ -129,7 +137,11 @@ def handle_resend_selected(
 
 
 def handle_resend_all(deps: Deps, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
-    """Re-read the card's fixed window from Zuora, then resend every resendable failed email."""
+    """Re-read the card's fixed window from Zuora, then resend every resendable failed email.
+
+    On an ephemeral card the click's response_url replaces the card with the outcome; on a channel
+    digest the outcome goes to its thread instead (handlers.digest_resend).
+    """
     ack()
     ref = decode_or_refuse(deps, body, action, ResendAllRef)
     if ref is None:
@@ -159,6 +171,9 @@ def handle_resend_all(deps: Deps, ack: Ack, body: dict[str, Any], action: dict[s
         )
         return
     labels = {str(e.id): f"{e.event_name} → {e.to_email or '?'}" for e in emails}
+    if is_shared_message(body):  # a channel digest: keep it whole, report in its thread
+        resend_all_from_digest(deps, body, action, labels, failures.account)
+        return
     _resend(deps, body, action, "email", tuple(labels), failures.account, ref.card, labels)
 
 
@@ -286,15 +301,8 @@ def _resend(
             replace=shown,
         )
         return
-    if outcome is Refusal.DENIED:
-        send(
-            deps,
-            body,
-            build_access_denied(contact=deps.settings.resend.resend_access_contact),
-            replace=False,
-        )
-    elif isinstance(outcome, AlreadyStarted):
-        send(deps, body, outcome.message(), replace=False)
+    if isinstance(outcome, Refusal | AlreadyStarted):
+        send(deps, body, refusal_message(deps, outcome), replace=False)
     # Otherwise perform_resend has shown the outcome on the card itself.
 
 

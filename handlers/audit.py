@@ -6,7 +6,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.blocks import AUDIT_PAGE_SIZE, SlackMessage, build_audit_card, build_placeholder
+from bot.blocks import AUDIT_PAGE_SIZE, SlackMessage, build_audit_card, build_receipt
 from bot.commands import AuditCommand
 from bot.deps import Deps
 from bot.ids import ActionId, AuditPageRef
@@ -26,8 +26,8 @@ def register(app: App, deps: Deps) -> None:
 
 def run_audit_command(deps: Deps, parsed: AuditCommand, command: dict[str, Any], ack: Ack) -> None:
     """Ack at once, then answer /zuora audit from the store via response_url (a busy database can wait)."""
-    ack(**build_placeholder("Reading the resend audit trail…").as_payload())
-    send(deps, command, build_audit_page(deps, parsed.account, parsed.offset), replace=True)
+    ack(**build_receipt("Reading the resend audit trail").as_payload())
+    send(deps, command, build_audit_page(deps, parsed.account, parsed.offset), replace=False)
 
 
 def build_audit_page(deps: Deps, account: str | None, offset: int) -> SlackMessage:

@@ -1,4 +1,14 @@
-"""/zuora: ack at once with a placeholder, then parse, ask the service, build and respond."""
+"""/zuora: ack at once, then parse, ask the service, build and post the answer.
+
+Slack's rule this module follows: a slash command's `response_url` cannot edit the message it
+answered with, nor a message posted through it; `replace_original: true` there posts one more
+message (Slack staff in slackapi/bolt-python#1268 and slackapi/bolt-js#2287; only a click's
+response_url edits "the message containing the button", docs.slack.dev/messaging/modifying-messages).
+So a command's ack is never a placeholder to be swapped later, and everything sent after it goes out
+as its own message with `replace_original: false`. `/zuora failures` acks with a one-line receipt,
+waits up to ZUORA_ID_WAIT seconds for Data Query's resend IDs, and posts the card ONCE. If the IDs are
+still loading, the card says so and offers Refresh: that click's own response_url redraws it.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +20,8 @@ from bot.blocks import (
     SlackMessage,
     build_failures_card,
     build_help,
-    build_placeholder,
+    build_lookup_receipt,
+    build_receipt,
     build_resend_confirm,
     build_status,
 )
@@ -48,7 +59,7 @@ def register(app: App, deps: Deps) -> None:
         try:
             run_command(deps, parsed, command, ack)
         except Exception as exc:  # explained to the user here; see answer_failure
-            answer_failure(deps, command, ack, exc, replace=True)
+            answer_failure(deps, command, ack, exc, replace=False)
 
 
 def run_command(deps: Deps, parsed: Command, command: dict[str, Any], ack: Ack) -> None:
@@ -64,24 +75,19 @@ def run_command(deps: Deps, parsed: Command, command: dict[str, Any], ack: Ack) 
         )
         ack(**message.as_payload(), response_type="ephemeral")
     elif isinstance(parsed, FailuresCommand):
-        ack(
-            **build_placeholder(
-                f"Looking up failures for {parsed.account}, last {parsed.label}…"
-            ).as_payload()
-        )
+        ack(**build_lookup_receipt(parsed.account, parsed.label).as_payload())
+        # Waits up to ZUORA_ID_WAIT for resend IDs; past that the card shows them as loading and
+        # its Refresh button (a click, whose response_url may replace the card) brings them.
         failures = deps.service.failures_for(
             parsed.account, parsed.window, parsed.label, track_id=track_id, defer_ids=True
         )
-        ui_url = deps.settings.zuora.ui_url
-        reply(deps, command, build_failures_card(failures, ui_url=ui_url))
-        # Resend IDs still loading: the same response_url redraws the card once they arrive.
-        deps.service.when_ids_resolved(
-            failures,
-            lambda updated: reply(deps, command, build_failures_card(updated, ui_url=ui_url)),
-            track_id=track_id,
-        )
+        reply(deps, command, build_failures_card(failures, ui_url=deps.settings.zuora.ui_url))
     elif isinstance(parsed, StatusCommand):
-        ack(**build_placeholder("Checking the connection to Zuora…").as_payload())
+        ack(
+            **build_receipt(
+                "Checking the connection to Zuora and its Data Query columns"
+            ).as_payload()
+        )
         health = deps.service.check_zuora(track_id=track_id)
         id_source = deps.service.id_source(track_id=track_id) if health.ok else None
         reply(
@@ -102,5 +108,8 @@ def run_command(deps: Deps, parsed: Command, command: dict[str, Any], ack: Ack) 
 
 
 def reply(deps: Deps, payload: dict[str, Any], message: SlackMessage) -> None:
-    """Replace the placeholder with `message` through the command's response_url."""
-    send(deps, payload, message, replace=True)
+    """Post `message` after the ack through the command's response_url, as a message of its own.
+
+    replace_original is false on purpose: Slack would not replace the ack anyway (module docstring).
+    """
+    send(deps, payload, message, replace=False)

@@ -7,10 +7,16 @@ from typing import Any, TypeVar
 
 from slack_bolt import Ack
 
-from bot.blocks import SlackMessage, build_error, build_stale_button
+from bot.blocks import (
+    SlackMessage,
+    build_access_denied,
+    build_error,
+    build_stale_button,
+)
 from bot.deps import Deps
 from bot.explain import explain
 from bot.ids import ButtonValue, InvalidValueError, decode_value
+from bot.resend import AlreadyStarted, Refusal
 from bot.zuora.track import new_track_id
 
 logger = logging.getLogger(__name__)
@@ -36,6 +42,13 @@ def track_id_of(body: dict[str, Any]) -> str:
 def send(deps: Deps, body: dict[str, Any], message: SlackMessage, *, replace: bool) -> None:
     """Post to the request's response_url; `replace` decides replace_original explicitly."""
     deps.responder.send(str(body.get("response_url")), message, replace_original=replace)
+
+
+def refusal_message(deps: Deps, refusal: Refusal | AlreadyStarted) -> SlackMessage:
+    """What the clicker alone is told when a resend click did nothing (or joined one in flight)."""
+    if isinstance(refusal, AlreadyStarted):
+        return refusal.message()
+    return build_access_denied(contact=deps.settings.resend.resend_access_contact)
 
 
 def decode_or_refuse(

@@ -6,7 +6,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.blocks import SlackMessage, build_failures_card, build_placeholder
+from bot.blocks import SlackMessage, build_failures_card, build_receipt
 from bot.channels import posting_problem
 from bot.commands import (
     DigestListCommand,
@@ -57,8 +57,9 @@ def run_digest_command(
     Nothing that can wait (the store, Slack's usergroups.users.list with its 429 retries, Zuora)
     runs before the ack, so Slack never shows a timeout (slack-platform.md §1).
     """
-    ack(**build_placeholder(placeholder_for(parsed)).as_payload())
-    send(deps, command, answer_digest_command(deps, parsed, command, track_id), replace=True)
+    ack(**build_receipt(placeholder_for(parsed)).as_payload())
+    # A command's response_url never replaces the ack (bolt-python#1268): the answer is its own post.
+    send(deps, command, answer_digest_command(deps, parsed, command, track_id), replace=False)
 
 
 def placeholder_for(parsed: DigestCommand) -> str:

@@ -103,8 +103,8 @@ class Harness:
         return self.app.dispatch(BoltRequest(body=body.decode(), headers=headers))
 
     def command(self, text: str, *, user_id: str = "U0001", **signing: Any) -> Reply:
-        """Run `/zuora <text>` with a fresh response_url."""
-        url = self.slack.response_url("cmd")
+        """Run `/zuora <text>` with a fresh slash-command response_url."""
+        url = self.slack.response_url("cmd", kind="command")
         body = slash_command_body(text=text, response_url=url, user_id=user_id)
         return Reply(self.dispatch(body, **signing), url)
 
@@ -119,8 +119,17 @@ class Harness:
         message_ts: str | None = None,
         action_ts: str = "1700000000.000001",
     ) -> Reply:
-        """Click `button` (a Block Kit element dict) on an ephemeral card unless `message` is given."""
-        url = response_url or self.slack.response_url("click")
+        """Click `button` (a Block Kit element dict) on an ephemeral card unless `message` is given.
+
+        The fresh response_url is a click's: it replaces or deletes `message` (a channel message)
+        when given, else the ephemeral card.
+        """
+        url = response_url or self.slack.response_url(
+            "click",
+            kind="interaction",
+            channel=str(message.get("channel") or "C0001") if message else "",
+            message_ts=str(message["ts"]) if message else "",
+        )
         body = click_body_for(
             button,
             response_url=url,
@@ -136,6 +145,12 @@ class Harness:
         """Messages the bot posted to one response_url, oldest first."""
         return self.slack.responses(response_url)
 
+    def seen(self, reply: Reply) -> list[JsonDict]:
+        """What the user sees after a command or click: the ack, then what its posts left shown."""
+        ack = reply.ack
+        shown = [ack] if ack.get("text") or ack.get("blocks") else []
+        return shown + self.slack.shown(reply.response_url)
+
     def wait_posts(self, response_url: str, count: int, timeout: float = 10.0) -> list[JsonDict]:
         """Block until `count` messages reached `response_url`; return them."""
         reached = self.slack.wait_for(
@@ -146,7 +161,7 @@ class Harness:
         return posts
 
     def card_for(self, account: str = BIG_ACCOUNT, window: str = "") -> JsonDict:
-        """Run `/zuora failures` and return the card that replaced the placeholder."""
+        """Run `/zuora failures` and return the card it posted after the ack."""
         reply = self.command(f"failures {account} {window}".strip())
         assert reply.status == 200, reply.response.body
         return self.wait_posts(reply.response_url, 1)[-1]

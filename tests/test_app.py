@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -39,13 +39,14 @@ from bot.sandbox.slack_requests import (
     sign,
     slash_command_body,
 )
-from bot.sandbox.tenant import HOSTILE_ACCOUNT_NAMES, parse_wire_time
+from bot.sandbox.tenant import HOSTILE_ACCOUNT_NAMES, build_tenant, parse_wire_time
 
 RESEND_EMAIL = "zuora.resend_email"
 RESEND_CONFIRM = "zuora.resend_confirm"
 ALREADY_HANDLED = "Already handled"
 DENIED = "You are not on the resend allow-list"
 STALE = "This button is from an older card"
+LOADING = "Resend IDs are still loading"
 
 
 @pytest.fixture
@@ -128,23 +129,62 @@ def test_app_rejects_a_body_that_differs_from_the_signed_one(harness: Harness) -
 # --- /zuora failures --------------------------------------------------------------------------
 
 
-def test_app_failures_command_acks_a_placeholder_then_replaces_it_with_the_card(
-    harness: Harness,
-) -> None:
+def test_app_failures_command_acks_a_receipt_then_posts_one_card(harness: Harness) -> None:
     reply = harness.command(f"failures {BIG_ACCOUNT}")
 
     assert reply.status == 200
-    assert reply.ack["text"] == f"Looking up failures for {BIG_ACCOUNT}, last 24h…"
+    assert reply.ack["text"] == (
+        f"Asked Zuora for the failures of {BIG_ACCOUNT} in the last 24h; the card follows below."
+    )
     posts = harness.posts(reply.response_url)
     assert len(posts) == 1
     card = posts[0]
-    assert card["replace_original"] is True
+    # Slack would not replace the ack through a command's response_url: the card says so plainly.
+    assert card["replace_original"] is False
     assert card["response_type"] == "ephemeral"
     account = harness.tenant.account(BIG_ACCOUNT)
     assert account is not None
     assert card["text"].startswith(f"{account.name} ({BIG_ACCOUNT}): ")
     assert "in the last 24h" in card["text"]
     assert buttons(card, RESEND_EMAIL), "the card offers per-row resend"
+
+
+def test_app_failures_command_leaves_exactly_one_card_and_no_placeholder(
+    harness: Harness,
+) -> None:
+    reply = harness.command(f"failures {BIG_ACCOUNT}")
+
+    seen = harness.seen(reply)
+    cards = [m for m in seen if buttons(m, "zuora.refresh")]
+    assert len(cards) == 1, [m["text"] for m in seen]
+    (receipt,) = [m for m in seen if m is not cards[0]]
+    assert not buttons(receipt, "zuora.refresh") and "the card follows below" in receipt["text"]
+    assert not any(":hourglass_flowing_sand:" in all_text(m) for m in seen), "a placeholder stayed"
+
+
+def test_app_failures_card_with_late_ids_is_posted_once_and_a_refresh_click_redraws_it(
+    tmp_path: Path,
+) -> None:
+    tenant = build_tenant(seed=7, now=datetime.now(UTC), rest_ids=False)
+    with dispatch_harness(
+        tmp_path, process_before_response=True, tenant=tenant, zuora_overrides={"id_wait": 0.2}
+    ) as harness:
+        harness.zuora.set_query_delay(1.0)
+
+        reply = harness.command(f"failures {BIG_ACCOUNT}")
+        (card,) = harness.posts(reply.response_url)
+        assert LOADING in all_text(card) and "press *Refresh*" in all_text(card)
+        assert not buttons(card, RESEND_EMAIL)
+
+        refresh = harness.click(button(card, "zuora.refresh"))
+        redrawn = harness.wait_posts(refresh.response_url, 2)
+
+        assert all(post["replace_original"] is True for post in redrawn)
+        (shown,) = harness.slack.shown(refresh.response_url)
+        assert buttons(shown, RESEND_EMAIL) and LOADING not in all_text(shown)
+        # The lookup has ended by now: the command's card was still never sent a second time.
+        assert len(harness.posts(reply.response_url)) == 1
+        assert len([m for m in harness.seen(reply) if buttons(m, "zuora.refresh")]) == 1
 
 
 @pytest.mark.parametrize("number", ["A00000003", "A00000004", "A00000005", "A00000006"])
@@ -197,12 +237,12 @@ def test_app_failures_command_splits_a_seven_day_window(harness: Harness) -> Non
 def test_app_failures_command_for_an_unknown_account_says_so(harness: Harness) -> None:
     reply = harness.command("failures A99999999")
 
-    # The ack (the placeholder) still reaches Slack: an error after ack must not turn it into a 500.
+    # The ack (the receipt) still reaches Slack: an error after ack must not turn it into a 500.
     assert reply.status == 200
-    assert "Looking up failures for A99999999" in all_text(reply.ack)
+    assert "failures of *A99999999*" in all_text(reply.ack)
     posts = harness.posts(reply.response_url)
     assert len(posts) == 1
-    assert posts[0]["replace_original"] is True
+    assert posts[0]["replace_original"] is False
     assert "Zuora has no account `A99999999`." in posts[0]["text"]
     assert "Check the account number" in all_text(posts[0])
 
@@ -282,7 +322,7 @@ def test_app_retries_a_rate_limited_response_url(
     reply = harness.command(f"failures {BIG_ACCOUNT}")
 
     posts = harness.posts(reply.response_url)
-    assert len(posts) == 1 and posts[0]["replace_original"] is True
+    assert len(posts) == 1 and posts[0]["replace_original"] is False
     attempts = [
         c
         for c in harness.slack.calls("response_url")
@@ -587,9 +627,9 @@ def test_app_default_mode_acks_at_once_and_delivers_the_card_after(tmp_path: Pat
 
         acked_in = time.monotonic() - started
         assert reply.status == 200
-        assert reply.ack["text"] == f"Looking up failures for {BIG_ACCOUNT}, last 24h…"
+        assert reply.ack["text"].startswith(f"Asked Zuora for the failures of {BIG_ACCOUNT}")
         assert acked_in < 1.0
         (card,) = harness.wait_posts(reply.response_url, 1)
         assert time.monotonic() - started > acked_in + 0.2
-        assert card["replace_original"] is True
+        assert card["replace_original"] is False
         assert card["text"].startswith(f"{harness.account_name()} ({BIG_ACCOUNT})")

@@ -490,7 +490,8 @@ def test_build_failures_card_ids_notes_say_what_to_do():
         make_failures(0, 2, with_ids=False, ids_pending=True), ui_url=UI_URL
     )
     assert any(
-        "Resend IDs are still loading… this card updates itself" in t for t in mrkdwn_texts(pending)
+        "Resend IDs are still loading… press *Refresh* in a moment" in t
+        for t in mrkdwn_texts(pending)
     )
     failed = build_failures_card(
         make_failures(0, 2, with_ids=False, ids_error="Data Query <failed> & stopped"),

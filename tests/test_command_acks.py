@@ -144,7 +144,9 @@ def test_command_digest_subscribe_acks_before_a_rate_limited_group_check(
 
     acked_in = time.monotonic() - started
     assert reply.status == 200
-    assert reply.ack["text"] == "Checking your access, the channel and the accounts…"
+    assert reply.ack["text"] == (
+        "Checking your access, the channel and the accounts; the answer follows below."
+    )
     assert acked_in < RETRY_AFTER, (
         f"ack took {acked_in:.2f} s, the 429's Retry-After is {RETRY_AFTER} s"
     )
@@ -152,7 +154,8 @@ def test_command_digest_subscribe_acks_before_a_rate_limited_group_check(
     assert time.monotonic() - started >= RETRY_AFTER, "the answer came after waiting out the 429"
     assert said in all_text(answer)
     assert answer["response_type"] == "ephemeral"
-    assert answer["replace_original"] is True
+    # A command's response_url never replaces the ack (bolt-python#1268): the answer is its own post.
+    assert answer["replace_original"] is False
     lookups = harness.slack.calls("usergroups.users.list")
     assert [call.params["usergroup"] for call in lookups] == [GROUP, GROUP]  # 429, then the retry
     assert len(harness.deps.store.list_subscriptions()) == subscriptions

@@ -126,6 +126,8 @@ def test_parse_zuora_command_default_subscription_is_here_at_nine_utc():
         ("resend", "Which history IDs?"),
         ("resend callout", "Which history IDs?"),
         ("resend " + "a" * 65, "is not a notification history ID"),
+        ("resend sh_ort", "is not a notification history ID"),
+        ("resend short", "is not a notification history ID"),
         (f"resend {HEX1} not-hex!", "is not a notification history ID"),
         ("resend " + " ".join(f"{i:032x}" for i in range(41)), "at most 40"),
         ("resend " + " ".join(f"{i:064x}" for i in range(40)), "at most 40"),

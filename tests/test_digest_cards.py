@@ -10,21 +10,31 @@ from typing import Any
 
 import pytest
 
-from bot.blocks import MAX_BLOCKS, MAX_BLOCKS_JSON_CHARS, SlackMessage, blocks_size, check_limits
+from bot.blocks import (
+    MAX_BLOCKS,
+    MAX_BLOCKS_JSON_CHARS,
+    BlockLimitError,
+    SlackMessage,
+    blocks_size,
+    check_limits,
+)
 from bot.digest import DigestDelta, DigestSummary, compare, summarize
 from bot.digest_cards import (
     RESEND_ALL_BUTTONS,
     build_all_clear,
     build_digest,
+    build_digest_with_note,
     build_subscribed,
     build_subscription_list,
     build_subscription_refused,
     build_unsubscribed,
     channel_mention,
+    resend_note,
 )
+from bot.failures import ResendOutcome
 from bot.ids import ActionId, CardRef, ResendAllRef, decode_value
 from bot.store import Subscription
-from bot.zuora.models import CalloutHistory, EmailHistory, TimeWindow
+from bot.zuora.models import Account, CalloutHistory, EmailHistory, ResendResult, TimeWindow
 
 NOW = datetime(2026, 6, 10, 9, 0, tzinfo=UTC)
 WINDOW = TimeWindow.ending_at(NOW, timedelta(hours=24), "24h")
@@ -436,3 +446,54 @@ def test_build_subscription_cards_escape_user_text():
 def test_channel_mention_only_for_channel_ids():
     assert channel_mention("C0BILLING") == "<#C0BILLING>"
     assert channel_mention("<!here>") == "&lt;!here&gt;"
+
+
+# --- the note a Resend all adds to the digest ---------------------------------------------------
+
+
+def _resend_outcome(*, error: str | None = None) -> ResendOutcome:
+    ids = ("e1", "e2", "e3")
+    result = (
+        None if error else ResendResult(kind="email", requested=ids, succeeded=ids[:2], failed={})
+    )
+    return ResendOutcome(
+        kind="email",
+        requested_by="U0ALICE",
+        at=NOW,
+        ids=ids,
+        account=Account(id=account_id(1), number="A00000001", name=HOSTILE),
+        result=result,
+        error=error,
+    )
+
+
+def test_resend_note_names_who_and_what_with_the_account_escaped():
+    note = resend_note(_resend_outcome())
+    assert note.startswith(":repeat: <@U0ALICE> resent 2 of 3 failed emails of ")
+    assert "&lt;!channel&gt;" in note and "<!channel>" not in note
+    failed = resend_note(_resend_outcome(error="Zuora is down"))
+    assert "tried to resend 3 failed emails" in failed and "did not go through" in failed
+
+
+def test_build_digest_with_note_inserts_one_context_under_the_clicked_button():
+    summary = summarize([], [email(n, account=n % 3) for n in range(30)], window=WINDOW)
+    digest = build_digest(summary, None, subscription_label=LABEL, ui_url=UI_URL, top_n=5)
+    clicked = buttons(digest, ActionId.RESEND_ALL)[-1]
+
+    noted = build_digest_with_note(
+        digest.text, digest.blocks, resend_value=clicked["value"], note="resent by <@U1>"
+    )
+
+    holder = next(i for i, b in enumerate(digest.blocks) if clicked in b.get("elements", []))
+    assert noted.text == digest.text
+    assert noted.blocks[: holder + 1] == digest.blocks[: holder + 1]
+    assert noted.blocks[holder + 1]["type"] == "context"
+    assert noted.blocks[holder + 2 :] == digest.blocks[holder + 1 :]
+    elsewhere = build_digest_with_note(digest.text, digest.blocks, resend_value="?", note="x")
+    assert elsewhere.blocks[:-1] == digest.blocks and elsewhere.blocks[-1]["type"] == "context"
+
+
+def test_build_digest_with_note_refuses_to_break_the_block_limit():
+    full = [{"type": "divider"}] * MAX_BLOCKS
+    with pytest.raises(BlockLimitError):
+        build_digest_with_note("digest", full, resend_value="v", note="resent")

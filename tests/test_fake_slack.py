@@ -19,7 +19,7 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from slack_sdk.signature import Clock, SignatureVerifier
 from slack_sdk.webhook import WebhookClient
 
-from bot.sandbox.fake_slack import RESPONSE_URL_MAX_USES, FakeSlack
+from bot.sandbox.fake_slack import RESPONSE_URL_LIFETIME, RESPONSE_URL_MAX_USES, FakeSlack
 from bot.sandbox.slack_requests import (
     block_actions_body,
     checkbox_action_body,
@@ -200,6 +200,65 @@ def test_fake_slack_response_url_allows_five_uses(fake: FakeSlack) -> None:
     assert [b["text"] for b in bodies] == [f"step {i}" for i in range(5)]
     assert all(b["replace_original"] is True for b in bodies)
     assert len(fake.calls("response_url")) == 6
+
+
+def test_fake_slack_command_response_url_never_replaces_or_deletes(fake: FakeSlack) -> None:
+    url = fake.response_url("cmd", kind="command")
+    webhook = WebhookClient(url)
+
+    webhook.send(text="card one", replace_original=False)
+    webhook.send(text="card two", replace_original=True)
+    webhook.send_dict({"delete_original": True})
+
+    # As Slack's staff describe it (slackapi/bolt-python#1268, slackapi/bolt-js#2287).
+    assert fake.effects(url) == ["posted", "posted", "ignored"]
+    assert [m["text"] for m in fake.shown(url)] == ["card one", "card two"]
+
+
+def test_fake_slack_click_response_url_replaces_and_deletes_its_ephemeral_card(
+    fake: FakeSlack,
+) -> None:
+    url = fake.response_url("click")
+    webhook = WebhookClient(url)
+
+    webhook.send(text="Resending…", replace_original=True)
+    webhook.send(text="resent", replace_original=True)
+    webhook.send(text="only you", replace_original=False)
+
+    assert fake.effects(url) == ["replaced", "replaced", "posted"]
+    assert [m["text"] for m in fake.shown(url)] == ["resent", "only you"]
+    webhook.send_dict({"delete_original": True})
+    assert [m["text"] for m in fake.shown(url)] == ["only you"]
+
+
+def test_fake_slack_click_response_url_on_a_channel_message_edits_that_message(
+    fake: FakeSlack,
+) -> None:
+    client = client_for(fake)
+    posted = client.chat_postMessage(channel="C1", text="digest", blocks=[{"type": "divider"}])
+    url = fake.response_url("click", channel="C1", message_ts=posted["ts"])
+
+    WebhookClient(url).send(text="one account's outcome", replace_original=True)
+
+    (shown,) = fake.messages("C1")
+    assert shown["text"] == "one account's outcome" and "blocks" not in shown
+    assert "edited" in shown
+    WebhookClient(url).send_dict({"delete_original": True})
+    assert fake.messages("C1") == []
+
+
+def test_fake_slack_response_url_expires_after_thirty_minutes() -> None:
+    now = [1000.0]
+    with FakeSlack(clock=lambda: now[0]) as fake:
+        url = fake.response_url("click")
+        webhook = WebhookClient(url)
+        now[0] += RESPONSE_URL_LIFETIME
+        in_time = webhook.send(text="still fine", replace_original=False)
+        now[0] += 1
+        late = webhook.send(text="too late", replace_original=False)
+
+    assert (in_time.status_code, late.status_code, late.body) == (200, 404, "expired_url")
+    assert [m["text"] for m in fake.shown(url)] == ["still fine"]
 
 
 def test_fake_slack_response_url_429_is_retried_by_webhook_client(

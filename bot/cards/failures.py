@@ -274,7 +274,11 @@ def _ids_note(
 ) -> str:
     zuora = _zuora_link(ui_url, failures.account, "Zuora")
     if failures.ids_pending:
-        return ":hourglass_flowing_sand: Resend IDs are still loading… this card updates itself."
+        # Slack lets no one replace a slash command's card later: a click on Refresh redraws it.
+        return (
+            ":hourglass_flowing_sand: Resend IDs are still loading… "
+            "press *Refresh* in a moment for the resend buttons."
+        )
     if failures.ids_error:
         return (
             f":warning: Couldn't load resend IDs ({escape_truncated(failures.ids_error, room.note)}); "

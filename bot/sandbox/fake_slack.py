@@ -26,6 +26,23 @@ RESPONSE_URL_METHOD: Final = "response_url"
 RESPONSE_URL_MAX_USES: Final = 5
 """Slack accepts at most five posts to one response_url."""
 
+RESPONSE_URL_LIFETIME: Final = 30 * 60
+"""...and only within 30 minutes of issuing it (docs.slack.dev/interactivity/handling-user-interaction)."""
+
+ResponseUrlKind = Literal["command", "interaction"]
+"""Who issued a response_url: a slash command, or a click (block_actions) on a message.
+
+The two differ exactly where Slack's staff say they do (slackapi/bolt-python#1268,
+slackapi/bolt-js#2287): a slash command's response_url has no message of its own to edit, so
+`replace_original: true` there does NOT replace an earlier reply, it posts one more message, and
+`delete_original` deletes nothing. A click's response_url belongs to the message holding the button:
+`replace_original: true` replaces that message and `delete_original: true` removes it
+(docs.slack.dev/messaging/modifying-messages). Without either flag both post a new message.
+"""
+
+ResponseEffect = Literal["posted", "replaced", "deleted", "ignored"]
+"""What one accepted response_url post did to what the user sees."""
+
 _TS_BASE: Final = 1_700_000_000 * 1_000_000
 _TS_STEP: Final = 100
 # Fields slack_sdk sends JSON-encoded inside a form body; decoded so tests see lists and dicts.
@@ -59,8 +76,9 @@ class SlackEvent:
     """A change the fake accepted, pushed to listeners (e.g. the sandbox playground's live view).
 
     `message` is a copy of the stored message for chat.postMessage / chat.update, and the would-be
-    message (with its `message_ts` as `ts`) for chat.postEphemeral; `body` and `url` are set for
-    accepted response_url posts; `user` is the recipient of an ephemeral message.
+    message (with its `message_ts` as `ts`) for chat.postEphemeral; `body`, `url` and `effect` (see
+    ResponseUrlKind) are set for accepted response_url posts, with `channel` and `ts` when the post
+    replaced or deleted a channel message; `user` is the recipient of an ephemeral message.
     """
 
     kind: EventKind
@@ -70,6 +88,7 @@ class SlackEvent:
     url: str = ""
     body: JsonDict = field(default_factory=dict)
     user: str = ""
+    effect: ResponseEffect | None = None
 
 
 SlackListener = Callable[[SlackEvent], None]
@@ -97,10 +116,22 @@ class _Channel:
 
 @dataclass
 class _ResponseUrl:
-    """State of one issued response_url: how often it was used and what was accepted."""
+    """One issued response_url: its kind, when it was issued, what it accepted and left on screen.
 
+    `original` is the message a click's URL belongs to, as the user now sees it (None until a post
+    replaces it: the fake never saw an ephemeral original); `posted` are the new messages it made.
+    """
+
+    kind: ResponseUrlKind
+    issued_at: float
+    channel: str = ""
+    message_ts: str = ""
     uses: int = 0
     bodies: list[JsonDict] = field(default_factory=list)
+    effects: list[ResponseEffect] = field(default_factory=list)
+    original: JsonDict | None = None
+    original_deleted: bool = False
+    posted: list[JsonDict] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -128,6 +159,11 @@ def _text_reply(text: str, status: int = 200, retry_after: int | None = None) ->
 def _slack_error(error: str) -> _Reply:
     # Slack answers most Web API errors with HTTP 200 and ok=false.
     return _json_reply({"ok": False, "error": error})
+
+
+def _truthy(value: Any) -> bool:
+    """A response_url flag as Slack reads it: JSON true or the string "true"."""
+    return value is True or (isinstance(value, str) and value.lower() == "true")
 
 
 def _decode_json_fields(params: dict[str, Any]) -> dict[str, Any]:
@@ -224,8 +260,12 @@ class FakeSlack:
         bot_id: str = "B0001",
         chat_write_public: bool = False,
         latency: float = 0.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """Configure the fake; `token=None` accepts any non-empty bearer token."""
+        """Configure the fake; `token=None` accepts any non-empty bearer token.
+
+        `clock` (seconds) dates response_urls, which expire RESPONSE_URL_LIFETIME after issue.
+        """
         self._expected_token = token
         self.team_id = team_id
         self.team_domain = team_domain
@@ -233,6 +273,7 @@ class FakeSlack:
         self.bot_id = bot_id
         self.chat_write_public = chat_write_public
         self.latency = latency
+        self._clock = clock
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._server: _Server | None = None
@@ -323,12 +364,26 @@ class FakeSlack:
 
     # ----- configuration ---------------------------------------------------------------------
 
-    def response_url(self, name: str = "r") -> str:
-        """Issue a fresh response_url (good for five posts) labelled with `name`."""
+    def response_url(
+        self,
+        name: str = "r",
+        *,
+        kind: ResponseUrlKind = "interaction",
+        channel: str = "",
+        message_ts: str = "",
+    ) -> str:
+        """Issue a fresh response_url (five posts within 30 minutes) labelled with `name`.
+
+        `kind="command"` is a slash command's URL; `"interaction"` a click's, on the channel message
+        `channel`/`message_ts` when given (a post that replaces or deletes it changes `messages()`),
+        else on an ephemeral message. See ResponseUrlKind for how the two treat the flags.
+        """
         label = _UNSAFE_NAME_CHARS.sub("-", name).strip("-") or "r"
         with self._lock:
             token = f"{label}-{next(self._url_counter)}"
-            self._response_urls[token] = _ResponseUrl()
+            self._response_urls[token] = _ResponseUrl(
+                kind, self._clock(), channel=channel, message_ts=message_ts
+            )
         return f"{self.root_url}{_RESPONSE_PREFIX}{token}"
 
     def set_channel(
@@ -413,10 +468,37 @@ class FakeSlack:
 
     def responses(self, token_or_url: str) -> list[JsonDict]:
         """JSON bodies accepted by one response_url (given as full URL or its token)."""
-        token = token_or_url.rsplit(_RESPONSE_PREFIX, 1)[-1]
         with self._lock:
-            state = self._response_urls.get(token)
+            state = self._response_urls.get(self._token_of(token_or_url))
             return copy.deepcopy(state.bodies) if state is not None else []
+
+    @staticmethod
+    def _token_of(token_or_url: str) -> str:
+        return token_or_url.rsplit(_RESPONSE_PREFIX, 1)[-1]
+
+    def effects(self, token_or_url: str) -> list[ResponseEffect]:
+        """What each accepted post to one response_url did, in order (see ResponseUrlKind)."""
+        with self._lock:
+            state = self._response_urls.get(self._token_of(token_or_url))
+            return list(state.effects) if state is not None else []
+
+    def shown(self, token_or_url: str) -> list[JsonDict]:
+        """The messages one response_url's posts leave on the user's screen, as Slack shows them.
+
+        A click's original message comes first when a post replaced it (gone if one deleted it),
+        then every message a post added. A slash command's URL only ever adds messages, so its
+        earlier replies stay: what the user saw there is the ack (not included) plus these.
+        """
+        with self._lock:
+            state = self._response_urls.get(self._token_of(token_or_url))
+            if state is None:
+                return []
+            original = (
+                [state.original]
+                if state.original is not None and not state.original_deleted
+                else []
+            )
+            return copy.deepcopy(original + state.posted)
 
     def messages(self, channel: str) -> list[JsonDict]:
         """Current (post-update) messages the bot posted in `channel`, oldest first."""
@@ -525,19 +607,64 @@ class FakeSlack:
                 return _text_reply("no_service", HTTPStatus.NOT_FOUND)
             if state.uses >= RESPONSE_URL_MAX_USES:
                 return _text_reply("used_url", HTTPStatus.NOT_FOUND)
+            if self._clock() - state.issued_at > RESPONSE_URL_LIFETIME:
+                return _text_reply("expired_url", HTTPStatus.NOT_FOUND)
             if not isinstance(body, dict):
                 return _text_reply("invalid_payload", HTTPStatus.BAD_REQUEST)
-            if not body.get("delete_original") and not (
+            if not _truthy(body.get("delete_original")) and not (
                 body.get("text") or body.get("blocks") or body.get("attachments")
             ):
                 return _text_reply("no_text", HTTPStatus.BAD_REQUEST)
             state.uses += 1
             state.bodies.append(copy.deepcopy(body))
+            effect = self._apply_response(state, body)
+            state.effects.append(effect)
+            on_channel = effect in ("replaced", "deleted") and bool(state.message_ts)
             self._emit(
-                SlackEvent("response_url", url=f"{self.root_url}{path}", body=copy.deepcopy(body))
+                SlackEvent(
+                    "response_url",
+                    channel=state.channel if on_channel else "",
+                    ts=state.message_ts if on_channel else "",
+                    url=f"{self.root_url}{path}",
+                    body=copy.deepcopy(body),
+                    effect=effect,
+                )
             )
             self._changed.notify_all()
             return _text_reply("ok")
+
+    def _apply_response(self, state: _ResponseUrl, body: JsonDict) -> ResponseEffect:
+        """Change what the user sees for one accepted post, by the URL's kind (lock held)."""
+        fields = self._message_fields(body)
+        if state.kind == "command":
+            # A slash command's URL has no message of its own: replace posts anew, delete does nothing.
+            if _truthy(body.get("delete_original")):
+                return "ignored"
+            state.posted.append(fields)
+            return "posted"
+        target = self._channel_message(state.channel, state.message_ts)
+        if _truthy(body.get("delete_original")):
+            state.original_deleted = True
+            if target is not None:
+                self._messages[state.channel].remove(target)
+            return "deleted"
+        if _truthy(body.get("replace_original")):
+            if state.original_deleted:
+                return "ignored"
+            if target is not None:
+                target.pop("blocks", None)
+                target.pop("attachments", None)
+                target.update({"text": "", **fields})
+                target["edited"] = {"user": self.bot_user_id, "ts": self._next_ts()}
+            state.original = fields
+            return "replaced"
+        state.posted.append(fields)
+        return "posted"
+
+    def _channel_message(self, channel: str, ts: str) -> JsonDict | None:
+        if not channel or not ts:
+            return None
+        return next((m for m in self._messages.get(channel, []) if m["ts"] == ts), None)
 
     # ----- Web API methods (called with the lock held) ---------------------------------------
 

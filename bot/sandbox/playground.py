@@ -6,6 +6,10 @@ bot's signing secret and POSTed to the bot's `/slack/events`. What the bot sends
 posts to the fake Slack's response_url receiver, chat.postMessage / chat.update into channels) is
 collected through `FakeSlack.add_listener` and served to the page, which polls `GET /api/state`.
 
+Posts to a response_url land as the fake Slack says Slack would show them (`ResponseUrlKind`): on a
+slash command's URL every post is a new message, even with `replace_original: true`, and the ack
+stays; on a click's URL `replace_original` / `delete_original` change the clicked message.
+
 Only this page's server, the fake Slack, the bot and the sandbox Zuora are involved: nothing leaves
 the machine. The page never loads remote resources.
 """
@@ -148,11 +152,14 @@ class _Message:
 
 @dataclass
 class _Route:
-    """Where posts to one response_url we issued land: its channel and original message."""
+    """Where posts to one response_url we issued land: its channel and the message it belongs to.
+
+    A slash command's URL belongs to no message (`original` None): the fake Slack reports every post
+    there as a new message, as Slack shows it. A click's URL belongs to the clicked message.
+    """
 
     channel: str
     original: str | None
-    last_created: str | None = None
 
 
 @dataclass
@@ -175,10 +182,6 @@ class _State:
     by_ts: dict[tuple[str, str], str] = field(default_factory=dict)
     routes: dict[str, _Route] = field(default_factory=dict)
     channels: dict[str, PlaygroundChannel] = field(default_factory=dict)
-
-
-def _truthy(value: Any) -> bool:
-    return value is True or (isinstance(value, str) and value.lower() == "true")
 
 
 def _message_fields(body: Mapping[str, Any]) -> JsonDict:
@@ -395,10 +398,11 @@ class Playground:
             )
             return {"ok": False, "error": "unknown_command"}
         self._add_message(channel, {"text": f"`{_escape(line)}`"}, author="you", ephemeral=True)
-        response_url = self._slack.response_url("cmd")
+        response_url = self._slack.response_url("cmd", kind="command")
+        # Holds the ack's place above later replies; no response_url post can fill or replace it.
         reserved = self._add_message(channel, {}, author=BOT_NAME, ephemeral=True, pending=True)
         with self._changed:
-            self._state.routes[response_url] = _Route(channel, reserved.id)
+            self._state.routes[response_url] = _Route(channel, None)
         body = slash_command_body(
             text=text.strip(),
             response_url=response_url,
@@ -432,7 +436,9 @@ class Playground:
                     "user": self._slack.bot_user_id,
                     **copy.deepcopy(message.payload),
                 }
-        response_url = self._slack.response_url("action")
+        response_url = self._slack.response_url(
+            "action", kind="interaction", channel=channel, message_ts="" if ephemeral else ts
+        )
         with self._changed:
             self._state.routes[response_url] = _Route(channel, message_id)
         body = self._block_actions(
@@ -573,12 +579,9 @@ class Playground:
         with self._changed:
             reserved = self._state.messages.get(reserved_id)
             if reserved is None or not reserved.pending:
-                return  # a response_url post already replaced or deleted it: the ack is stale
+                return
             if not any(payload.values()):
                 del self._state.messages[reserved_id]
-                for route in self._state.routes.values():
-                    if route.original == reserved_id:
-                        route.original = None
                 return
             reserved.payload = payload
             reserved.pending = False
@@ -591,7 +594,7 @@ class Playground:
 
     def _on_slack_event(self, event: SlackEvent) -> None:
         if event.kind == "response_url":
-            self._on_response(event.url, event.body)
+            self._on_response(event.url, event.body, event.effect)
         elif event.kind == "ephemeral_posted":
             self._add_message(
                 event.channel,
@@ -627,37 +630,36 @@ class Playground:
             raw=copy.deepcopy(event.message),
         )
 
-    def _on_response(self, url: str, body: JsonDict) -> None:
+    def _on_response(self, url: str, body: JsonDict, effect: str | None) -> None:
+        """Show a response_url post the way the fake Slack says it landed (see ResponseUrlKind)."""
         with self._changed:
             route = self._state.routes.get(url)
-            if route is None:
-                return  # a response_url someone else issued (a test's), not ours to show
+            if route is None or effect == "ignored":
+                return  # not a URL we issued (a test's), or a post Slack does nothing with
             target = self._state.messages.get(route.original) if route.original else None
             if target is not None and target.deleted:
                 target = None
-            if _truthy(body.get("delete_original")):
+            if effect == "deleted":
                 if target is not None:
                     self._touch(target, deleted=True)
-                    target.pending = False
                 return
-            if _truthy(body.get("replace_original")):
-                if target is None and route.last_created:
-                    target = self._state.messages.get(route.last_created)
-                if target is not None and not target.deleted:
+            if effect == "replaced":
+                if target is not None:
                     target.payload = _message_fields(body)
-                    target.pending = False
                     target.edited = target.raw is not None
                     if target.raw is not None:
-                        target.raw = {**target.raw, **_message_fields(body)}
+                        kept = {
+                            k: v
+                            for k, v in target.raw.items()
+                            if k not in ("text", "blocks", "attachments")
+                        }
+                        target.raw = {**kept, "text": "", **_message_fields(body)}
                     self._touch(target)
-                    return
+                return
             in_channel = body.get("response_type") == "in_channel"
-            created = self._add_message(
+            self._add_message(
                 route.channel, _message_fields(body), author=BOT_NAME, ephemeral=not in_channel
             )
-            route.last_created = created.id
-            if route.original is None:
-                route.original = created.id
 
     # ----- state helpers (the condition is re-entrant) ---------------------------------------
 

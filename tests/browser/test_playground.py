@@ -130,12 +130,14 @@ def outcome_card(picked: list[str]) -> dict[str, Any]:
     }
 
 
+RECEIPT = "Asked Zuora for the failures of A00000001 in the last 7d; the card follows below."
+
+
 def card_script(request: Any) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-    """Placeholder then the card for commands; the outcome for Resend selected; nothing for ticks."""
+    """A receipt then the card for commands; the outcome for Resend selected; nothing for ticks."""
     if request.kind == "command":
-        placeholder = {"text": "Looking up failures for A00000001, last 7d…"}
-        return placeholder, [
-            {**failures_card(), "replace_original": True, "response_type": "ephemeral"}
+        return {"text": RECEIPT}, [
+            {**failures_card(), "replace_original": False, "response_type": "ephemeral"}
         ]
     action = request.payload["actions"][0]
     if action["action_id"] in ("zuora.resend_selected", "zuora.resend_all"):
@@ -197,10 +199,11 @@ def test_playground_command_reaches_the_bot_signed_and_shaped_like_slack(
     )
     assert len(card) == 1 and card[0]["ephemeral"] is True
     assert card[0]["blocks"] == failures_card()["blocks"]
-    assert not any("Looking up" in m["text"] for m in playground.messages(BILLING))
+    bot_messages = [m["text"] for m in playground.messages(BILLING) if m["author"] == "Zuora Ops"]
+    assert bot_messages == [RECEIPT, failures_card()["text"]]
 
 
-def test_playground_reply_that_beats_the_ack_is_not_overwritten_by_it(
+def test_playground_reply_that_beats_the_ack_keeps_both_with_the_ack_first(
     playground: Playground, scripted_bot: Any
 ) -> None:
     scripted_bot.script = card_script
@@ -209,7 +212,31 @@ def test_playground_reply_that_beats_the_ack_is_not_overwritten_by_it(
     api(playground, "/api/command", {"channel": BILLING, "text": "/zuora failures A00000001 7d"})
 
     bot_messages = [m for m in playground.messages(BILLING) if m["author"] == "Zuora Ops"]
-    assert [m["text"] for m in bot_messages] == [failures_card()["text"]]
+    assert [m["text"] for m in bot_messages] == [RECEIPT, failures_card()["text"]]
+
+
+def test_playground_command_response_url_cannot_replace_or_delete_like_slack(
+    playground: Playground, scripted_bot: Any, fake_slack: FakeSlack
+) -> None:
+    # Today's mistake, replayed: a placeholder ack, then two "replacing" cards through the command's
+    # response_url. Slack shows all three (slackapi/bolt-python#1268, slackapi/bolt-js#2287).
+    placeholder = {"text": "Looking up failures for A00000001, last 7d…"}
+    replacing = {**failures_card(), "replace_original": True, "response_type": "ephemeral"}
+    scripted_bot.script = lambda request: (
+        placeholder,
+        [replacing, replacing, {"delete_original": True}],
+    )
+
+    api(playground, "/api/command", {"channel": BILLING, "text": "/zuora failures A00000001 7d"})
+
+    def bot_texts() -> list[str]:
+        return [m["text"] for m in playground.messages(BILLING) if m["author"] == "Zuora Ops"]
+
+    url = scripted_bot.of_kind("command")[0].response_url
+    wait_until(lambda: len(fake_slack.effects(url)) == 3)
+    assert fake_slack.effects(url) == ["posted", "posted", "ignored"]
+    texts = bot_texts()
+    assert texts == [placeholder["text"], failures_card()["text"], failures_card()["text"]]
 
 
 def test_playground_click_on_ephemeral_card_is_ephemeral_with_state_and_fresh_response_url(
@@ -307,25 +334,43 @@ def test_playground_channel_posts_update_in_place_and_clicks_carry_the_message(
     }
 
 
-def test_playground_response_url_flags_replace_add_and_delete(
+def test_playground_click_response_url_flags_replace_add_and_delete(
     playground: Playground, scripted_bot: Any
 ) -> None:
     steps = [
         {"text": "second, new", "replace_original": False},
-        {"text": "first, replaced", "replace_original": True},
+        {"text": "card, replaced", "replace_original": True},
         {"delete_original": True},
     ]
-    scripted_bot.script = lambda request: ({"text": "first"}, steps)
-    api(playground, "/api/command", {"channel": BILLING, "text": "/zuora help"})
+    scripted_bot.script = lambda request: (
+        card_script(request) if request.kind == "command" else (None, steps)
+    )
+    api(playground, "/api/command", {"channel": BILLING, "text": "/zuora failures A00000001 7d"})
+    card = wait_until(lambda: [m for m in playground.messages(BILLING) if m["blocks"]])[0]
+
+    api(
+        playground,
+        "/api/action",
+        {
+            "message_id": card["id"],
+            "action": {
+                "type": "button",
+                "action_id": "zuora.refresh",
+                "block_id": "card_actions",
+                "value": CARD_VALUE,
+            },
+            "state": {},
+        },
+    )
 
     texts = wait_until(
         lambda: (
             (t := [m["text"] for m in playground.messages(BILLING) if m["author"] == "Zuora Ops"])
-            == ["second, new"]
+            == [RECEIPT, "second, new"]
             and t
         )
     )
-    assert texts == ["second, new"]
+    assert texts == [RECEIPT, "second, new"], "the clicked card was replaced, then deleted"
 
 
 def test_playground_reports_a_bot_that_refuses_the_signature(
@@ -524,7 +569,11 @@ def test_playground_ticks_send_payloads_and_resend_selected_carries_them(
     assert page.get_by_test_id("composer-input").input_value() == "/zuora help"
     page.get_by_test_id("composer-input").fill("/zuora failures A00000001 7d")
     page.get_by_test_id("composer-send").click()
-    card = channel_view(page).locator('[data-testid="message"][data-author="Zuora Ops"]')
+    card = (
+        channel_view(page)
+        .locator('[data-testid="message"][data-author="Zuora Ops"]')
+        .filter(has=page.locator('[data-testid="block-header"]'))
+    )
     card.locator('[data-testid="block-header"]').wait_for()
     assert card.get_by_test_id("ephemeral-note").inner_text().startswith("Only visible to you")
     assert (
@@ -552,10 +601,10 @@ def test_playground_ticks_send_payloads_and_resend_selected_carries_them(
         "email:e0000000000000000000000000000001",
         "email:e0000000000000000000000000000003",
     ]
-    # Replaced in place: one bot message, the card is gone.
-    assert (
-        channel_view(page).locator('[data-testid="message"][data-author="Zuora Ops"]').count() == 1
-    )
+    # Replaced in place (a click's response_url may): the receipt and the outcome, no card.
+    bot_messages = channel_view(page).locator('[data-testid="message"][data-author="Zuora Ops"]')
+    assert bot_messages.count() == 2
+    assert channel_view(page).locator('[data-testid="block-header"]').count() == 0
     page.screenshot(path=str(artifacts / "playground-scripted.png"), full_page=True)
 
 
@@ -615,8 +664,9 @@ def test_playground_resend_selected_end_to_end_with_the_real_bot(
         has=page.locator('[data-action-id="zuora.select_emails"]')
     )
     replies = view.locator('[data-testid="message"][data-author="Zuora Ops"]')
-    replies.filter(has_not_text="Looking up").first.wait_for(timeout=30_000)
-    assert card.count() == 1, f"no failures card; the bot answered: {replies.first.inner_text()}"
+    replies.filter(has_not_text="the card follows below").first.wait_for(timeout=30_000)
+    assert card.count() == 1, f"no failures card; the bot answered: {replies.last.inner_text()}"
+    assert replies.count() == 2, "the receipt and one card, nothing left to be replaced"
     options = card.locator('[data-testid="checkbox-option"]')
     options.nth(0).click()
     options.nth(1).click()
@@ -696,12 +746,44 @@ def test_playground_shows_a_hostile_sandbox_account_name_literally_with_the_real
     page.get_by_test_id("composer-input").press("Enter")
 
     replies = channel_view(page).locator('[data-testid="message"][data-author="Zuora Ops"]')
-    reply = replies.filter(has_not_text="Looking up").first
+    reply = replies.filter(has_not_text="the card follows below").first
     reply.wait_for(timeout=30_000)
     assert hostile.name in reply.inner_text()
     assert page.locator("[data-testid='broadcast']").count() == 0
     assert page.locator("script").count() == 1
     assert alerts == []
+
+
+@pytest.mark.browser
+def test_playground_digest_resend_all_answers_in_the_thread_and_keeps_the_digest(
+    page: Any, sandbox: Any
+) -> None:
+    stack, pg = sandbox
+    open_page(page, pg)
+    composer = page.get_by_test_id("composer-input")
+    composer.fill("/zuora digest subscribe at 09:00 tz UTC")
+    composer.press("Enter")
+    view = channel_view(page)
+    view.get_by_text("Subscribed", exact=False).first.wait_for(timeout=30_000)
+    page.get_by_test_id("run-digests").click()
+    digest = view.locator('[data-testid="message"][data-author="Zuora Ops"]').filter(
+        has=page.locator('[data-action-id="zuora.resend_all"]')
+    )
+    digest.first.wait_for(timeout=30_000)
+    header = digest.locator('[data-testid="block-header"]').inner_text()
+    buttons_before = digest.locator("[data-action-id]").count()
+
+    digest.locator('[data-action-id="zuora.resend_all"]').first.click()
+    page.get_by_test_id("confirm-ok").click()
+
+    reply = digest.get_by_test_id("thread").locator('[data-testid="message"]')
+    reply.get_by_text(re.compile(r"\d+ of \d+ emails? resent")).wait_for(timeout=30_000)
+    digest.get_by_text(re.compile(r"resent \d+ of \d+ failed emails?")).wait_for()
+    assert reply.count() == 1
+    assert digest.count() == 1, "the digest is still the digest"
+    assert digest.locator('[data-testid="block-header"]').inner_text() == header
+    assert digest.locator("[data-action-id]").count() == buttons_before
+    assert len(stack.zuora.resend_calls("email")) == 1
 
 
 def test_playground_digest_job_runs_on_request_and_reports_in_the_channel(

@@ -65,7 +65,7 @@ def click_body(harness: Harness, element: dict[str, Any], **extra: Any) -> dict[
 def test_listeners_failures_command_acks_before_asking_zuora(harness: Harness) -> None:
     seen: list[tuple[int, int]] = []
     ack = recording_ack(harness, seen)
-    url = harness.slack.response_url("cmd")
+    url = harness.slack.response_url("cmd", kind="command")
     command = parsed(slash_command_body(text=f"failures {BIG_ACCOUNT}", response_url=url))
 
     run_command(
@@ -76,11 +76,11 @@ def test_listeners_failures_command_acks_before_asking_zuora(harness: Harness) -
     )
 
     ack.assert_called_once()
-    assert ack.call_args.kwargs["text"] == f"Looking up failures for {BIG_ACCOUNT}, last 24h…"
+    assert ack.call_args.kwargs["text"].startswith(f"Asked Zuora for the failures of {BIG_ACCOUNT}")
     assert seen == [(0, 0)], "nothing reached Zuora before the ack"
     assert harness.zuora.requests(f"/v1/accounts/{BIG_ACCOUNT}")
     (card,) = harness.posts(url)
-    assert card["replace_original"] is True
+    assert card["replace_original"] is False, "a command's response_url cannot replace the ack"
 
 
 def test_listeners_resend_button_acks_before_the_audit_row_and_the_resend(

@@ -61,7 +61,7 @@ def deliver(stack: SandboxStack, body: bytes) -> None:
 
 
 def command(stack: SandboxStack, text: str) -> str:
-    url = stack.slack.response_url("cmd")
+    url = stack.slack.response_url("cmd", kind="command")
     deliver(stack, slash_command_body(text=text, response_url=url))
     return url
 
@@ -126,7 +126,7 @@ def test_resend_from_a_card_on_a_tenant_without_rest_ids(stack_for: Any) -> None
     url = command(stack, f"failures {ACCOUNT} 2d")
     card = wait_posts(stack, url, 1)[0]
 
-    assert card["replace_original"] is True
+    assert card["replace_original"] is False
     assert LOADING not in text_of(card)
     email_buttons = elements(card, RESEND_EMAIL)
     callout_buttons = elements(card, RESEND_CALLOUT)
@@ -154,7 +154,7 @@ def test_resend_from_a_card_on_a_tenant_without_rest_ids(stack_for: Any) -> None
     assert len(stack.zuora.requests("/query/jobs")) == jobs_before, "resend-all reused the lookup"
 
 
-def test_card_updates_in_place_when_slow_ids_arrive(stack_for: Any) -> None:
+def test_slow_ids_post_one_card_and_a_refresh_click_brings_the_buttons(stack_for: Any) -> None:
     stack = stack_for(id_wait=0.3)
     stack.zuora.set_query_delay(1.5)
     email_truth, _ = truth(stack)
@@ -163,18 +163,22 @@ def test_card_updates_in_place_when_slow_ids_arrive(stack_for: Any) -> None:
     url = command(stack, f"failures {ACCOUNT} 2d")
     first = wait_posts(stack, url, 1)[0]
     first_at = time.monotonic() - started
-    posts = wait_posts(stack, url, 2)
 
-    assert first_at < 1.5, "the first card did not wait for the Data Query job"
-    assert LOADING in text_of(first)
+    assert first_at < 1.5, "the card did not wait for the Data Query job"
+    assert LOADING in text_of(first) and "press *Refresh*" in text_of(first)
     assert not elements(first, RESEND_EMAIL) and not elements(first, RESEND_CALLOUT)
     assert not elements(first, RESEND_ALL)
-    updated = posts[1]
-    assert updated["replace_original"] is True
+    # Refresh is a click: its own response_url may replace the card, once now and once with IDs.
+    refreshed = click(stack, elements(first, REFRESH)[0])
+    posts = wait_posts(stack, refreshed, 2)
+    assert all(post["replace_original"] is True for post in posts)
+    (updated,) = stack.slack.shown(refreshed)
     assert LOADING not in text_of(updated)
     buttons = elements(updated, RESEND_EMAIL)
     assert buttons and elements(updated, RESEND_CALLOUT) and elements(updated, RESEND_ALL)
     assert updated["text"] == first["text"], "same rows, now with resend controls"
+    # The IDs arrived long ago: the command's response_url still carried the card once.
+    assert len(stack.slack.responses(url)) == 1
 
     resent = click(stack, buttons[0])
     wait_posts(stack, resent, 2)
@@ -182,8 +186,8 @@ def test_card_updates_in_place_when_slow_ids_arrive(stack_for: Any) -> None:
     assert set(button_ids(buttons[0])) <= email_truth
 
     jobs = len(stack.zuora.requests("/query/jobs"))
-    refreshed = click(stack, elements(updated, REFRESH)[0])
-    redrawn = wait_posts(stack, refreshed, 1)[0]
+    again = click(stack, elements(updated, REFRESH)[0])
+    redrawn = wait_posts(stack, again, 1)[0]
     assert elements(redrawn, RESEND_EMAIL) and LOADING not in text_of(redrawn)
     assert len(stack.zuora.requests("/query/jobs")) == jobs, "refresh reused the lookup"
 

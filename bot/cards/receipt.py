@@ -1,0 +1,28 @@
+"""The ack of `/zuora failures`: a one-line receipt that stays true, because nothing replaces it.
+
+Slack does not let a slash command's response_url replace the message it answered with
+(slackapi/bolt-python#1268, slackapi/bolt-js#2287), so the ack is no placeholder card waiting to be
+swapped: it says what was asked and that the card follows as its own message.
+"""
+
+from __future__ import annotations
+
+from bot.cards.elements import context, finish
+from bot.cards.message import SlackMessage
+from bot.mrkdwn import escape, escape_truncated
+
+
+def build_lookup_receipt(account: str, label: str) -> SlackMessage:
+    """'Asked Zuora for the failures of A00000001 in the last 24h; the card follows below.'"""
+    what = f"the failures of *{escape_truncated(account, 64)}* in the last {escape(label)}"
+    line = f"Asked Zuora for {what}; the card follows below."
+    return finish(line.replace("*", ""), [context(f":mag: {line}")])
+
+
+def build_receipt(doing: str) -> SlackMessage:
+    """The ack of a slow command: what the bot is doing, and that the answer follows below.
+
+    `doing` is plain text (escaped here), e.g. "Checking the connection to Zuora".
+    """
+    line = f"{escape_truncated(doing.rstrip('.…'), 300)}; the answer follows below."
+    return finish(line, [context(f":mag: {line}")])
