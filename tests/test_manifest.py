@@ -31,6 +31,8 @@ REQUIRED_BOT_SCOPES = {
     "usergroups:read",  # allow-list by user group
     "channels:read",  # conversations.info on public channels (digest subscribe checks)
     "groups:read",  # conversations.info on private channels
+    "channels:history",  # conversations.history: was an interrupted digest post delivered?
+    "groups:history",  # the same in private channels
     "users:read",  # users.info (time zone, display name)
 }
 
@@ -44,6 +46,7 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "chat_delete": {"chat:write"},
     "usergroups_users_list": {"usergroups:read"},
     "conversations_info": {"channels:read", "groups:read"},
+    "conversations_history": {"channels:history", "groups:history"},
     "users_info": {"users:read"},
 }
 # Bolt helpers called by name inside listeners.
