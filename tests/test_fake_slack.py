@@ -430,7 +430,7 @@ def test_fake_slack_delayed_reply_makes_the_change_first() -> None:
     import httpx
 
     with FakeSlack() as fake:
-        fake.delay_replies("chat.postMessage", 0.3)
+        fake.delay_replies("chat.postMessage", 30)
         done = threading.Event()
 
         def post() -> None:
@@ -443,5 +443,6 @@ def test_fake_slack_delayed_reply_makes_the_change_first() -> None:
 
         threading.Thread(target=post, daemon=True).start()
         assert fake.wait_for(lambda: len(fake.messages("C1")) == 1, timeout=5)
-        assert not done.is_set()  # stored, but the poster has not heard back yet
+        assert not done.wait(timeout=0.2)  # stored, but the poster has not heard back yet
+        fake.delay_replies("chat.postMessage", 0)  # lowering the delay releases the held answer
         assert done.wait(timeout=5)

@@ -164,6 +164,10 @@ class _Server(ThreadingHTTPServer):
         self.fake = fake
         super().__init__(("127.0.0.1", 0), _Handler)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up before its (delayed) answer is routine; keep it out of stderr."""
+        logger.debug("fake slack: error serving %s", client_address, exc_info=True)
+
 
 class _Handler(BaseHTTPRequestHandler):
     """Routes /api/<method> and /response/<token> to the owning FakeSlack."""
@@ -193,7 +197,7 @@ class _Handler(BaseHTTPRequestHandler):
         latency = fake._reply_delay(self.path)
         if latency > 0:
             # State changes are visible at once; only the answer is delayed, like a slow network.
-            time.sleep(latency)
+            fake._hold_reply(self.path, latency)
         self.send_response(reply.status)
         self.send_header("Content-Type", reply.content_type)
         self.send_header("Content-Length", str(len(reply.body)))
@@ -287,8 +291,10 @@ class FakeSlack:
 
     def stop(self) -> None:
         """Stop serving and release the port; safe to call twice."""
-        server, thread = self._server, self._thread
-        self._server, self._thread = None, None
+        with self._changed:
+            server, thread = self._server, self._thread
+            self._server, self._thread = None, None
+            self._changed.notify_all()  # answers still held back go out now
         if server is not None:
             server.shutdown()
             server.server_close()
@@ -389,14 +395,16 @@ class FakeSlack:
         """Answer every call of `method` `seconds` late (0 to stop); its change is still made at once.
 
         Lets a test kill a client after Slack accepted its post but before the client heard back.
+        Lowering the delay (or stopping the fake) releases answers already held back.
         """
         if seconds < 0:
             raise ValueError("seconds must not be negative")
-        with self._lock:
+        with self._changed:
             if seconds:
                 self._method_latency[method] = seconds
             else:
                 self._method_latency.pop(method, None)
+            self._changed.notify_all()
 
     def add_listener(self, listener: SlackListener) -> Callable[[], None]:
         """Call `listener` with a SlackEvent after each stored message, update or accepted response_url post.
@@ -487,6 +495,17 @@ class FakeSlack:
         method = path[len(_API_PREFIX) :] if path.startswith(_API_PREFIX) else ""
         with self._lock:
             return self._method_latency.get(method, self.latency)
+
+    def _hold_reply(self, raw_path: str, seconds: float) -> None:
+        """Wait `seconds` before answering, less if the delay is lowered or the fake stops meanwhile."""
+        deadline = time.monotonic() + seconds
+
+        def released() -> bool:
+            lowered = self._reply_delay(raw_path) < seconds
+            return lowered or self._server is None or time.monotonic() >= deadline
+
+        with self._changed:
+            self._changed.wait_for(released, timeout=seconds)
 
     def _emit(self, event: SlackEvent) -> None:
         """Queue an event for listeners (lock held); `_deliver_events` sends it after the change."""

@@ -34,6 +34,9 @@ pytestmark = pytest.mark.slow
 CHANNEL = "C0KILLED"
 LEASE_SECONDS = 1.0
 TIMEOUT = 30.0
+# Long enough that the first clock is still scanning when it is killed, short enough to be over (for the
+# dead clock's requests still being answered) by the time the test ends.
+ZUORA_STALL = 2.0
 
 
 def noon_zone(now: datetime) -> str:
@@ -153,11 +156,11 @@ def run_kill_scenario(database_url: str, workdir: Path, *, when: str) -> None:
                 with clock_process(env, log_path) as first:
                     wait_until(lambda: len(slack.messages(CHANNEL)) == 1, "the post", log_path)
                     kill(first)
-                slack.delay_replies("chat.postMessage", 0)
+                slack.delay_replies("chat.postMessage", 0)  # the held answer goes to a dead client
                 assert status_is(store, sub.id, "posting")(), "killed between post and record"
             else:
                 # The scan hangs in Zuora: claimed, nothing posted yet.
-                zuora.set_latency(TIMEOUT)
+                zuora.set_latency(ZUORA_STALL)
                 with clock_process(env, log_path) as first:
                     wait_until(status_is(store, sub.id, "claimed"), "the claim", log_path)
                     time.sleep(0.2)  # well inside the scan, which now waits on Zuora
