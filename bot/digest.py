@@ -36,7 +36,13 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.blocks import BlockLimitError, SlackMessage
 from bot.digest_cards import build_all_clear, build_digest
-from bot.digest_slack import PostCheck, digest_key, digest_metadata, find_posted_digest
+from bot.digest_slack import (
+    PostCheck,
+    digest_key,
+    digest_metadata,
+    find_posted_digest,
+    without_connection_retries,
+)
 from bot.heartbeat import Heartbeat, Wait
 from bot.schedule import is_due, local_date_for
 from bot.settings import Settings
@@ -788,6 +794,7 @@ class _Posting:
     owner: str
     clock: Callable[[], datetime]
     heartbeat: Heartbeat | None
+    poster: WebClient | None = None
 
     def post(
         self, sub: Subscription, local_date: date, message: SlackMessage, pacer: ChannelPacer
@@ -801,8 +808,10 @@ class _Posting:
             sub.id, local_date, owner=self.owner, now=started
         ):
             return DigestRunResult(sub, local_date, "lost", message=message)
+        if self.poster is None:
+            self.poster = without_connection_retries(self.deps.slack)
         try:
-            response = self.deps.slack.chat_postMessage(
+            response = self.poster.chat_postMessage(
                 channel=sub.channel_id,
                 text=message.text,
                 blocks=message.blocks,

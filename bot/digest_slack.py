@@ -16,6 +16,7 @@ from typing import Any, Final, Literal
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +59,30 @@ def digest_metadata(subscription_id: int, local_date: date) -> dict[str, Any]:
             "local_date": local_date.isoformat(),
         },
     }
+
+
+def without_connection_retries(slack: WebClient) -> WebClient:
+    """A twin of `slack` that does not resend a request after a connection error.
+
+    A chat.postMessage whose answer was lost (connection reset, server hung up) may have been posted, and
+    resending it blindly could post twice; the digest posts through this twin and checks the channel
+    instead. Rate-limit retries stay: a 429 was refused, not posted. Anything but a plain WebClient (a
+    test double) is returned as it is.
+    """
+    if type(slack) is not WebClient:
+        return slack
+    kept = [h for h in slack.retry_handlers if not isinstance(h, ConnectionErrorRetryHandler)]
+    if len(kept) == len(slack.retry_handlers):
+        return slack
+    return WebClient(
+        token=slack.token,
+        base_url=slack.base_url,
+        timeout=slack.timeout,
+        ssl=slack.ssl,
+        proxy=slack.proxy,
+        headers=dict(slack.headers),
+        retry_handlers=kept,
+    )
 
 
 def carries_key(message: dict[str, Any], key: str, bot_id: str | None) -> bool:

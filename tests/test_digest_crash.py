@@ -8,6 +8,7 @@ from a wait the test drives: nothing sleeps for real.
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -455,3 +456,65 @@ def test_clock_maintenance_retries_a_failed_purge_next_tick():
     # Not recorded as done, so the next tick tries again.
     with pytest.raises(RuntimeError):
         maintenance.run(START + timedelta(minutes=1))
+
+
+# --- a post whose answer is lost is not resent ------------------------------------------------
+
+
+class HangUpServer:
+    """Reads each HTTP request on 127.0.0.1 and hangs up without answering; records the paths."""
+
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+        self._closed = threading.Event()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.02)  # so the thread notices close(); accept() would not
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._listener.getsockname()[1]}/api/"
+
+    def _serve(self) -> None:
+        while not self._closed.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.settimeout(5)
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+                if data:
+                    self.paths.append(data.split(b" ", 2)[1].decode())
+
+    def close(self) -> None:
+        self._closed.set()
+        self._thread.join(timeout=5)
+        self._listener.close()
+
+
+def test_digest_post_is_not_resent_after_the_connection_drops(db_url, make_settings, clock):
+    server = HangUpServer()
+    store = Store.from_url(db_url)
+    try:
+        sub_id = subscribe(store)
+        client = WebClient(
+            token="xoxb-x", base_url=server.base_url, retry_handlers=retry_handlers()
+        )
+        settings = make_settings(digest={"post_interval": 0, "claim_lease": LEASE_SECONDS})
+        (result,) = tick(Deps(settings, Service(), store, client), clock, "one")
+    finally:
+        store.close()
+        server.close()
+
+    # The bot's client resends reads after a hang-up, but the post went out once: Slack may have it.
+    assert server.paths.count("/api/chat.postMessage") == 1
+    assert server.paths.count("/api/auth.test") == 3  # the check's first read, retried twice
+    assert result.status == "deferred"  # could not check: left 'posting' for a later tick
+    assert result.subscription.id == sub_id
