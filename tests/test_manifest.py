@@ -28,11 +28,11 @@ REQUIRED_BOT_SCOPES = {
     "commands",  # the /zuora slash command
     "chat:write",  # cards, digests, thread follow-ups
     "chat:write.public",  # digests into public channels the bot was not invited to
+    "channels:history",  # conversations.history: was an interrupted digest post delivered?
+    "groups:history",  # the same in private channels
     "usergroups:read",  # allow-list by user group
     "channels:read",  # conversations.info on public channels (digest subscribe checks)
     "groups:read",  # conversations.info on private channels
-    "channels:history",  # conversations.history: was an interrupted digest post delivered?
-    "groups:history",  # the same in private channels
     "users:read",  # users.info (time zone, display name)
 }
 
@@ -44,9 +44,9 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "chat_postEphemeral": {"chat:write"},
     "chat_update": {"chat:write"},
     "chat_delete": {"chat:write"},
+    "conversations_history": {"channels:history", "groups:history"},
     "usergroups_users_list": {"usergroups:read"},
     "conversations_info": {"channels:read", "groups:read"},
-    "conversations_history": {"channels:history", "groups:history"},
     "users_info": {"users:read"},
 }
 # Bolt helpers called by name inside listeners.
