@@ -1,32 +1,63 @@
-"""`python -m bot.clock`: one long-running process that posts due digests every minute and
-finishes resends a killed web worker left behind (every half resend lease, see bot.resend).
+"""`python -m bot.clock`: one long-running process that posts due digests every minute, keeps house,
+and finishes resends a killed web worker left behind (every half resend lease, see bot.resend).
 
 Run exactly one (Procfile `clock:`); a second one is harmless because every post is claimed in the
-store first, but it doubles the Zuora scans.
+store first (and the claim's lease is renewed while a slow digest runs), but it doubles the Zuora scans.
+Between digests it purges expired click keys, once an hour.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import secrets
 import signal
 import socket
 import sys
 import threading
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
 from types import FrameType
+from typing import Protocol
 
 from bot.deps import Deps
 
 logger = logging.getLogger(__name__)
 
 TICK_SECONDS = 60.0
+PURGE_EVERY = timedelta(hours=1)
 
 
 def clock_owner() -> str:
-    """Who holds a digest claim: host and pid, so a stale claim can be traced."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """Who holds a digest claim: host and pid, so a stale claim can be traced, and a per-start suffix.
+
+    The suffix keeps a restarted container (same host name, same pid 1) from passing for its dead self.
+    """
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+class ClickPurger(Protocol):
+    """The part of Store maintenance uses."""
+
+    def purge_expired_clicks(self, now: datetime) -> int: ...
+
+
+class Maintenance:
+    """Housekeeping between ticks: delete expired click keys on the first tick, then every `every`."""
+
+    def __init__(self, store: ClickPurger, *, every: timedelta = PURGE_EVERY) -> None:
+        self._store = store
+        self._every = every
+        self._next: datetime | None = None
+
+    def run(self, now: datetime) -> int | None:
+        """Purge if due; return how many keys went, or None when it was not yet time."""
+        if self._next is not None and now < self._next:
+            return None
+        purged = self._store.purge_expired_clicks(now)
+        self._next = now + self._every
+        logger.info("purged %d expired click key(s)", purged)
+        return purged
 
 
 def seconds_to_next_tick(now: datetime, tick: float = TICK_SECONDS) -> float:
@@ -35,20 +66,37 @@ def seconds_to_next_tick(now: datetime, tick: float = TICK_SECONDS) -> float:
     return tick - into + 0.5
 
 
-def run_clock(deps: Deps, stop: threading.Event, *, owner: str | None = None) -> None:
-    """Tick until `stop` is set: post the digests that are due, then sleep to the next minute."""
-    from bot.digest import run_due_digests
+def run_clock(
+    deps: Deps,
+    stop: threading.Event,
+    *,
+    owner: str | None = None,
+    wait: Callable[[float], object] | None = None,
+    maintenance: Maintenance | None = None,
+) -> None:
+    """Tick until `stop` is set: post the digests that are due, keep house, then sleep to the next minute.
+
+    `wait(seconds)` sleeps between ticks (default: `stop.wait`); tests inject it.
+    """
+    from bot.digest import DigestMemory, run_due_digests
 
     owner = owner or clock_owner()
+    wait = wait or stop.wait
+    maintenance = maintenance or Maintenance(deps.store)
+    memory = DigestMemory()
     logger.info("clock started as %s", owner)
     while not stop.is_set():
         try:
-            results = run_due_digests(deps, deps.now(), owner=owner)
+            results = run_due_digests(deps, deps.now(), owner=owner, memory=memory, clock=deps.now)
             if results:
                 logger.info("clock tick: %d digest(s) handled", len(results))
         except Exception:  # one bad tick must not end the clock
             logger.exception("clock tick failed; trying again next minute")
-        stop.wait(seconds_to_next_tick(deps.now()))
+        try:
+            maintenance.run(deps.now())
+        except Exception:  # housekeeping must never stop the digests
+            logger.exception("clock maintenance failed; trying again next tick")
+        wait(seconds_to_next_tick(deps.now()))
     logger.info("clock stopped")
 
 

@@ -5,6 +5,14 @@ with accounts times distinct (event, code) pairs, and every counter is capped. `
 clock calls every minute: it claims each due subscription for its local day in the store (so a digest is
 posted once per day whatever the number of clocks), scans Zuora once for all of them, and posts paced.
 `python -m bot.digest [--force] [--dry-run]` runs one tick by hand.
+
+Crash safety, per run (subscription, local day) in the store: 'claimed' while the digest is built, with a
+lease a heartbeat renews; 'posting' written just before chat.postMessage (the message carries the run's key
+in its metadata); then 'posted' with the message ts. A clock that dies while 'claimed' posted nothing: the
+run is taken over once its lease lapses and posted then (the same day, while still due). One that dies
+while 'posting' may have posted: whoever takes over first looks for the key in the channel's history, and
+records the message it finds instead of posting again; if Slack cannot be asked (no history scope, or the
+bot is not in the channel), the run ends 'unconfirmed' rather than risk a duplicate.
 """
 
 from __future__ import annotations
@@ -28,10 +36,18 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.blocks import BlockLimitError, SlackMessage
 from bot.digest_cards import build_all_clear, build_digest
+from bot.digest_slack import (
+    PostCheck,
+    digest_key,
+    digest_metadata,
+    find_posted_digest,
+    without_connection_retries,
+)
+from bot.heartbeat import Heartbeat, Wait
 from bot.schedule import is_due, local_date_for
 from bot.settings import Settings
 from bot.slack_io import ChannelPacer
-from bot.store import DigestKind, Store, Subscription
+from bot.store import DigestKind, DigestRun, Store, Subscription
 from bot.subscriptions import label
 from bot.zuora.errors import ZuoraError
 from bot.zuora.guard import is_object_id
@@ -42,7 +58,6 @@ logger = logging.getLogger(__name__)
 
 DIGEST_LENGTH = timedelta(hours=24)
 DIGEST_LABEL = "24h"
-CLAIM_LEASE = timedelta(minutes=10)
 # Each counter keeps at most this many distinct keys; the rest are counted under OTHER_KEY, so a tenant
 # with a million distinct error texts still costs a few kilobytes per account.
 MAX_KEYS_PER_COUNTER = 20
@@ -51,7 +66,9 @@ OTHER_KEY = "(other)"
 NO_RESPONSE = "no response"
 NO_ERROR_MESSAGE = "no error message"
 
-RunStatus = Literal["posted", "skipped", "failed", "dry_run"]
+# 'unconfirmed': an interrupted post Slack could not be checked for (final); 'deferred': Slack could not be
+# checked this time (left in 'posting' for a later try); 'lost': another clock took the run over.
+RunStatus = Literal["posted", "skipped", "failed", "dry_run", "unconfirmed", "deferred", "lost"]
 Counts = tuple[tuple[str, int], ...]
 
 _SMTP_REPLY = re.compile(r"^\s*([245]\d\d)(?:[\s-]+([245]\.\d{1,3}\.\d{1,3}))?\b")
@@ -518,10 +535,10 @@ class DigestMemory:
         """Remember how a run ended."""
         key = (subscription_id, local_date)
         with self._lock:
-            if status in ("posted", "skipped"):
+            if status in ("posted", "skipped", "unconfirmed"):
                 self._done.add(key)
                 self._failed.pop(key, None)
-            elif status == "failed":
+            elif status in ("failed", "deferred"):
                 attempts = self._failed.get(key, (0, now))[0] + 1
                 pause = min(self._first_retry * 2 ** (attempts - 1), self._max_retry)
                 self._failed[key] = (attempts, now + pause)
@@ -540,6 +557,8 @@ def run_due_digests(
     owner: str,
     memory: DigestMemory | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], datetime] | None = None,
+    beat_wait: Wait | None = None,
 ) -> list[DigestRunResult]:
     """Post every digest that is due and not yet posted today (local); safe to call every minute.
 
@@ -547,28 +566,59 @@ def run_due_digests(
     threads and processes; Zuora is scanned only when something was claimed, once for all of them.
     `force` treats every subscription as due now (the claim still allows one a day); `dry_run` claims
     and posts nothing and returns the messages. Results list only the subscriptions handled.
+    `clock` gives the time for heartbeats and post records (default: the wall clock); `beat_wait` is the
+    heartbeat's wait between renewals (tests inject it).
     """
     now = now.astimezone(UTC)
+    clock = clock or _utc_now
     subs = deps.store.list_subscriptions()
     due = [sub for sub in subs if sub.active and _due(sub, now, force=force)]
     if memory is not None and not dry_run:
         due = [sub for sub in due if memory.should_try(sub.id, local_date_for(sub, now), now)]
     if dry_run:
-        todo = due
-    else:
-        todo = [
-            sub
-            for sub in due
-            if deps.store.claim_digest_run(
-                sub.id, local_date_for(sub, now), owner=owner, now=now, lease=CLAIM_LEASE
-            )
-        ]
+        if not due:
+            return []
+        logger.info("digest tick: %d subscription(s) to handle (dry run)", len(due))
+        return _run_claimed(deps, due, now, _Posting(deps, "", clock, None), sleep=sleep)
+    lease = timedelta(seconds=deps.settings.digest.claim_lease)
+    todo = [
+        sub
+        for sub in due
+        if deps.store.claim_digest_run(
+            sub.id, local_date_for(sub, now), owner=owner, now=now, lease=lease
+        )
+    ]
     if not todo:
         return []
-    logger.info(
-        "digest tick: %d subscription(s) to handle%s", len(todo), " (dry run)" if dry_run else ""
-    )
+    logger.info("digest tick: %d subscription(s) to handle", len(todo))
+    heartbeat = Heartbeat(deps.store, owner=owner, lease=lease, now=clock, wait=beat_wait)
+    heartbeat.hold((sub.id, local_date_for(sub, now)) for sub in todo)
+    posting = _Posting(deps, owner, clock, heartbeat)
+    with heartbeat:
+        results: list[DigestRunResult] = []
+        fresh: list[Subscription] = []
+        for sub in todo:
+            recovered = posting.recover(sub, local_date_for(sub, now))
+            if recovered is None:
+                fresh.append(sub)
+            else:
+                posting.finish(recovered, now, memory)
+                results.append(recovered)
+        if fresh:
+            results += _run_claimed(deps, fresh, now, posting, sleep=sleep, memory=memory)
+    return results
 
+
+def _run_claimed(
+    deps: DigestDeps,
+    todo: Sequence[Subscription],
+    now: datetime,
+    posting: _Posting,
+    *,
+    sleep: Callable[[float], None],
+    memory: DigestMemory | None = None,
+) -> list[DigestRunResult]:
+    """Scan Zuora once for these claimed subscriptions, then build and post each (paced per channel)."""
     try:
         digests = _summaries(deps, now, {_filter(sub) for sub in todo})
     except ZuoraError as exc:
@@ -577,17 +627,15 @@ def run_due_digests(
         results = [
             DigestRunResult(sub, local_date_for(sub, now), "failed", error=detail) for sub in todo
         ]
-        if not dry_run:
-            for result in results:
-                _finish(deps, result, now, memory)
+        for result in results:
+            posting.finish(result, now, memory)
         return results
 
     pacer = ChannelPacer(deps.settings.digest.post_interval, sleep=sleep)
     results = []
     for sub in _interleave_channels(todo):
-        result = _handle(deps, sub, now, digests[_filter(sub)], pacer=pacer, dry_run=dry_run)
-        if not dry_run:
-            _finish(deps, result, now, memory)
+        result = _handle(deps, sub, now, digests[_filter(sub)], pacer=pacer, posting=posting)
+        posting.finish(result, now, memory)
         results.append(result)
     return results
 
@@ -711,7 +759,7 @@ def _handle(
     digest: _Digest,
     *,
     pacer: ChannelPacer,
-    dry_run: bool,
+    posting: _Posting,
 ) -> DigestRunResult:
     """Build one subscription's message and post it (unless quiet and empty, or a dry run)."""
     local_date = local_date_for(sub, now)
@@ -732,44 +780,166 @@ def _handle(
     except BlockLimitError as exc:  # a builder bug; never post a message Slack would refuse
         logger.exception("digest #%d could not be built", sub.id)
         return DigestRunResult(sub, local_date, "failed", error=f"message too large: {exc}")
-    if dry_run:
-        return DigestRunResult(sub, local_date, "dry_run", message=message)
-    pacer.wait_turn(sub.channel_id)
-    try:
-        response = deps.slack.chat_postMessage(
-            channel=sub.channel_id, text=message.text, blocks=message.blocks
+    return posting.post(sub, local_date, message, pacer)
+
+
+@dataclass
+class _Posting:
+    """Posts and records one tick's digests for `owner`: the 'posting' mark, the post, the Slack check.
+
+    With no heartbeat (a dry run) nothing is marked or posted: `post` returns the message.
+    """
+
+    deps: DigestDeps
+    owner: str
+    clock: Callable[[], datetime]
+    heartbeat: Heartbeat | None
+    poster: WebClient | None = None
+
+    def post(
+        self, sub: Subscription, local_date: date, message: SlackMessage, pacer: ChannelPacer
+    ) -> DigestRunResult:
+        """Mark the run 'posting', post with its key in the metadata, and report how it went."""
+        if self.heartbeat is None:
+            return DigestRunResult(sub, local_date, "dry_run", message=message)
+        pacer.wait_turn(sub.channel_id)
+        started = self.clock()
+        if self.heartbeat.lost((sub.id, local_date)) or not self.deps.store.mark_digest_posting(
+            sub.id, local_date, owner=self.owner, now=started
+        ):
+            return DigestRunResult(sub, local_date, "lost", message=message)
+        if self.poster is None:
+            self.poster = without_connection_retries(self.deps.slack)
+        try:
+            response = self.poster.chat_postMessage(
+                channel=sub.channel_id,
+                text=message.text,
+                blocks=message.blocks,
+                metadata=digest_metadata(sub.id, local_date),
+            )
+        except SlackApiError as exc:  # Slack answered and refused: nothing was posted
+            reason = str(exc.response.get("error") or "slack_error")
+            logger.warning(
+                "digest #%d not posted to channel %s: %s", sub.id, sub.channel_id, reason
+            )
+            return DigestRunResult(sub, local_date, "failed", message=message, error=reason)
+        except (SlackClientError, OSError) as exc:  # no answer: the post may have gone through
+            logger.warning(
+                "digest #%d: no answer from Slack posting to %s (%s); checking the channel",
+                sub.id,
+                sub.channel_id,
+                type(exc).__name__,
+            )
+            check = self._check(sub, local_date, since=started)
+            if check.outcome == "absent":
+                return DigestRunResult(
+                    sub, local_date, "failed", message=message, error=type(exc).__name__
+                )
+            return self._from_check(sub, local_date, check, message=message)
+        ts = response.get("ts")
+        logger.info("digest #%d posted to channel %s (ts %s)", sub.id, sub.channel_id, ts)
+        return DigestRunResult(
+            sub, local_date, "posted", message=message, message_ts=str(ts) if ts else None
         )
-    except SlackApiError as exc:
-        reason = str(exc.response.get("error") or "slack_error")
-        logger.warning("digest #%d not posted to channel %s: %s", sub.id, sub.channel_id, reason)
-        return DigestRunResult(sub, local_date, "failed", message=message, error=reason)
-    except (SlackClientError, OSError) as exc:  # connection trouble after the client's retries
+
+    def recover(self, sub: Subscription, local_date: date) -> DigestRunResult | None:
+        """For a run taken over in 'posting': what Slack shows; None when it must (still) be posted."""
+        run = self.deps.store.get_digest_run(sub.id, local_date)
+        if run is None or run.status != "posting":
+            return None
+        check = self._check(sub, local_date, since=_posting_since(run))
+        if check.outcome == "absent":
+            logger.info(
+                "digest #%d for %s: interrupted post never reached Slack; posting it now",
+                sub.id,
+                local_date.isoformat(),
+            )
+            return None
+        return self._from_check(sub, local_date, check)
+
+    def finish(self, result: DigestRunResult, now: datetime, memory: DigestMemory | None) -> None:
+        """Record a final outcome in the store (fenced by owner) and in the clock's memory."""
+        if self.heartbeat is None:  # a dry run records nothing
+            return
+        self.heartbeat.release((result.subscription.id, result.local_date))
+        if result.status in ("posted", "skipped", "failed", "unconfirmed"):
+            self.deps.store.finish_digest_run(
+                result.subscription.id,
+                result.local_date,
+                status=result.status,
+                now=now,
+                message_ts=result.message_ts,
+                detail=result.error,
+                owner=self.owner,
+            )
+        if memory is not None:
+            memory.record(result.subscription.id, result.local_date, result.status, now)
+
+    def _check(self, sub: Subscription, local_date: date, *, since: datetime) -> PostCheck:
+        return find_posted_digest(
+            self.deps.slack,
+            sub.channel_id,
+            digest_key(sub.id, local_date),
+            since=since,
+            now=self.clock(),
+        )
+
+    def _from_check(
+        self,
+        sub: Subscription,
+        local_date: date,
+        check: PostCheck,
+        *,
+        message: SlackMessage | None = None,
+    ) -> DigestRunResult:
+        if check.outcome == "found":
+            logger.info(
+                "digest #%d for %s was already in Slack (ts %s); not posting it again",
+                sub.id,
+                local_date.isoformat(),
+                check.ts,
+            )
+            return DigestRunResult(
+                sub,
+                local_date,
+                "posted",
+                message=message,
+                message_ts=check.ts,
+                error="found in the channel after an interrupted post",
+            )
+        if check.transient:
+            return DigestRunResult(
+                sub,
+                local_date,
+                "deferred",
+                message=message,
+                error=f"could not check Slack for an interrupted post: {check.reason}",
+            )
         logger.warning(
-            "digest #%d not posted to channel %s: %s", sub.id, sub.channel_id, type(exc).__name__
+            "digest #%d for %s: post interrupted and Slack cannot be checked (%s); "
+            "not posting again to avoid a duplicate",
+            sub.id,
+            local_date.isoformat(),
+            check.reason,
         )
-        return DigestRunResult(sub, local_date, "failed", message=message, error=type(exc).__name__)
-    ts = response.get("ts")
-    logger.info("digest #%d posted to channel %s (ts %s)", sub.id, sub.channel_id, ts)
-    return DigestRunResult(
-        sub, local_date, "posted", message=message, message_ts=str(ts) if ts else None
-    )
+        return DigestRunResult(
+            sub,
+            local_date,
+            "unconfirmed",
+            message=message,
+            error=(
+                f"post interrupted; Slack could not be checked ({check.reason}), "
+                "so it was not posted again"
+            ),
+        )
 
 
-def _finish(
-    deps: DigestDeps, result: DigestRunResult, now: datetime, memory: DigestMemory | None
-) -> None:
-    if result.status == "dry_run":
-        return
-    deps.store.finish_digest_run(
-        result.subscription.id,
-        result.local_date,
-        status=result.status,
-        now=now,
-        message_ts=result.message_ts,
-        detail=result.error,
-    )
-    if memory is not None:
-        memory.record(result.subscription.id, result.local_date, result.status, now)
+def _posting_since(run: DigestRun) -> datetime:
+    return run.posting_at or run.claimed_at
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _interleave_channels(subs: Sequence[Subscription]) -> list[Subscription]:
@@ -827,7 +997,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         deps.close()
     if args.dry_run:
         sys.stdout.write(render_results(results))  # CLI output, not logging
-    return 1 if any(result.status == "failed" for result in results) else 0
+    problems = ("failed", "unconfirmed", "deferred")
+    return 1 if any(result.status in problems for result in results) else 0
 
 
 def render_results(results: Sequence[DigestRunResult]) -> str:

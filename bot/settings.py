@@ -315,6 +315,15 @@ class DigestSettings(BaseSettings):
         le=60,
         description="Seconds between digest posts to one channel (Slack allows about one per second).",
     )
+    claim_lease: float = Field(
+        default=120.0,
+        ge=0.5,
+        le=3600,
+        description=(
+            "Seconds a clock holds a digest run without renewing it; it renews every quarter of this, "
+            "so a crashed run is taken over after about this long."
+        ),
+    )
 
     @property
     def default_hour_minute(self) -> tuple[int, int]:

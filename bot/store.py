@@ -12,7 +12,7 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -36,6 +36,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    case,
     create_engine,
     event,
     func,
@@ -57,8 +58,8 @@ ResendKind = Literal["email", "callout"]
 ResendStatus = Literal["requested", "succeeded", "partial", "failed", "error"]
 ResendJobState = Literal["claimed", "answered", "done"]
 DigestKind = Literal["callouts", "emails", "all"]
-DigestRunStatus = Literal["claimed", "posted", "skipped", "failed"]
-DigestFinishStatus = Literal["posted", "skipped", "failed"]
+DigestRunStatus = Literal["claimed", "posting", "posted", "skipped", "failed", "unconfirmed"]
+DigestFinishStatus = Literal["posted", "skipped", "failed", "unconfirmed"]
 
 RESEND_KINDS: Final[tuple[ResendKind, ...]] = ("email", "callout")
 RESEND_STATUSES: Final[tuple[ResendStatus, ...]] = (
@@ -73,8 +74,22 @@ RESEND_JOB_STATES: Final[tuple[ResendJobState, ...]] = ("claimed", "answered", "
 #: may try again as a new attempt with a new Idempotency-Key (Zuora replays a stored failure 24 h).
 HANDLED_STATUSES: Final = frozenset({"succeeded", "partial"})
 DIGEST_KINDS: Final[tuple[DigestKind, ...]] = ("callouts", "emails", "all")
-DIGEST_RUN_STATUSES: Final[tuple[DigestRunStatus, ...]] = ("claimed", "posted", "skipped", "failed")
-DIGEST_FINISH_STATUSES: Final[tuple[DigestFinishStatus, ...]] = ("posted", "skipped", "failed")
+DIGEST_RUN_STATUSES: Final[tuple[DigestRunStatus, ...]] = (
+    "claimed",
+    "posting",
+    "posted",
+    "skipped",
+    "failed",
+    "unconfirmed",
+)
+DIGEST_FINISH_STATUSES: Final[tuple[DigestFinishStatus, ...]] = (
+    "posted",
+    "skipped",
+    "failed",
+    "unconfirmed",
+)
+# A run someone holds: 'claimed' (building) or 'posting' (the Slack post may be under way).
+_HELD_STATUSES: Final = ("claimed", "posting")
 
 UNAVAILABLE_MESSAGE: Final = (
     "The bot's database is unavailable right now; nothing was changed. Try again in a minute."
@@ -217,6 +232,36 @@ digest_runs = Table(
     Column("finished_at", UtcDateTime(), nullable=True),
     Column("message_ts", String(64), nullable=True),
     Column("detail", Text, nullable=True),
+    # Version 2: the holder's last heartbeat (its lease runs from here), and when it began the Slack post.
+    Column("heartbeat_at", UtcDateTime(), nullable=True),
+    Column("posting_at", UtcDateTime(), nullable=True),
+    UniqueConstraint("subscription_id", "local_date", name="uq_digest_runs_subscription_date"),
+    CheckConstraint(
+        "status IN ('claimed', 'posting', 'posted', 'skipped', 'failed', 'unconfirmed')",
+        name="ck_digest_runs_status",
+    ),
+)
+
+# digest_runs as migration 1 created it (frozen: migration 1 must replay the same on a fresh database).
+_v1_metadata = MetaData()
+_digest_subscriptions_v1 = digest_subscriptions.to_metadata(_v1_metadata)
+_digest_runs_v1 = Table(
+    "digest_runs",
+    _v1_metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "subscription_id",
+        Integer,
+        ForeignKey("digest_subscriptions.id", name="fk_digest_runs_subscription"),
+        nullable=False,
+    ),
+    Column("local_date", Date, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("claimed_at", UtcDateTime(), nullable=False),
+    Column("claimed_by", String(255), nullable=False),
+    Column("finished_at", UtcDateTime(), nullable=True),
+    Column("message_ts", String(64), nullable=True),
+    Column("detail", Text, nullable=True),
     UniqueConstraint("subscription_id", "local_date", name="uq_digest_runs_subscription_date"),
     CheckConstraint(
         "status IN ('claimed', 'posted', 'skipped', 'failed')", name="ck_digest_runs_status"
@@ -261,17 +306,49 @@ class Migration:
 def _migration_1_initial(conn: Connection) -> None:
     """Create the first four tables.
 
-    Uses the current Table definitions, which equal version 1. When a later step changes one of these tables,
-    freeze a copy of its version-1 definition here so a fresh database still replays every step in order.
+    Uses the current Table definitions where they equal version 1, and the frozen ``_digest_runs_v1`` for
+    the table migration 2 changed. When a later step changes another table, freeze its version-1 definition
+    the same way so a fresh database still replays every step in order.
     """
     metadata.create_all(
-        conn,
-        tables=[click_keys, resend_audit, digest_subscriptions, digest_runs],
-        checkfirst=False,
+        conn, tables=[click_keys, resend_audit, digest_subscriptions], checkfirst=False
     )
+    _digest_runs_v1.create(conn, checkfirst=False)
 
 
-def _migration_2_resend_jobs(conn: Connection) -> None:
+def _migration_2_digest_posting(conn: Connection) -> None:
+    """digest_runs: add heartbeat_at and posting_at, and allow the 'posting' and 'unconfirmed' statuses.
+
+    PostgreSQL alters the table in place. SQLite cannot change a CHECK constraint, so it rebuilds the table
+    (create the new shape under a temporary name, copy the rows, drop, rename), inside the same transaction.
+    Uses the current ``digest_runs`` definition, which equals version 2; freeze a copy here if a later step
+    changes it.
+    """
+    old = [column.name for column in _digest_runs_v1.columns]
+    if conn.dialect.name == "postgresql":
+        for name in ("heartbeat_at", "posting_at"):
+            column = digest_runs.c[name]
+            kind = column.type.compile(dialect=conn.dialect)
+            conn.exec_driver_sql(f"ALTER TABLE digest_runs ADD COLUMN {name} {kind}")
+        conn.exec_driver_sql("ALTER TABLE digest_runs DROP CONSTRAINT ck_digest_runs_status")
+        conn.exec_driver_sql(
+            "ALTER TABLE digest_runs ADD CONSTRAINT ck_digest_runs_status CHECK "
+            "(status IN ('claimed', 'posting', 'posted', 'skipped', 'failed', 'unconfirmed'))"
+        )
+        return
+    shapes = MetaData()
+    digest_subscriptions.to_metadata(shapes)  # so the copied foreign key resolves
+    rebuilt = digest_runs.to_metadata(shapes, name="digest_runs_v2")
+    rebuilt.create(conn, checkfirst=False)
+    columns = ", ".join(old)
+    conn.exec_driver_sql(
+        f"INSERT INTO digest_runs_v2 ({columns}) SELECT {columns} FROM digest_runs"
+    )
+    conn.exec_driver_sql("DROP TABLE digest_runs")
+    conn.exec_driver_sql("ALTER TABLE digest_runs_v2 RENAME TO digest_runs")
+
+
+def _migration_3_resend_jobs(conn: Connection) -> None:
     """Create resend_jobs: resends as leased, re-drivable work (issue 13)."""
     metadata.create_all(conn, tables=[resend_jobs], checkfirst=False)
 
@@ -282,7 +359,12 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         "create click_keys, resend_audit, digest_subscriptions, digest_runs",
         _migration_1_initial,
     ),
-    Migration(2, "create resend_jobs", _migration_2_resend_jobs),
+    Migration(
+        2,
+        "digest_runs: heartbeat_at, posting_at; statuses 'posting' and 'unconfirmed'",
+        _migration_2_digest_posting,
+    ),
+    Migration(3, "create resend_jobs", _migration_3_resend_jobs),
 )
 
 
@@ -416,6 +498,12 @@ class DigestRun:
     finished_at: datetime | None
     message_ts: str | None
     detail: str | None
+    heartbeat_at: datetime | None = None
+    posting_at: datetime | None = None
+
+    def lease_expires_at(self, lease: timedelta) -> datetime:
+        """When a holder that stopped beating loses this run (only meaningful while it is held)."""
+        return (self.heartbeat_at or self.claimed_at) + lease
 
 
 # --- Engine ---
@@ -1007,8 +1095,11 @@ class Store:
     ) -> bool:
         """Return True for the one caller that may post this day's digest.
 
-        A new day is won by the first insert. An existing run is won again only if it 'failed', or if it is
-        still 'claimed' after ``lease`` (its owner died mid-run). 'posted' and 'skipped' are final.
+        A new day is won by the first insert. An existing run is won again only if it 'failed', or if its
+        holder stopped renewing the lease (``heartbeat_at``, else ``claimed_at``, older than ``lease``): it
+        died mid-run. A run taken over in 'posting' stays 'posting' (its ``posting_at`` kept), so the new
+        holder knows the post may have reached Slack and checks before posting. 'posted', 'skipped' and
+        'unconfirmed' are final.
         """
         if lease <= timedelta(0):
             raise ValueError("lease must be positive")
@@ -1019,19 +1110,29 @@ class Store:
             status="claimed",
             claimed_at=now,
             claimed_by=owner,
+            heartbeat_at=now,
         )
+        was_posting = digest_runs.c.status == "posting"
         stmt = stmt.on_conflict_do_update(
             index_elements=[digest_runs.c.subscription_id, digest_runs.c.local_date],
             set_={
-                "status": "claimed",
+                "status": case((was_posting, "posting"), else_="claimed"),
                 "claimed_at": stmt.excluded.claimed_at,
                 "claimed_by": stmt.excluded.claimed_by,
+                "heartbeat_at": stmt.excluded.heartbeat_at,
+                "posting_at": case((was_posting, digest_runs.c.posting_at), else_=None),
                 "finished_at": None,
                 "message_ts": None,
                 "detail": None,
             },
             where=(digest_runs.c.status == "failed")
-            | ((digest_runs.c.status == "claimed") & (digest_runs.c.claimed_at < now - lease)),
+            | (
+                digest_runs.c.status.in_(_HELD_STATUSES)
+                & (
+                    func.coalesce(digest_runs.c.heartbeat_at, digest_runs.c.claimed_at)
+                    < now - lease
+                )
+            ),
         )
         with self._transaction("claim_digest_run") as conn:
             won = _rowcount(conn, stmt) == 1
@@ -1044,6 +1145,63 @@ class Store:
         )
         return won
 
+    def renew_digest_runs(
+        self, runs: Iterable[tuple[int, date]], *, owner: str, now: datetime
+    ) -> set[tuple[int, date]]:
+        """Heartbeat: push back the lease of the runs ``owner`` still holds; return those it still holds."""
+        now = _require_aware(now, "now")
+        held: set[tuple[int, date]] = set()
+        with self._transaction("renew_digest_runs") as conn:
+            for subscription_id, local_date in runs:
+                stmt = (
+                    update(digest_runs)
+                    .where(
+                        digest_runs.c.subscription_id == subscription_id,
+                        digest_runs.c.local_date == local_date,
+                        digest_runs.c.claimed_by == owner,
+                        digest_runs.c.status.in_(_HELD_STATUSES),
+                    )
+                    .values(heartbeat_at=now)
+                )
+                if _rowcount(conn, stmt) == 1:
+                    held.add((subscription_id, local_date))
+        return held
+
+    def mark_digest_posting(
+        self, subscription_id: int, local_date: date, *, owner: str, now: datetime
+    ) -> bool:
+        """Record that ``owner`` is about to post this run to Slack; False if it no longer holds the run.
+
+        Written before chat.postMessage, so a holder that dies during the post leaves 'posting' behind and
+        whoever takes over checks Slack first. ``posting_at`` keeps the first attempt's time (the check
+        looks from there).
+        """
+        now = _require_aware(now, "now")
+        stmt = (
+            update(digest_runs)
+            .where(
+                digest_runs.c.subscription_id == subscription_id,
+                digest_runs.c.local_date == local_date,
+                digest_runs.c.claimed_by == owner,
+                digest_runs.c.status.in_(_HELD_STATUSES),
+            )
+            .values(
+                status="posting",
+                heartbeat_at=now,
+                posting_at=func.coalesce(digest_runs.c.posting_at, now),
+            )
+        )
+        with self._transaction("mark_digest_posting") as conn:
+            held = _rowcount(conn, stmt) == 1
+        if not held:
+            logger.warning(
+                "Digest run for subscription %d on %s is no longer held by %s; not posting",
+                subscription_id,
+                local_date.isoformat(),
+                owner,
+            )
+        return held
+
     def finish_digest_run(
         self,
         subscription_id: int,
@@ -1053,26 +1211,45 @@ class Store:
         now: datetime,
         message_ts: str | None = None,
         detail: str | None = None,
-    ) -> None:
-        """Mark a claimed run 'posted', 'skipped' or 'failed'; a run not in 'claimed' is left alone."""
+        owner: str | None = None,
+    ) -> bool:
+        """Mark a held run 'posted', 'skipped', 'failed' or 'unconfirmed'; True if it was.
+
+        A run not in 'claimed' or 'posting' (or, with ``owner``, held by someone else) is left alone.
+        """
         _check_literal(status, DIGEST_FINISH_STATUSES, "status")
+        conditions = [
+            digest_runs.c.subscription_id == subscription_id,
+            digest_runs.c.local_date == local_date,
+            digest_runs.c.status.in_(_HELD_STATUSES),
+        ]
+        if owner is not None:
+            conditions.append(digest_runs.c.claimed_by == owner)
         stmt = (
             update(digest_runs)
-            .where(
-                digest_runs.c.subscription_id == subscription_id,
-                digest_runs.c.local_date == local_date,
-                digest_runs.c.status == "claimed",
-            )
+            .where(*conditions)
             .values(status=status, finished_at=now, message_ts=message_ts, detail=detail)
         )
         with self._transaction("finish_digest_run") as conn:
-            if _rowcount(conn, stmt) != 1:
-                logger.warning(
-                    "No claimed digest run for subscription %d on %s to mark %s",
-                    subscription_id,
-                    local_date.isoformat(),
-                    status,
-                )
+            done = _rowcount(conn, stmt) == 1
+        if not done:
+            logger.warning(
+                "No held digest run for subscription %d on %s to mark %s",
+                subscription_id,
+                local_date.isoformat(),
+                status,
+            )
+        return done
+
+    def get_digest_run(self, subscription_id: int, local_date: date) -> DigestRun | None:
+        """One day's run of one subscription, or None if nobody claimed it yet."""
+        stmt = select(digest_runs).where(
+            digest_runs.c.subscription_id == subscription_id,
+            digest_runs.c.local_date == local_date,
+        )
+        with self._transaction("get_digest_run", read_only=True) as conn:
+            row = conn.execute(stmt).one_or_none()
+        return None if row is None else self._digest_run(row)
 
     def list_digest_runs(self, subscription_id: int) -> list[DigestRun]:
         """Every run of one subscription, oldest day first."""
@@ -1083,19 +1260,23 @@ class Store:
         )
         with self._transaction("list_digest_runs", read_only=True) as conn:
             rows = conn.execute(stmt).all()
-        return [
-            DigestRun(
-                subscription_id=row.subscription_id,
-                local_date=row.local_date,
-                status=_check_literal(row.status, DIGEST_RUN_STATUSES, "status"),
-                claimed_at=row.claimed_at,
-                claimed_by=row.claimed_by,
-                finished_at=row.finished_at,
-                message_ts=row.message_ts,
-                detail=row.detail,
-            )
-            for row in rows
-        ]
+        return [self._digest_run(row) for row in rows]
+
+    @staticmethod
+    def _digest_run(row: Any) -> DigestRun:
+        """Build a DigestRun from a digest_runs row."""
+        return DigestRun(
+            subscription_id=row.subscription_id,
+            local_date=row.local_date,
+            status=_check_literal(row.status, DIGEST_RUN_STATUSES, "status"),
+            claimed_at=row.claimed_at,
+            claimed_by=row.claimed_by,
+            finished_at=row.finished_at,
+            message_ts=row.message_ts,
+            detail=row.detail,
+            heartbeat_at=row.heartbeat_at,
+            posting_at=row.posting_at,
+        )
 
 
 __all__ = [

@@ -562,8 +562,9 @@ def test_run_due_digests_with_mock_web_client_reports_channel_errors(
 ):
     client = Mock(spec=WebClient)
 
-    def post(*, channel: str, text: str, blocks: list) -> SlackResponse:
+    def post(*, channel: str, text: str, blocks: list, metadata: dict) -> SlackResponse:
         assert text and blocks
+        assert metadata["event_type"] == "zuora_ops_digest"
         if channel == "C0GONE":
             raise SlackApiError("channel_not_found", {"ok": False, "error": "channel_not_found"})
         return {"ok": True, "ts": "1.000100"}

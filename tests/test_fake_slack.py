@@ -438,3 +438,70 @@ def test_signed_bodies_dispatch_through_bolt_and_respond_reaches_fake(fake: Fake
     assert seen == ["status", "E1"]
     assert fake.responses(command_url) == [{"text": "working", "replace_original": False}]
     assert fake.responses(click_url) == [{"text": "resent", "replace_original": True}]
+
+
+def test_fake_slack_history_returns_metadata_only_when_asked() -> None:
+    with FakeSlack() as fake:
+        client = WebClient(token=fake.token, base_url=fake.base_url)
+        first = client.chat_postMessage(
+            channel="C1",
+            text="digest",
+            metadata={"event_type": "zuora_ops_digest", "event_payload": {"digest_key": "1:x"}},
+        )
+        second = client.chat_postMessage(channel="C1", text="later")
+        assert "metadata" not in first["message"]
+
+        plain = client.conversations_history(channel="C1")
+        assert [m["ts"] for m in plain["messages"]] == [second["ts"], first["ts"]]
+        assert all("metadata" not in m for m in plain["messages"])
+        full = client.conversations_history(channel="C1", include_all_metadata=True)
+        assert full["messages"][1]["metadata"] == {
+            "event_type": "zuora_ops_digest",
+            "event_payload": {"digest_key": "1:x"},
+        }
+        assert float(first["ts"]) < float(second["ts"])
+
+
+def test_fake_slack_history_bounds_and_pages_like_slack() -> None:
+    with FakeSlack() as fake:
+        client = WebClient(token=fake.token, base_url=fake.base_url)
+        ts = [client.chat_postMessage(channel="C1", text=f"m{n}")["ts"] for n in range(5)]
+
+        exclusive = client.conversations_history(channel="C1", oldest=ts[1], latest=ts[3])
+        assert [m["ts"] for m in exclusive["messages"]] == [ts[2]]
+        inclusive = client.conversations_history(
+            channel="C1", oldest=ts[1], latest=ts[3], inclusive=True
+        )
+        assert [m["ts"] for m in inclusive["messages"]] == [ts[3], ts[2], ts[1]]
+        page = client.conversations_history(channel="C1", limit=2)
+        assert page["has_more"] is True and [m["ts"] for m in page["messages"]] == ts[:2:-1]
+        rest = client.conversations_history(
+            channel="C1", limit=2, cursor=page["response_metadata"]["next_cursor"]
+        )
+        assert [m["ts"] for m in rest["messages"]] == [ts[2], ts[1]]
+        fake.set_channel("C2", is_member=False, is_private=True)
+        with pytest.raises(SlackApiError) as refused:
+            client.conversations_history(channel="C2")
+        assert refused.value.response["error"] == "not_in_channel"
+
+
+def test_fake_slack_delayed_reply_makes_the_change_first() -> None:
+    import httpx
+
+    with FakeSlack() as fake:
+        fake.delay_replies("chat.postMessage", 30)
+        done = threading.Event()
+
+        def post() -> None:
+            httpx.post(
+                f"{fake.base_url}chat.postMessage",
+                json={"channel": "C1", "text": "hi"},
+                headers={"Authorization": f"Bearer {fake.token}"},
+            )
+            done.set()
+
+        threading.Thread(target=post, daemon=True).start()
+        assert fake.wait_for(lambda: len(fake.messages("C1")) == 1, timeout=5)
+        assert not done.wait(timeout=0.2)  # stored, but the poster has not heard back yet
+        fake.delay_replies("chat.postMessage", 0)  # lowering the delay releases the held answer
+        assert done.wait(timeout=5)

@@ -37,6 +37,8 @@ METHOD_SCOPES: dict[str, frozenset[str]] = {
     "chat_update": frozenset({"chat:write"}),
     "chat_delete": frozenset({"chat:write"}),
     "usergroups_users_list": frozenset({"usergroups:read"}),
+    # Reading a channel back to see whether an interrupted digest post was delivered (bot/digest.py).
+    "conversations_history": frozenset({"channels:history", "groups:history"}),
     # Public channels need channels:read, private ones groups:read (using-the-conversations-api).
     "conversations_info": frozenset({"channels:read", "groups:read"}),
     "users_info": frozenset({"users:read"}),

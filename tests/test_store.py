@@ -588,3 +588,112 @@ def test_store_unopenable_sqlite_raises_friendly_error(tmp_path: Path) -> None:
 
     with pytest.raises(StoreError, match="unavailable right now; nothing was changed"):
         Store.from_url(url)
+
+
+# --- digest run leases, heartbeats and the 'posting' state (migration 2) ---
+
+
+def test_store_migration_2_keeps_version_1_digest_runs(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.store as store_module
+
+    monkeypatch.setattr(store_module, "MIGRATIONS", MIGRATIONS[:1])
+    old = Store.from_url(db_url)
+    try:
+        sub = old.add_subscription(_subscription())
+        assert old.schema_versions() == [1]
+    finally:
+        old.close()
+    # A run claimed by the previous release: only version 1's columns.
+    engine = sa.create_engine(db_url, poolclass=NullPool)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO digest_runs (subscription_id, local_date, status, claimed_at,"
+                    " claimed_by) VALUES (:sub, :day, 'claimed', :at, 'v1')"
+                ),
+                {
+                    "sub": sub.id,
+                    "day": DAY,
+                    "at": T0.replace(tzinfo=None) if "sqlite" in db_url else T0,
+                },
+            )
+    finally:
+        engine.dispose()
+    monkeypatch.setattr(store_module, "MIGRATIONS", MIGRATIONS)
+
+    new = Store.from_url(db_url)
+    try:
+        assert new.schema_versions() == [m.version for m in MIGRATIONS]
+        [run] = new.list_digest_runs(sub.id)
+        assert (run.status, run.claimed_by, run.claimed_at) == ("claimed", "v1", T0)
+        assert (run.heartbeat_at, run.posting_at) == (None, None)
+        # The v1 row's lease still runs from claimed_at, and the new statuses are accepted.
+        assert not new.claim_digest_run(sub.id, DAY, owner="v2", now=T0 + LEASE, lease=LEASE)
+        later = T0 + LEASE + timedelta(seconds=1)
+        assert new.claim_digest_run(sub.id, DAY, owner="v2", now=later, lease=LEASE)
+        assert new.mark_digest_posting(sub.id, DAY, owner="v2", now=later)
+        assert new.finish_digest_run(sub.id, DAY, status="unconfirmed", now=later, owner="v2")
+        [run] = new.list_digest_runs(sub.id)
+        assert run.status == "unconfirmed"
+    finally:
+        new.close()
+
+
+def test_store_heartbeat_keeps_a_slow_run_from_being_reclaimed(store: Store) -> None:
+    sub = store.add_subscription(_subscription())
+    assert store.claim_digest_run(sub.id, DAY, owner="slow", now=T0, lease=LEASE)
+
+    # The slow holder beats every few minutes; long after the first lease, nobody can take over.
+    for minutes in (4, 8, 12, 16, 20):
+        beat = T0 + timedelta(minutes=minutes)
+        assert store.renew_digest_runs([(sub.id, DAY)], owner="slow", now=beat) == {(sub.id, DAY)}
+        assert not store.claim_digest_run(sub.id, DAY, owner="other", now=beat, lease=LEASE)
+    # Once it stops beating (it died), the lease runs out from the last heartbeat.
+    last = T0 + timedelta(minutes=20)
+    assert not store.claim_digest_run(sub.id, DAY, owner="other", now=last + LEASE, lease=LEASE)
+    taken = last + LEASE + timedelta(seconds=1)
+    assert store.claim_digest_run(sub.id, DAY, owner="other", now=taken, lease=LEASE)
+    # The old holder's next beat tells it that it lost the run.
+    assert store.renew_digest_runs([(sub.id, DAY)], owner="slow", now=taken) == set()
+    assert not store.mark_digest_posting(sub.id, DAY, owner="slow", now=taken)
+    assert not store.finish_digest_run(sub.id, DAY, status="posted", now=taken, owner="slow")
+    [run] = store.list_digest_runs(sub.id)
+    assert (run.status, run.claimed_by, run.heartbeat_at) == ("claimed", "other", taken)
+
+
+def test_store_run_taken_over_while_posting_stays_posting(store: Store) -> None:
+    sub = store.add_subscription(_subscription())
+    store.claim_digest_run(sub.id, DAY, owner="a", now=T0, lease=LEASE)
+    posting = T0 + timedelta(minutes=1)
+    assert store.mark_digest_posting(sub.id, DAY, owner="a", now=posting)
+
+    # 'a' dies during chat.postMessage: the run still says 'posting' for whoever takes it over.
+    later = posting + LEASE + timedelta(seconds=1)
+    assert store.claim_digest_run(sub.id, DAY, owner="b", now=later, lease=LEASE)
+    run = store.get_digest_run(sub.id, DAY)
+    assert run is not None
+    assert (run.status, run.claimed_by, run.posting_at) == ("posting", "b", posting)
+    # Posting again keeps the first attempt's time, where a later Slack check must look from.
+    assert store.mark_digest_posting(sub.id, DAY, owner="b", now=later)
+    assert store.finish_digest_run(
+        sub.id, DAY, status="posted", now=later, message_ts="1.5", owner="b"
+    )
+    run = store.get_digest_run(sub.id, DAY)
+    assert run is not None
+    assert (run.status, run.message_ts, run.posting_at) == ("posted", "1.5", posting)
+    assert store.get_digest_run(sub.id, DAY + timedelta(days=1)) is None
+
+
+def test_store_failed_run_reclaimed_is_claimed_not_posting(store: Store) -> None:
+    sub = store.add_subscription(_subscription())
+    store.claim_digest_run(sub.id, DAY, owner="a", now=T0, lease=LEASE)
+    store.mark_digest_posting(sub.id, DAY, owner="a", now=T0)
+    store.finish_digest_run(sub.id, DAY, status="failed", now=T0, detail="channel_not_found")
+
+    assert store.claim_digest_run(sub.id, DAY, owner="b", now=T0, lease=LEASE)
+    run = store.get_digest_run(sub.id, DAY)
+    assert run is not None
+    assert (run.status, run.posting_at, run.detail) == ("claimed", None, None)

@@ -200,6 +200,10 @@ class _Server(ThreadingHTTPServer):
         self.fake = fake
         super().__init__(("127.0.0.1", 0), _Handler)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up before its (delayed) answer is routine; keep it out of stderr."""
+        logger.debug("fake slack: error serving %s", client_address, exc_info=True)
+
 
 class _Handler(BaseHTTPRequestHandler):
     """Routes /api/<method> and /response/<token> to the owning FakeSlack."""
@@ -226,10 +230,10 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             # Before answering, so a caller that got its reply knows listeners have seen the change.
             fake._deliver_events()
-        latency = fake.latency
+        latency = fake._reply_delay(self.path)
         if latency > 0:
             # State changes are visible at once; only the answer is delayed, like a slow network.
-            time.sleep(latency)
+            fake._hold_reply(self.path, latency)
         self.send_response(reply.status)
         self.send_header("Content-Type", reply.content_type)
         self.send_header("Content-Length", str(len(reply.body)))
@@ -260,11 +264,12 @@ class FakeSlack:
         bot_id: str = "B0001",
         chat_write_public: bool = False,
         latency: float = 0.0,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         """Configure the fake; `token=None` accepts any non-empty bearer token.
 
-        `clock` (seconds) dates response_urls, which expire RESPONSE_URL_LIFETIME after issue.
+        Message timestamps follow `clock` (Unix seconds), like Slack's, and always increase; the
+        same clock dates response_urls, which expire RESPONSE_URL_LIFETIME after issue.
         """
         self._expected_token = token
         self.team_id = team_id
@@ -274,6 +279,7 @@ class FakeSlack:
         self.chat_write_public = chat_write_public
         self.latency = latency
         self._clock = clock
+        self._method_latency: dict[str, float] = {}
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._server: _Server | None = None
@@ -285,7 +291,7 @@ class FakeSlack:
         self._usergroups: dict[str, list[str]] = {}
         self._users: dict[str, JsonDict] = {}
         self._response_urls: dict[str, _ResponseUrl] = {}
-        self._ts_counter = itertools.count(1)
+        self._last_ts = _TS_BASE
         self._url_counter = itertools.count(1)
         self._listeners: list[SlackListener] = []
         self._pending_events: list[SlackEvent] = []
@@ -300,6 +306,7 @@ class FakeSlack:
             "usergroups.users.list": self._usergroups_users_list,
             "conversations.info": self._conversations_info,
             "users.info": self._users_info,
+            "conversations.history": self._conversations_history,
         }
 
     # ----- lifecycle -------------------------------------------------------------------------
@@ -321,8 +328,10 @@ class FakeSlack:
 
     def stop(self) -> None:
         """Stop serving and release the port; safe to call twice."""
-        server, thread = self._server, self._thread
-        self._server, self._thread = None, None
+        with self._changed:
+            server, thread = self._server, self._thread
+            self._server, self._thread = None, None
+            self._changed.notify_all()  # answers still held back go out now
         if server is not None:
             server.shutdown()
             server.server_close()
@@ -433,6 +442,21 @@ class FakeSlack:
         with self._lock:
             self._faults[method] = _Fault(status, retry_after, error, times)
 
+    def delay_replies(self, method: str, seconds: float) -> None:
+        """Answer every call of `method` `seconds` late (0 to stop); its change is still made at once.
+
+        Lets a test kill a client after Slack accepted its post but before the client heard back.
+        Lowering the delay (or stopping the fake) releases answers already held back.
+        """
+        if seconds < 0:
+            raise ValueError("seconds must not be negative")
+        with self._changed:
+            if seconds:
+                self._method_latency[method] = seconds
+            else:
+                self._method_latency.pop(method, None)
+            self._changed.notify_all()
+
     def add_listener(self, listener: SlackListener) -> Callable[[], None]:
         """Call `listener` with a SlackEvent after each stored message, update or accepted response_url post.
 
@@ -542,6 +566,24 @@ class FakeSlack:
             reply = handler(params)
             self._changed.notify_all()
             return reply
+
+    def _reply_delay(self, raw_path: str) -> float:
+        """Seconds to hold the answer to this request: the method's own delay, else `latency`."""
+        path = urlsplit(raw_path).path
+        method = path[len(_API_PREFIX) :] if path.startswith(_API_PREFIX) else ""
+        with self._lock:
+            return self._method_latency.get(method, self.latency)
+
+    def _hold_reply(self, raw_path: str, seconds: float) -> None:
+        """Wait `seconds` before answering, less if the delay is lowered or the fake stops meanwhile."""
+        deadline = time.monotonic() + seconds
+
+        def released() -> bool:
+            lowered = self._reply_delay(raw_path) < seconds
+            return lowered or self._server is None or time.monotonic() >= deadline
+
+        with self._changed:
+            self._changed.wait_for(released, timeout=seconds)
 
     def _emit(self, event: SlackEvent) -> None:
         """Queue an event for listeners (lock held); `_deliver_events` sends it after the change."""
@@ -669,7 +711,8 @@ class FakeSlack:
     # ----- Web API methods (called with the lock held) ---------------------------------------
 
     def _next_ts(self) -> str:
-        micros = _TS_BASE + next(self._ts_counter) * _TS_STEP
+        micros = max(int(self._clock() * 1_000_000), self._last_ts + _TS_STEP)
+        self._last_ts = micros
         return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
 
     def _posting_error(self, channel: str) -> str | None:
@@ -711,6 +754,9 @@ class FakeSlack:
         fields = self._message_fields(params)
         if not any(fields.values()):
             return _slack_error("no_text")
+        metadata, metadata_error = _message_metadata(params)
+        if metadata_error is not None:
+            return _slack_error(metadata_error)
         ts = self._next_ts()
         message: JsonDict = {
             "type": "message",
@@ -723,9 +769,12 @@ class FakeSlack:
         }
         if params.get("thread_ts"):
             message["thread_ts"] = str(params["thread_ts"])
+        if metadata is not None:
+            message["metadata"] = metadata
         self._messages[channel].append(message)
         self._emit(SlackEvent("message_posted", channel, ts, copy.deepcopy(message)))
-        return _json_reply({"ok": True, "channel": channel, "ts": ts, "message": message})
+        answer = {k: v for k, v in message.items() if k != "metadata"}
+        return _json_reply({"ok": True, "channel": channel, "ts": ts, "message": answer})
 
     def _chat_update(self, params: dict[str, Any]) -> _Reply:
         channel = str(params.get("channel", ""))
@@ -781,6 +830,58 @@ class FakeSlack:
             }
         )
 
+    def _conversations_history(self, params: dict[str, Any]) -> _Reply:
+        """Top-level messages newest first, between `oldest` and `latest`, paged by cursor.
+
+        As Slack documents it: `oldest` defaults to 0 and `latest` to now, both exclusive unless
+        `inclusive` is true; `limit` defaults to 100 (at most 999); message metadata is returned only
+        with `include_all_metadata`. A channel the bot is not in answers `not_in_channel`.
+        """
+        channel = str(params.get("channel", ""))
+        if not channel:
+            return _slack_error("channel_not_found")
+        configured = self._channels.get(channel)
+        if configured is not None and not configured.is_member:
+            return _slack_error("not_in_channel")
+        try:
+            oldest = float(params.get("oldest") or 0)
+            latest = float(params["latest"]) if params.get("latest") else float("inf")
+            limit = min(max(int(params.get("limit") or 100), 1), 999)
+            start = int(params.get("cursor") or 0)
+        except (TypeError, ValueError):
+            return _slack_error("invalid_arguments")
+        inclusive = _api_flag(params.get("inclusive"))
+        with_metadata = _api_flag(params.get("include_all_metadata"))
+
+        def inside(message: JsonDict) -> bool:
+            ts = float(message["ts"])
+            if inclusive:
+                return oldest <= ts <= latest
+            return oldest < ts < latest
+
+        timeline = [
+            m
+            for m in reversed(self._messages.get(channel, []))
+            if m.get("thread_ts") in (None, m["ts"]) and inside(m)
+        ]
+        page = timeline[start : start + limit]
+        has_more = start + limit < len(timeline)
+        messages = []
+        for stored in page:
+            message = {k: v for k, v in stored.items() if k != "channel"}
+            if not with_metadata:
+                message.pop("metadata", None)
+            messages.append(copy.deepcopy(message))
+        return _json_reply(
+            {
+                "ok": True,
+                "messages": messages,
+                "has_more": has_more,
+                "pin_count": 0,
+                "response_metadata": {"next_cursor": str(start + limit) if has_more else ""},
+            }
+        )
+
     def _users_info(self, params: dict[str, Any]) -> _Reply:
         user_id = str(params.get("user", ""))
         user = self._users.get(user_id)
@@ -804,3 +905,21 @@ class FakeSlack:
             "tz": tz,
             "profile": {"display_name": handle, "real_name": real_name or handle},
         }
+
+
+def _api_flag(value: Any) -> bool:
+    """A Web API boolean argument: true, 1 (as text or JSON)."""
+    return value is True or str(value).lower() in ("true", "1")
+
+
+def _message_metadata(params: Mapping[str, Any]) -> tuple[JsonDict | None, str | None]:
+    """The `metadata` argument of chat.postMessage as stored, or the error Slack answers for it."""
+    raw = params.get("metadata")
+    if raw in (None, ""):
+        return None, None
+    if not isinstance(raw, dict):
+        return None, "invalid_metadata_format"
+    event_type, payload = raw.get("event_type"), raw.get("event_payload")
+    if not isinstance(event_type, str) or not event_type or not isinstance(payload, dict):
+        return None, "invalid_metadata_schema"
+    return {"event_type": event_type, "event_payload": copy.deepcopy(payload)}, None
