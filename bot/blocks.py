@@ -23,7 +23,13 @@ from bot.cards.message import (
     blocks_size,
     check_limits,
 )
-from bot.cards.resend import build_resend_confirm, build_resend_outcome, build_resend_progress
+from bot.cards.resend import (
+    build_batch_progress,
+    build_resend_confirm,
+    build_resend_outcome,
+    build_resend_outcomes,
+    build_resend_progress,
+)
 from bot.cards.simple import (
     build_access_denied,
     build_error,
@@ -53,7 +59,9 @@ __all__ = [
     "build_notice",
     "build_placeholder",
     "build_resend_confirm",
+    "build_batch_progress",
     "build_resend_outcome",
+    "build_resend_outcomes",
     "build_resend_progress",
     "build_stale_button",
     "build_status",

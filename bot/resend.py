@@ -1,14 +1,18 @@
-"""One resend click from permission check to recorded outcome, acting at most once per click key."""
+"""One resend click from permission check to recorded outcomes, acting at most once per click key.
+
+A click may resend both kinds ("Resend selected" with emails and callouts ticked): that is one Zuora
+request per kind, each with its own click key, shown as one progress card and one outcome card.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from enum import Enum
 
-from bot.blocks import SlackMessage, build_resend_progress
+from bot.blocks import SlackMessage, build_batch_progress
 from bot.clicks import idempotency_key
 from bot.deps import Deps
 from bot.explain import explain
@@ -45,37 +49,72 @@ class ResendClick:
     labels: Mapping[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ResendBatch:
+    """The outcomes of one click's requests, and the kinds an earlier delivery already handled."""
+
+    outcomes: tuple[ResendOutcome, ...]
+    duplicates: tuple[NotificationKind, ...] = ()
+
+
 def perform_resend(
     deps: Deps, click: ResendClick, show: Callable[[SlackMessage], None]
 ) -> ResendOutcome | Refusal:
     """Check access, claim the click, show progress, resend, record and return the outcome."""
-    if not deps.access.may_resend(click.user_id):
-        logger.info("resend denied for %s (not on the allow-list)", click.user_id)
+    batch = perform_resends(deps, [click], show)
+    return batch if isinstance(batch, Refusal) else batch.outcomes[0]
+
+
+def perform_resends(
+    deps: Deps, clicks: Sequence[ResendClick], show: Callable[[SlackMessage], None]
+) -> ResendBatch | Refusal:
+    """Like perform_resend for one person's click on several kinds: one progress, every outcome.
+
+    Each kind is claimed under its own key (so its Idempotency-Key is the one a single-kind click
+    would send); a kind whose key was already claimed is reported, not resent.
+    """
+    if not clicks:
+        raise ValueError("nothing to resend")
+    first = clicks[0]
+    if not deps.access.may_resend(first.user_id):
+        logger.info("resend denied for %s (not on the allow-list)", first.user_id)
         return Refusal.DENIED
-    if not deps.store.claim_click(click.dedup_key, now=deps.now(), ttl=CLICK_TTL):
-        logger.info("duplicate resend click ignored: key=%s", click.dedup_key[:12])
+    claimed: list[ResendClick] = []
+    duplicates: list[NotificationKind] = []
+    for click in clicks:
+        if deps.store.claim_click(click.dedup_key, now=deps.now(), ttl=CLICK_TTL):
+            claimed.append(click)
+        else:
+            logger.info("duplicate resend click ignored: key=%s", click.dedup_key[:12])
+            duplicates.append(click.kind)
+    if not claimed:
         return Refusal.DUPLICATE
     show(
-        build_resend_progress(
-            kind=click.kind, count=len(click.ids), requested_by=click.user_id, account=click.account
+        build_batch_progress(
+            counts=[(click.kind, len(click.ids)) for click in claimed],
+            requested_by=first.user_id,
+            account=first.account,
         )
     )
-    start = deps.audit.begin(
-        ResendRequest(
-            requested_at=deps.now(),
-            team_id=click.team_id,
-            user_id=click.user_id,
-            account_key=click.account.number if click.account else None,
+    outcomes = []
+    for click in claimed:
+        start = deps.audit.begin(
+            ResendRequest(
+                requested_at=deps.now(),
+                team_id=click.team_id,
+                user_id=click.user_id,
+                account_key=click.account.number if click.account else None,
+                kind=click.kind,
+                ids=click.ids,
+                track_id=click.track_id,
+                dedup_key=click.dedup_key,
+            ),
             kind=click.kind,
-            ids=click.ids,
-            track_id=click.track_id,
-            dedup_key=click.dedup_key,
-        ),
-        kind=click.kind,
-    )
-    outcome = _ask_zuora(deps, click)
-    deps.audit.finish(start, outcome)
-    return outcome
+        )
+        outcome = _ask_zuora(deps, click)
+        deps.audit.finish(start, outcome)
+        outcomes.append(outcome)
+    return ResendBatch(outcomes=tuple(outcomes), duplicates=tuple(duplicates))
 
 
 def _ask_zuora(deps: Deps, click: ResendClick) -> ResendOutcome:
