@@ -11,7 +11,7 @@ from bot.cards.failures import (
     account_url,
     build_failures_card,
     page_count,
-    page_plan,
+    page_slice,
 )
 from bot.cards.message import (
     MAX_BLOCKS,
@@ -67,5 +67,5 @@ __all__ = [
     "build_status",
     "check_limits",
     "page_count",
-    "page_plan",
+    "page_slice",
 ]
