@@ -125,7 +125,7 @@ def test_parse_zuora_command_default_subscription_is_here_at_nine_utc():
         ("failures acct/../x", "doesn't look like an account number or ID"),
         ("resend", "Which history IDs?"),
         ("resend callout", "Which history IDs?"),
-        ("resend short", "is not a notification history ID"),
+        ("resend sh_ort", "is not a notification history ID"),
         (f"resend {HEX1} not-hex!", "is not a notification history ID"),
         ("resend " + " ".join(f"{i:032x}" for i in range(41)), "at most 40"),
         ("resend " + " ".join(f"{i:064x}" for i in range(40)), "at most 40"),
