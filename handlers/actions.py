@@ -52,6 +52,10 @@ logger = logging.getLogger(__name__)
 Listener = Callable[..., None]
 Handler = Callable[[Deps, Ack, dict[str, Any], dict[str, Any]], None]
 SELECTIONS = (ActionId.SELECT_EMAILS.value, ActionId.SELECT_CALLOUTS.value)
+_ROW_BUTTON_KINDS: dict[str, NotificationKind] = {
+    ActionId.RESEND_EMAIL.value: "email",
+    ActionId.RESEND_CALLOUT.value: "callout",
+}
 
 
 def register(app: App, deps: Deps) -> None:
@@ -98,7 +102,8 @@ def handle_resend_button(
     ack()
     raw = action.get("value")
     if isinstance(raw, str) and not raw.startswith("{"):
-        kind = "email" if action.get("action_id") == ActionId.RESEND_EMAIL.value else "callout"
+        # Row buttons carry compact values; the /zuora resend confirm only ever carries JSON.
+        kind = _ROW_BUTTON_KINDS.get(str(action.get("action_id")))
         row = _row_target(deps, body, action, raw)
         if row is None:
             return

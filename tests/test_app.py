@@ -632,6 +632,7 @@ def test_app_open_in_zuora_pick_is_acked_and_changes_nothing(harness: Harness) -
         pytest.param("button", "z1.r.e.../../v1/x", None, id="forged-id"),
         pytest.param("button", "z9.r.e.e1", None, id="unknown-version"),
         pytest.param("button", "z1.r.c.e1", None, id="callout-value-on-an-email-button"),
+        pytest.param("confirm", "z1.r.e.e1", None, id="row-value-on-the-confirm-button"),
         pytest.param("button", None, "b", id="no-card-in-block-id"),
         pytest.param("button", None, "z1.e1.../../x.1.2.0.24h", id="forged-block-id"),
         pytest.param("menu", "z1.r.e.", None, id="menu-without-id"),
@@ -643,9 +644,11 @@ def test_app_stale_or_forged_row_value_is_refused_and_changes_nothing(
     harness: Harness, control: str, value: str | None, block_id: str | None
 ) -> None:
     card = harness.card_for(ORDINARY_ACCOUNT)
-    if control == "button":
+    if control in ("button", "confirm"):
         element = dict(button(card, RESEND_EMAIL))
         element["value"] = value or element["value"]
+        if control == "confirm":
+            element["action_id"] = RESEND_CONFIRM
     else:
         element = menu_option(card, "Resend")
         element["selected_option"] = {**element["selected_option"]}
