@@ -1499,6 +1499,20 @@ def section_dict(text: str = "x", **extra: Any) -> dict[str, Any]:
             ],
             "checkbox",
         ),
+        (
+            [
+                section_dict(
+                    accessory={
+                        "type": "overflow",
+                        "action_id": "m",
+                        "options": [
+                            {"text": {"type": "plain_text", "text": "a"}, "value": "a"},
+                        ],
+                    }
+                )
+            ],
+            "overflow",
+        ),
         ([section_dict(block_id="b"), section_dict(block_id="b")], "used twice"),
         (
             [
