@@ -570,6 +570,27 @@ def test_app_resend_selected_with_both_kinds_shows_both_outcomes_on_one_card(
     assert len(harness.resends()) == 2, "each kind once per click"
 
 
+def test_app_resend_selected_says_which_kind_an_earlier_click_already_resent(
+    harness: Harness,
+) -> None:
+    card = harness.card_for()
+    selected = button(card, "zuora.resend_selected")
+    emails_only, emails, _ = tick_both(card, emails=2, callouts=0)
+    both, _, callouts = tick_both(card, emails=2, callouts=1)
+    first = harness.click(selected, state_values=emails_only)
+
+    again = harness.click(selected, state_values=both, response_url=first.response_url)
+
+    outcome = harness.posts(again.response_url)[-1]
+    assert outcome["text"].startswith("1 of 1 callout resent for ")
+    assert outcome["text"].endswith("; the emails were already handled")
+    assert (
+        "• *Emails*: already handled by an earlier click; not resent twice"
+        in (outcome["blocks"][0]["text"]["text"])
+    )
+    assert sorted(harness.resends()) == [("callout", tuple(callouts)), ("email", tuple(emails))]
+
+
 def test_app_callout_row_menu_resends_once_and_shows_details(harness: Harness) -> None:
     card = harness.card_for(ORDINARY_ACCOUNT)
     resend = menu_option(card, "Resend")
