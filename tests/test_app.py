@@ -36,6 +36,7 @@ from stack_fixtures import (
     value_of,
 )
 
+from bot.ids import CalloutRef, CardRef, ResendRef, decode_row_action
 from bot.sandbox.slack_requests import (
     checkbox_action_body,
     checkbox_option,
@@ -589,6 +590,34 @@ def test_app_resend_selected_says_which_kind_an_earlier_click_already_resent(
         in (outcome["blocks"][0]["text"]["text"])
     )
     assert sorted(harness.resends()) == [("callout", tuple(callouts)), ("email", tuple(emails))]
+
+
+def test_app_buttons_of_older_cards_still_work(harness: Harness) -> None:
+    """Cards posted before the compact row values carry JSON values; they keep working."""
+    card = harness.card_for(ORDINARY_ACCOUNT)
+    (history_id,) = ids_of(button(card, RESEND_EMAIL))
+    old_card = CardRef.model_validate(
+        {**value_of(button(card, "zuora.resend_all"))["card"], "p": 0}
+    )
+    old_resend = {
+        "action_id": RESEND_EMAIL,
+        "value": ResendRef(k="email", ids=[history_id], card=old_card, lb="old label").encode(),
+    }
+    shown_row = decode_row_action(menu_option(card, "Details")["selected_option"]["value"])
+    assert shown_row.created is not None
+    old_details = {
+        "action_id": "zuora.callout_details",
+        "value": CalloutRef(card=old_card, t=shown_row.created, ev=shown_row.event_id).encode(),
+    }
+
+    resent = harness.click(old_resend)
+    details = harness.click(old_details)
+
+    assert harness.posts(resent.response_url)[-1]["text"].startswith("1 of 1 email resent")
+    assert harness.resends() == [("email", (history_id,))]
+    assert "old label" in all_text(harness.posts(resent.response_url)[-1])
+    (shown,) = harness.posts(details.response_url)
+    assert shown["replace_original"] is False and shown["text"].startswith("Callout ")
 
 
 def test_app_callout_row_menu_resends_once_and_shows_details(harness: Harness) -> None:
