@@ -11,7 +11,7 @@ from bot.cards.failures import (
     account_url,
     build_failures_card,
     page_count,
-    page_plan,
+    page_slice,
 )
 from bot.cards.message import (
     MAX_BLOCKS,
@@ -24,7 +24,13 @@ from bot.cards.message import (
     check_limits,
 )
 from bot.cards.receipt import build_lookup_receipt, build_receipt
-from bot.cards.resend import build_resend_confirm, build_resend_outcome, build_resend_progress
+from bot.cards.resend import (
+    build_batch_progress,
+    build_resend_confirm,
+    build_resend_outcome,
+    build_resend_outcomes,
+    build_resend_progress,
+)
 from bot.cards.simple import (
     build_access_denied,
     build_error,
@@ -56,11 +62,13 @@ __all__ = [
     "build_notice",
     "build_placeholder",
     "build_resend_confirm",
+    "build_batch_progress",
     "build_resend_outcome",
+    "build_resend_outcomes",
     "build_resend_progress",
     "build_stale_button",
     "build_status",
     "check_limits",
     "page_count",
-    "page_plan",
+    "page_slice",
 ]

@@ -9,6 +9,10 @@ runs: it asks Zuora again with the same attempt's Idempotency-Key, so Zuora repl
 instead of resending, and completes the audit and the card. A click on a job still in flight is
 told who started it and when; a click after a recorded failure starts a new attempt with a new key,
 because Zuora replays a stored failure for 24 hours.
+
+A click may resend both kinds ("Resend selected" with emails and callouts ticked): one job and one
+Zuora request per kind, each under its own click key, shown as one progress and one outcome card.
+A re-driver finishes each kind's job on its own and shows that kind's outcome.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -26,7 +30,13 @@ from enum import Enum
 from typing import Any
 
 from bot.audit import AuditStart
-from bot.blocks import SlackMessage, build_notice, build_resend_outcome, build_resend_progress
+from bot.blocks import (
+    SlackMessage,
+    build_batch_progress,
+    build_notice,
+    build_resend_outcome,
+    build_resend_outcomes,
+)
 from bot.clicks import idempotency_key
 from bot.deps import Deps
 from bot.explain import explain
@@ -100,6 +110,19 @@ def attempt_key(dedup_key: str, attempt: int) -> str:
     return idempotency_key(dedup_key if attempt == 1 else f"{dedup_key}#attempt-{attempt}")
 
 
+@dataclass(frozen=True)
+class ResendBatch:
+    """The outcomes of one click's requests, and the kinds an earlier click already has in hand."""
+
+    outcomes: tuple[ResendOutcome, ...]
+    started: tuple[AlreadyStarted, ...] = ()
+
+    @property
+    def duplicates(self) -> tuple[NotificationKind, ...]:
+        """Kinds not resent by this click because another click owns them."""
+        return tuple(s.job.audit.kind for s in self.started)
+
+
 def perform_resend(
     deps: Deps,
     click: ResendClick,
@@ -115,48 +138,101 @@ def perform_resend(
     re-driver shows the outcome if this worker dies first, replacing the clicked message only when
     `replace_on_redrive` (never for a shared channel message such as a digest).
     """
-    if not deps.access.may_resend(click.user_id):
-        logger.info("resend denied for %s (not on the allow-list)", click.user_id)
+    batch = perform_resends(
+        deps,
+        [click],
+        show,
+        reply_url=reply_url,
+        deliver=deliver,
+        replace_on_redrive=replace_on_redrive,
+    )
+    return batch if isinstance(batch, Refusal | AlreadyStarted) else batch.outcomes[0]
+
+
+def perform_resends(
+    deps: Deps,
+    clicks: Sequence[ResendClick],
+    show: Callable[[SlackMessage], None],
+    *,
+    reply_url: str | None,
+    deliver: Callable[[SlackMessage], None] | None = None,
+    replace_on_redrive: bool = True,
+) -> ResendBatch | Refusal | AlreadyStarted:
+    """perform_resend for one person's click on one or several kinds: one progress, one outcome.
+
+    Each kind is claimed as its own job (its Idempotency-Key is the one a single-kind click would
+    send); a kind another click already owns is reported, not resent. When every kind is owned
+    elsewhere, the first owner's AlreadyStarted comes back.
+    """
+    if not clicks:
+        raise ValueError("nothing to resend")
+    first = clicks[0]
+    if not deps.access.may_resend(first.user_id):
+        logger.info("resend denied for %s (not on the allow-list)", first.user_id)
         return Refusal.DENIED
     owner = worker_name()
     lease = timedelta(seconds=deps.settings.resend.resend_lease)
-    claim = deps.store.claim_resend(
-        ResendRequest(
-            requested_at=deps.now(),
-            team_id=click.team_id,
-            user_id=click.user_id,
-            account_key=click.account.number if click.account else None,
-            kind=click.kind,
-            ids=click.ids,
-            track_id=click.track_id,
-            dedup_key=click.dedup_key,
-        ),
-        owner=owner,
-        lease=lease,
-        reply_url=reply_url,
-        context=encode_context(click, replace=replace_on_redrive),
-    )
-    if not claim.won:
-        logger.info(
-            "resend click %s already %s",
-            click.dedup_key[:12],
-            "in flight" if claim.job.state != "done" else "handled",
+    won: list[tuple[ResendClick, ResendJob]] = []
+    started: list[AlreadyStarted] = []
+    for click in clicks:
+        claim = deps.store.claim_resend(
+            ResendRequest(
+                requested_at=deps.now(),
+                team_id=click.team_id,
+                user_id=click.user_id,
+                account_key=click.account.number if click.account else None,
+                kind=click.kind,
+                ids=click.ids,
+                track_id=click.track_id,
+                dedup_key=click.dedup_key,
+            ),
+            owner=owner,
+            lease=lease,
+            reply_url=reply_url,
+            context=encode_context(click, replace=replace_on_redrive),
         )
-        return AlreadyStarted(claim.job)
-    job = claim.job
+        if claim.won:
+            won.append((click, claim.job))
+        else:
+            logger.info(
+                "resend click %s already %s",
+                click.dedup_key[:12],
+                "in flight" if claim.job.state != "done" else "handled",
+            )
+            started.append(AlreadyStarted(claim.job))
+    if not won:
+        return started[0]
     show(
-        build_resend_progress(
-            kind=click.kind, count=len(click.ids), requested_by=click.user_id, account=click.account
+        build_batch_progress(
+            counts=[(click.kind, len(click.ids)) for click, _ in won],
+            requested_by=first.user_id,
+            account=first.account,
         )
     )
-    with keep_lease(deps.store, job.id, owner=owner, lease=lease, now=deps.now):
-        start = deps.audit.announce(job.audit.id, job.audit)
-        outcome = ask_zuora(deps, click, key=attempt_key(job.dedup_key, job.attempt))
-        deps.audit.finish(start, outcome)
-        deps.store.advance_resend(job.id, owner=owner, state="answered", now=deps.now())
-        (deliver or show)(build_resend_outcome(outcome))
-        deps.store.advance_resend(job.id, owner=owner, state="done", now=deps.now())
-    return outcome
+    outcomes: list[ResendOutcome] = []
+    with _leases(deps, [job.id for _, job in won], owner=owner, lease=lease):
+        for click, job in won:
+            start = deps.audit.announce(job.audit.id, job.audit)
+            outcome = ask_zuora(deps, click, key=attempt_key(job.dedup_key, job.attempt))
+            deps.audit.finish(start, outcome)
+            deps.store.advance_resend(job.id, owner=owner, state="answered", now=deps.now())
+            outcomes.append(outcome)
+        batch = ResendBatch(outcomes=tuple(outcomes), started=tuple(started))
+        (deliver or show)(build_resend_outcomes(batch.outcomes, duplicates=batch.duplicates))
+        for _, job in won:
+            deps.store.advance_resend(job.id, owner=owner, state="done", now=deps.now())
+    return batch
+
+
+@contextmanager
+def _leases(deps: Deps, job_ids: Sequence[int], *, owner: str, lease: timedelta) -> Iterator[None]:
+    """keep_lease for several jobs at once."""
+    if not job_ids:
+        yield
+        return
+    with keep_lease(deps.store, job_ids[0], owner=owner, lease=lease, now=deps.now):
+        with _leases(deps, job_ids[1:], owner=owner, lease=lease):
+            yield
 
 
 def ask_zuora(deps: Deps, click: ResendClick, *, key: str) -> ResendOutcome:

@@ -1,4 +1,9 @@
-"""Card buttons: resend one / selected / all, confirm and cancel, refresh, paging, callout details."""
+"""Card buttons: resend one / selected / all, confirm and cancel, refresh, paging, callout details.
+
+A failures card row carries a compact value (`bot.ids.RowAction`) and its card in the row's block_id;
+older cards' buttons carry JSON values, and both keep working. A callout row's overflow menu
+(`ActionId.ROW_MENU`) dispatches on the option picked.
+"""
 
 from __future__ import annotations
 
@@ -29,10 +34,13 @@ from bot.ids import (
     InvalidValueError,
     ResendAllRef,
     ResendRef,
+    RowAction,
+    decode_row_action,
+    decode_row_block_id,
     parse_option_value,
 )
 from bot.mrkdwn import date_token, escape, link, user
-from bot.resend import AlreadyStarted, Refusal, ResendClick, perform_resend
+from bot.resend import AlreadyStarted, Refusal, ResendClick, perform_resends
 from bot.zuora.errors import ZuoraError
 from bot.zuora.models import Account, NotificationKind
 from handlers.common import (
@@ -51,6 +59,10 @@ logger = logging.getLogger(__name__)
 Listener = Callable[..., None]
 Handler = Callable[[Deps, Ack, dict[str, Any], dict[str, Any]], None]
 SELECTIONS = (ActionId.SELECT_EMAILS.value, ActionId.SELECT_CALLOUTS.value)
+_ROW_BUTTON_KINDS: dict[str, NotificationKind] = {
+    ActionId.RESEND_EMAIL.value: "email",
+    ActionId.RESEND_CALLOUT.value: "callout",
+}
 
 
 def register(app: App, deps: Deps) -> None:
@@ -67,6 +79,7 @@ def register(app: App, deps: Deps) -> None:
         ActionId.REFRESH: handle_refresh,
         ActionId.PAGE: handle_page,
         ActionId.CALLOUT_DETAILS: handle_details,
+        ActionId.ROW_MENU: handle_row_menu,
     }
     for action_id, handler in handlers.items():
         app.action(action_id.value)(guarded(deps, handler))
@@ -94,18 +107,45 @@ def handle_resend_button(
 ) -> None:
     """Resend the ids a row button (or the /zuora resend confirm) carries."""
     ack()
+    raw = action.get("value")
+    if isinstance(raw, str) and not raw.startswith("{"):
+        # Row buttons carry compact values; the /zuora resend confirm only ever carries JSON.
+        kind = _ROW_BUTTON_KINDS.get(str(action.get("action_id")))
+        row = _row_target(deps, body, action, raw)
+        if row is None:
+            return
+        target, card = row
+        if target.verb != "resend" or target.kind != kind or target.history_id is None:
+            _refuse_stale(deps, body, f"{target.verb}/{target.kind} value on a {kind} button")
+            return
+        _resend_row(deps, body, action, target, card)
+        return
     ref = decode_or_refuse(deps, body, action, ResendRef)
     if ref is None:
         return
     account = _account_of(deps, body, ref.card)
     labels = {ref.ids[0]: ref.lb} if ref.lb and len(ref.ids) == 1 else {}
-    _resend(deps, body, action, ref.k, tuple(ref.ids), account, ref.card, labels)
+    _resend(deps, body, action, [(ref.k, tuple(ref.ids), labels)], account, ref.card)
+
+
+def handle_row_menu(deps: Deps, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+    """A callout row's overflow menu: Resend, Details, or Open in Zuora (a link: nothing to do)."""
+    ack()
+    raw = (action.get("selected_option") or {}).get("value")
+    row = _row_target(deps, body, action, raw)
+    if row is None:
+        return
+    target, card = row
+    if target.verb == "resend" and target.history_id is not None:
+        _resend_row(deps, body, action, target, card)
+    elif target.verb == "details" and target.created is not None:
+        _show_details(deps, body, card, created=target.created, event_id=target.event_id)
 
 
 def handle_resend_selected(
     deps: Deps, ack: Ack, body: dict[str, Any], action: dict[str, Any]
 ) -> None:
-    """Resend what is ticked on the card; each kind is one Zuora request."""
+    """Resend what is ticked on the card: one Zuora request per kind, one outcome card for both."""
     ack()
     card = decode_or_refuse(deps, body, action, CardRef)
     if card is None:
@@ -129,11 +169,8 @@ def handle_resend_selected(
             replace=False,
         )
         return
-    for kind, chosen in picked.items():
-        if chosen:
-            _resend(
-                deps, body, action, kind, tuple(chosen), _account_of(deps, body, card), card, chosen
-            )
+    requests = [(kind, tuple(chosen), chosen) for kind, chosen in picked.items() if chosen]
+    _resend(deps, body, action, requests, _account_of(deps, body, card), card)
 
 
 def handle_resend_all(deps: Deps, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -174,7 +211,7 @@ def handle_resend_all(deps: Deps, ack: Ack, body: dict[str, Any], action: dict[s
     if is_shared_message(body):  # a channel digest: keep it whole, report in its thread
         resend_all_from_digest(deps, body, action, labels, failures.account)
         return
-    _resend(deps, body, action, "email", tuple(labels), failures.account, ref.card, labels)
+    _resend(deps, body, action, [("email", tuple(labels), labels)], failures.account, ref.card)
 
 
 def handle_cancel(deps: Deps, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -238,13 +275,30 @@ def _show_card(
 def handle_details(deps: Deps, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
     """Fetch one callout's response content on demand and show it to the clicker."""
     ack()
+    raw = action.get("value")
+    if isinstance(raw, str) and not raw.startswith("{"):
+        row = _row_target(deps, body, action, raw)
+        if row is None:
+            return
+        target, card = row
+        if target.verb != "details" or target.created is None:
+            _refuse_stale(deps, body, f"{target.verb} value on a Details button")
+            return
+        _show_details(deps, body, card, created=target.created, event_id=target.event_id)
+        return
     ref = decode_or_refuse(deps, body, action, CalloutRef)
     if ref is None:
         return
+    _show_details(deps, body, ref.card, created=ref.t, event_id=ref.ev)
+
+
+def _show_details(
+    deps: Deps, body: dict[str, Any], card: CardRef, *, created: int, event_id: str | None
+) -> None:
     account, callout = deps.service.callout_detail(
-        ref.card,
-        created_at=datetime.fromtimestamp(ref.t, UTC),
-        event_id=ref.ev,
+        card,
+        created_at=datetime.fromtimestamp(created, UTC),
+        event_id=event_id,
         track_id=track_id_of(body),
     )
     if callout is None:
@@ -258,16 +312,40 @@ def handle_details(deps: Deps, ack: Ack, body: dict[str, Any], action: dict[str,
     send(deps, body, build_callout_details(callout, account=account), replace=False)
 
 
+def _row_target(
+    deps: Deps, body: dict[str, Any], action: dict[str, Any], raw: object
+) -> tuple[RowAction, CardRef] | None:
+    """A row control's compact value and the card its block_id carries, or None after refusing."""
+    try:
+        return decode_row_action(raw), decode_row_block_id(action.get("block_id"))
+    except InvalidValueError as exc:
+        _refuse_stale(deps, body, str(exc))
+        return None
+
+
+def _refuse_stale(deps: Deps, body: dict[str, Any], why: str) -> None:
+    logger.info("stale or forged row value from %s: %s", user_of(body), why)
+    send(deps, body, build_stale_button(), replace=False)
+
+
+def _resend_row(
+    deps: Deps, body: dict[str, Any], action: dict[str, Any], target: RowAction, card: CardRef
+) -> None:
+    """Resend the one id a row control names (callers checked it is a resend with an id)."""
+    ids = (target.history_id,) if target.history_id else ()
+    labels = {ids[0]: target.label} if ids and target.label else {}
+    _resend(deps, body, action, [(target.kind, ids, labels)], _account_of(deps, body, card), card)
+
+
 def _resend(
     deps: Deps,
     body: dict[str, Any],
     action: dict[str, Any],
-    kind: NotificationKind,
-    ids: tuple[str, ...],
+    requests: list[tuple[NotificationKind, tuple[str, ...], dict[str, str]]],
     account: Account | None,
     card: CardRef | None,
-    labels: dict[str, str],
 ) -> None:
+    """Resend (kind, ids, labels) requests for one click; show progress, then one outcome card."""
     shown = False
 
     def show(message: SlackMessage) -> None:
@@ -275,20 +353,25 @@ def _resend(
         shown = True
         send(deps, body, message, replace=True)
 
-    click = ResendClick(
-        team_id=team_of(body),
-        user_id=user_of(body),
-        kind=kind,
-        ids=ids,
-        dedup_key=click_key(body, str(action.get("action_id")), [f"{kind}:{i}" for i in ids]),
-        track_id=track_id_of(body),
-        account=account,
-        card=card,
-        labels=labels,
-    )
+    track_id = track_id_of(body)
+    action_id = str(action.get("action_id"))
+    clicks = [
+        ResendClick(
+            team_id=team_of(body),
+            user_id=user_of(body),
+            kind=kind,
+            ids=ids,
+            dedup_key=click_key(body, action_id, [f"{kind}:{i}" for i in ids]),
+            track_id=track_id,
+            account=account,
+            card=card,
+            labels=labels,
+        )
+        for kind, ids, labels in requests
+    ]
     try:
-        outcome = perform_resend(
-            deps, click, show, reply_url=str(body.get("response_url") or "") or None
+        batch = perform_resends(
+            deps, clicks, show, reply_url=str(body.get("response_url") or "") or None
         )
     except Exception as exc:  # after the card said "Resending…", it must not be left that way
         explanation = explain(exc)
@@ -301,9 +384,9 @@ def _resend(
             replace=shown,
         )
         return
-    if isinstance(outcome, Refusal | AlreadyStarted):
-        send(deps, body, refusal_message(deps, outcome), replace=False)
-    # Otherwise perform_resend has shown the outcome on the card itself.
+    if isinstance(batch, Refusal | AlreadyStarted):
+        send(deps, body, refusal_message(deps, batch), replace=False)
+    # Otherwise perform_resends has shown the outcomes on the card itself.
 
 
 def _account_of(deps: Deps, body: dict[str, Any], card: CardRef | None) -> Account | None:
@@ -313,4 +396,5 @@ def _account_of(deps: Deps, body: dict[str, Any], card: CardRef | None) -> Accou
     try:
         return deps.service.get_account(card.a, track_id=track_id_of(body))
     except ZuoraError:
-        return Account(id=card.a, number=card.n, name=card.n)
+        # Row controls carry no account number (see bot.ids.row_block_id): name it by id then.
+        return Account(id=card.a, number=card.n or card.a, name=card.n or card.a)

@@ -22,6 +22,7 @@ from slack_bolt import App, BoltRequest, BoltResponse
 
 from bot.app import create_app
 from bot.deps import Deps, build_deps
+from bot.ids import decode_row_action
 from bot.sandbox.fake_slack import FakeSlack
 from bot.sandbox.fake_zuora import FakeZuora
 from bot.sandbox.slack_requests import block_actions_body, sign, slash_command_body
@@ -30,7 +31,9 @@ from bot.sandbox.tenant import Tenant, build_tenant
 
 JsonDict = dict[str, Any]
 
-BIG_ACCOUNT = "A00000001"
+BIG_ACCOUNT = "A00000001"  # 15 failed callouts and 17 failed emails in 24h: two pages
+# 3 failed callouts and 6 failed emails in 24h: one page, every row with its own Resend.
+ORDINARY_ACCOUNT = "A00000017"
 RESEND_PATH_PREFIX = "/notifications/"
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -284,6 +287,29 @@ def value_of(element: JsonDict) -> JsonDict:
     return decoded
 
 
+def ids_of(element: JsonDict) -> list[str]:
+    """The history ids a Resend control acts on: a row's compact value, or an older JSON value."""
+    raw = str(element.get("value") or (element.get("selected_option") or {}).get("value"))
+    if raw.startswith("{"):
+        return list(json.loads(raw)["ids"])
+    history_id = decode_row_action(raw).history_id
+    assert history_id is not None, raw
+    return [history_id]
+
+
+def menu_option(message: JsonDict, verb: str, *, index: int = 0) -> JsonDict:
+    """A pick of `verb` ("Resend", "Details", "Open in Zuora") from the `index`-th row menu."""
+    menus = [
+        menu
+        for menu in buttons(message, "zuora.row_menu")
+        if any(o["text"]["text"] == verb for o in menu["options"])
+    ]
+    assert len(menus) > index, f"no row menu with {verb!r} in {json.dumps(message)[:500]}"
+    menu = menus[index]
+    option = next(o for o in menu["options"] if o["text"]["text"] == verb)
+    return {"action_id": menu["action_id"], "block_id": menu["block_id"], "selected_option": option}
+
+
 def ticked(message: JsonDict, count: int) -> tuple[JsonDict, list[str]]:
     """`state.values` ticking the first `count` email checkboxes of a card, and the ids ticked."""
     boxes = buttons(message, "zuora.select_emails")
@@ -317,11 +343,12 @@ def post_signed(
 def click_body_for(
     element: JsonDict, *, response_url: str, user_id: str = "U0001", **extra: Any
 ) -> bytes:
-    """The block_actions body of a click on `element` in an ephemeral card."""
+    """The block_actions body of a click on `element` in an ephemeral card (or a menu pick)."""
     return block_actions_body(
         action_id=str(element["action_id"]),
         block_id=str(element.get("block_id", "b")),
         value=element.get("value"),
+        selected_option=element.get("selected_option"),
         response_url=response_url,
         user_id=user_id,
         **extra,

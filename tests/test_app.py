@@ -22,17 +22,21 @@ from slack_bolt import BoltRequest
 from slack_sdk.http_retry import builtin_handlers
 from stack_fixtures import (
     BIG_ACCOUNT,
+    ORDINARY_ACCOUNT,
     Harness,
     JsonDict,
     all_text,
     button,
     buttons,
     dispatch_harness,
+    ids_of,
+    menu_option,
     mrkdwn_texts,
     ticked,
     value_of,
 )
 
+from bot.ids import CalloutRef, CardRef, ResendRef, decode_row_action
 from bot.sandbox.slack_requests import (
     checkbox_action_body,
     checkbox_option,
@@ -146,7 +150,23 @@ def test_app_failures_command_acks_a_receipt_then_posts_one_card(harness: Harnes
     assert account is not None
     assert card["text"].startswith(f"{account.name} ({BIG_ACCOUNT}): ")
     assert "in the last 24h" in card["text"]
-    assert buttons(card, RESEND_EMAIL), "the card offers per-row resend"
+    # 32 rows: the first page shows 20 and says so; ticking and Resend selected resend any of them.
+    assert card["blocks"][0]["text"]["text"].endswith(" · 20 of 32")
+    assert buttons(card, "zuora.select_emails") and buttons(card, "zuora.select_callouts")
+    assert buttons(card, "zuora.resend_selected")
+
+
+def test_app_ordinary_account_fits_one_page_with_a_resend_on_every_row(harness: Harness) -> None:
+    card = harness.card_for(ORDINARY_ACCOUNT)
+
+    assert card["text"].endswith("3 failed callouts, 6 failed emails in the last 24h")
+    assert not buttons(card, "zuora.page"), "no paging for 9 rows"
+    assert len(buttons(card, RESEND_EMAIL)) == 6
+    menus = buttons(card, "zuora.row_menu")
+    assert len(menus) == 3
+    assert all(
+        [o["text"]["text"] for o in m["options"]][:2] == ["Resend", "Details"] for m in menus
+    )
 
 
 def test_app_failures_command_leaves_exactly_one_card_and_no_placeholder(
@@ -171,7 +191,7 @@ def test_app_failures_card_with_late_ids_is_posted_once_and_a_refresh_click_redr
     ) as harness:
         harness.zuora.set_query_delay(1.0)
 
-        reply = harness.command(f"failures {BIG_ACCOUNT}")
+        reply = harness.command(f"failures {ORDINARY_ACCOUNT}")
         (card,) = harness.posts(reply.response_url)
         assert LOADING in all_text(card) and "press *Refresh*" in all_text(card)
         assert not buttons(card, RESEND_EMAIL)
@@ -276,7 +296,7 @@ def test_app_zuora_5xx_then_success_still_delivers_the_card(tmp_path: Path) -> N
         card = harness.card_for()
 
         assert card["text"].startswith(f"{harness.account_name()} ({BIG_ACCOUNT}): ")
-        assert buttons(card, RESEND_EMAIL)
+        assert buttons(card, "zuora.resend_selected")
         statuses = [r.status for r in harness.zuora.requests(f"/v1/accounts/{BIG_ACCOUNT}")]
         assert statuses == [503, 200]
 
@@ -336,9 +356,9 @@ def test_app_retries_a_rate_limited_response_url(
 
 
 def test_app_resend_from_an_ephemeral_card_shows_progress_then_outcome(harness: Harness) -> None:
-    card = harness.card_for()
+    card = harness.card_for(ORDINARY_ACCOUNT)
     row = button(card, RESEND_EMAIL)
-    history_id = value_of(row)["ids"][0]
+    history_id = ids_of(row)[0]
 
     click = harness.click(row)
 
@@ -353,11 +373,11 @@ def test_app_resend_from_an_ephemeral_card_shows_progress_then_outcome(harness: 
     assert call.idempotency_key and call.track_id
     (entry,) = harness.deps.store.list_resends()
     assert (entry.status, entry.ids, entry.user_id) == ("succeeded", (history_id,), "U0001")
-    assert entry.account_key == BIG_ACCOUNT and entry.outcome[history_id].ok
+    assert entry.account_key == ORDINARY_ACCOUNT and entry.outcome[history_id].ok
 
 
 def test_app_double_click_resends_once(harness: Harness) -> None:
-    card = harness.card_for()
+    card = harness.card_for(ORDINARY_ACCOUNT)
     first_row, second_row = buttons(card, RESEND_EMAIL)[:2]
 
     first = harness.click(first_row)
@@ -370,13 +390,13 @@ def test_app_double_click_resends_once(harness: Harness) -> None:
     assert len(harness.resends()) == 1
     harness.click(second_row)  # another row of the same card is another resend
     assert [ids for _, ids in harness.resends()] == [
-        tuple(value_of(first_row)["ids"]),
-        tuple(value_of(second_row)["ids"]),
+        tuple(ids_of(first_row)),
+        tuple(ids_of(second_row)),
     ]
 
 
 def test_app_concurrent_double_click_resends_once(harness: Harness) -> None:
-    card = harness.card_for()
+    card = harness.card_for(ORDINARY_ACCOUNT)
     row = button(card, RESEND_EMAIL)
     url = harness.slack.response_url("click")
     harness.zuora.set_resend_delay(
@@ -401,7 +421,7 @@ def test_app_concurrent_double_click_resends_once(harness: Harness) -> None:
 
 
 def test_app_two_users_clicking_the_same_card_resend_once(harness: Harness) -> None:
-    card = harness.card_for()
+    card = harness.card_for(ORDINARY_ACCOUNT)
     row = button(card, RESEND_EMAIL)
 
     alice = harness.click(row, user_id="U0ALICE")
@@ -416,7 +436,7 @@ def test_app_two_users_clicking_the_same_card_resend_once(harness: Harness) -> N
 
 def test_app_denied_user_gets_an_ephemeral_refusal_and_nothing_is_resent(tmp_path: Path) -> None:
     with dispatch_harness(tmp_path, allowed_users="U0ALLOWED") as harness:
-        card = harness.card_for()
+        card = harness.card_for(ORDINARY_ACCOUNT)
         row = button(card, RESEND_EMAIL)
 
         denied = harness.click(row, user_id="U0001")
@@ -434,7 +454,7 @@ def test_app_denied_user_gets_an_ephemeral_refusal_and_nothing_is_resent(tmp_pat
 def test_app_user_group_on_the_allow_list_grants_resend(tmp_path: Path) -> None:
     with dispatch_harness(tmp_path, allowed_users="S0BILLING") as harness:
         harness.slack.set_usergroup("S0BILLING", ["U0MEMBER"])
-        card = harness.card_for()
+        card = harness.card_for(ORDINARY_ACCOUNT)
         first_row, second_row = buttons(card, RESEND_EMAIL)[:2]
 
         outsider = harness.click(first_row, user_id="U0OUTSIDER")
@@ -442,7 +462,7 @@ def test_app_user_group_on_the_allow_list_grants_resend(tmp_path: Path) -> None:
 
         assert DENIED in harness.posts(outsider.response_url)[0]["text"]
         assert harness.posts(member.response_url)[-1]["text"].startswith("1 of 1 email resent")
-        assert harness.resends() == [("email", tuple(value_of(second_row)["ids"]))]
+        assert harness.resends() == [("email", tuple(ids_of(second_row)))]
         lookups = harness.slack.calls("usergroups.users.list")
         assert lookups and {c.params["usergroup"] for c in lookups} == {"S0BILLING"}
 
@@ -469,7 +489,7 @@ def test_app_partial_failure_names_the_failed_id_with_zuoras_code(harness: Harne
 
 def test_app_zuora_error_during_resend_is_reported_and_audited(tmp_path: Path) -> None:
     with dispatch_harness(tmp_path, zuora_overrides={"retry_max_delay": 0.05}) as harness:
-        card = harness.card_for()
+        card = harness.card_for(ORDINARY_ACCOUNT)
         row = button(card, RESEND_EMAIL)
         harness.zuora.set_down(True)
 
@@ -485,7 +505,7 @@ def test_app_zuora_error_during_resend_is_reported_and_audited(tmp_path: Path) -
 
 
 def test_app_resend_retries_zuora_429_with_retry_after(harness: Harness) -> None:
-    card = harness.card_for()
+    card = harness.card_for(ORDINARY_ACCOUNT)
     row = button(card, RESEND_EMAIL)
     path = "/notifications/email-histories/resend"
     harness.zuora.fail_next(path, status=429, headers={"Retry-After": "1"})
@@ -550,6 +570,191 @@ def test_app_resend_selected_resends_exactly_the_ticked_emails(harness: Harness)
     assert harness.posts(click.response_url)[-1]["text"].startswith("3 of 3 emails resent")
     ((kind, ids),) = harness.resends()
     assert kind == "email" and sorted(ids) == sorted(chosen)
+
+
+def tick_both(card: JsonDict, emails: int, callouts: int) -> tuple[JsonDict, list[str], list[str]]:
+    """`state.values` ticking the first emails and callouts of a card, and the ids ticked."""
+    state: JsonDict = {}
+    chosen: dict[str, list[str]] = {}
+    for action_id, count in (("zuora.select_emails", emails), ("zuora.select_callouts", callouts)):
+        box = buttons(card, action_id)[0]
+        options = box["options"][:count]
+        state[box["block_id"]] = {action_id: {"type": "checkboxes", "selected_options": options}}
+        chosen[action_id] = [o["value"].split(":", 1)[1] for o in options]
+    return state, chosen["zuora.select_emails"], chosen["zuora.select_callouts"]
+
+
+def test_app_resend_selected_with_both_kinds_shows_both_outcomes_on_one_card(
+    harness: Harness,
+) -> None:
+    card = harness.card_for()
+    state, emails, callouts = tick_both(card, emails=2, callouts=1)
+    selected = button(card, "zuora.resend_selected")
+
+    click = harness.click(selected, state_values=state)
+
+    progress, outcome = harness.posts(click.response_url)
+    assert progress["text"].startswith("Resending 2 emails and 1 callout for ")
+    assert progress["replace_original"] is True and outcome["replace_original"] is True
+    assert outcome["text"].startswith("2 of 2 emails and 1 of 1 callout resent for ")
+    summary = outcome["blocks"][0]["text"]["text"]
+    assert "• *Emails*: 2 sent · 0 refused · 0 already in progress" in summary
+    assert "• *Callouts*: 1 sent · 0 refused · 0 already in progress" in summary
+    assert sorted(harness.resends()) == [
+        ("callout", tuple(callouts)),
+        ("email", tuple(sorted(emails))),
+    ]
+    assert sorted(e.kind for e in harness.deps.store.list_resends()) == ["callout", "email"]
+    assert button(outcome, "zuora.refresh"), "back to the card from the one outcome"
+
+    again = harness.click(selected, state_values=state, response_url=click.response_url)
+
+    assert ALREADY_HANDLED in harness.posts(again.response_url)[-1]["text"]
+    assert len(harness.resends()) == 2, "each kind once per click"
+
+
+def test_app_resend_selected_says_which_kind_an_earlier_click_already_resent(
+    harness: Harness,
+) -> None:
+    card = harness.card_for()
+    selected = button(card, "zuora.resend_selected")
+    emails_only, emails, _ = tick_both(card, emails=2, callouts=0)
+    both, _, callouts = tick_both(card, emails=2, callouts=1)
+    first = harness.click(selected, state_values=emails_only)
+
+    again = harness.click(selected, state_values=both, response_url=first.response_url)
+
+    outcome = harness.posts(again.response_url)[-1]
+    assert outcome["text"].startswith("1 of 1 callout resent for ")
+    assert outcome["text"].endswith("; the emails were already handled")
+    assert (
+        "• *Emails*: already handled by an earlier click; not resent twice"
+        in (outcome["blocks"][0]["text"]["text"])
+    )
+    assert sorted(harness.resends()) == [("callout", tuple(callouts)), ("email", tuple(emails))]
+
+
+def test_app_buttons_of_older_cards_still_work(harness: Harness) -> None:
+    """Cards posted before the compact row values carry JSON values; they keep working."""
+    card = harness.card_for(ORDINARY_ACCOUNT)
+    (history_id,) = ids_of(button(card, RESEND_EMAIL))
+    old_card = CardRef.model_validate(
+        {**value_of(button(card, "zuora.resend_all"))["card"], "p": 0}
+    )
+    old_resend = {
+        "action_id": RESEND_EMAIL,
+        "value": ResendRef(k="email", ids=[history_id], card=old_card, lb="old label").encode(),
+    }
+    shown_row = decode_row_action(menu_option(card, "Details")["selected_option"]["value"])
+    assert shown_row.created is not None
+    old_details = {
+        "action_id": "zuora.callout_details",
+        "value": CalloutRef(card=old_card, t=shown_row.created, ev=shown_row.event_id).encode(),
+    }
+
+    resent = harness.click(old_resend)
+    details = harness.click(old_details)
+
+    assert harness.posts(resent.response_url)[-1]["text"].startswith("1 of 1 email resent")
+    assert harness.resends() == [("email", (history_id,))]
+    assert "old label" in all_text(harness.posts(resent.response_url)[-1])
+    (shown,) = harness.posts(details.response_url)
+    assert shown["replace_original"] is False and shown["text"].startswith("Callout ")
+
+
+def test_app_callout_row_menu_resends_once_and_shows_details(harness: Harness) -> None:
+    card = harness.card_for(ORDINARY_ACCOUNT)
+    resend = menu_option(card, "Resend")
+    (history_id,) = ids_of(resend)
+
+    first = harness.click(resend)
+    again = harness.click(resend, response_url=first.response_url)
+
+    progress, outcome = harness.posts(first.response_url)[:2]
+    assert progress["text"].startswith("Resending 1 callout")
+    assert outcome["text"].startswith("1 of 1 callout resent for ")
+    assert ALREADY_HANDLED in harness.posts(again.response_url)[-1]["text"]
+    assert harness.resends() == [("callout", (history_id,))]
+    (entry,) = harness.deps.store.list_resends()
+    assert entry.account_key == ORDINARY_ACCOUNT
+
+    details = harness.click(menu_option(card, "Details"))
+
+    (shown,) = harness.posts(details.response_url)
+    assert shown["replace_original"] is False and shown["text"].startswith("Callout ")
+    assert len(harness.resends()) == 1
+
+
+def test_app_full_page_offers_callout_details_from_one_menu(harness: Harness) -> None:
+    card = harness.card_for()
+    (menu,) = buttons(card, "zuora.row_menu")
+    assert menu["type"] == "static_select" and len(menu["options"]) == 10
+    pick = {"action_id": menu["action_id"], "block_id": menu["block_id"]}
+
+    details = harness.click({**pick, "selected_option": menu["options"][3]})
+
+    (shown,) = harness.posts(details.response_url)
+    assert shown["text"].startswith("Callout ") and shown["replace_original"] is False
+    assert harness.resends() == []
+
+
+def test_app_open_in_zuora_pick_is_acked_and_changes_nothing(harness: Harness) -> None:
+    card = harness.card_for(ORDINARY_ACCOUNT)
+    menu = buttons(card, "zuora.row_menu")[0]
+    link = {
+        "action_id": menu["action_id"],
+        "block_id": menu["block_id"],
+        "selected_option": {
+            "text": {"type": "plain_text", "text": "Open in Zuora"},
+            "value": "z1.o",
+        },
+    }
+    harness.zuora.reset_log()
+
+    click = harness.click(link)
+
+    assert click.status == 200
+    assert harness.posts(click.response_url) == []
+    assert harness.zuora.requests() == []
+
+
+@pytest.mark.parametrize(
+    ("control", "value", "block_id"),
+    [
+        pytest.param("button", "z1.r.e.../../v1/x", None, id="forged-id"),
+        pytest.param("button", "z9.r.e.e1", None, id="unknown-version"),
+        pytest.param("button", "z1.r.c.e1", None, id="callout-value-on-an-email-button"),
+        pytest.param("confirm", "z1.r.e.e1", None, id="row-value-on-the-confirm-button"),
+        pytest.param("button", None, "b", id="no-card-in-block-id"),
+        pytest.param("button", None, "z1.e1.../../x.1.2.0.24h", id="forged-block-id"),
+        pytest.param("menu", "z1.r.e.", None, id="menu-without-id"),
+        pytest.param("menu", "z1.d.NOPE!", None, id="menu-bad-details"),
+        pytest.param("menu", None, "emails_0_0_abc", id="menu-foreign-block-id"),
+    ],
+)
+def test_app_stale_or_forged_row_value_is_refused_and_changes_nothing(
+    harness: Harness, control: str, value: str | None, block_id: str | None
+) -> None:
+    card = harness.card_for(ORDINARY_ACCOUNT)
+    if control in ("button", "confirm"):
+        element = dict(button(card, RESEND_EMAIL))
+        element["value"] = value or element["value"]
+        if control == "confirm":
+            element["action_id"] = RESEND_CONFIRM
+    else:
+        element = menu_option(card, "Resend")
+        element["selected_option"] = {**element["selected_option"]}
+        element["selected_option"]["value"] = value or element["selected_option"]["value"]
+    element["block_id"] = block_id or element["block_id"]
+    harness.zuora.reset_log()
+
+    click = harness.click(element)
+
+    assert click.status == 200
+    (post,) = harness.posts(click.response_url)
+    assert STALE in post["text"] and post["replace_original"] is False
+    assert harness.zuora.requests() == []
+    assert harness.deps.store.list_resends() == []
 
 
 def test_app_resend_all_confirms_then_resends_every_email_of_the_window(

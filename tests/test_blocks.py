@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,6 +20,7 @@ from bot.blocks import (
     blocks_size,
     build_access_denied,
     build_audit_card,
+    build_batch_progress,
     build_callout_details,
     build_error,
     build_failures_card,
@@ -27,22 +29,28 @@ from bot.blocks import (
     build_placeholder,
     build_resend_confirm,
     build_resend_outcome,
+    build_resend_outcomes,
     build_resend_progress,
     build_stale_button,
     build_status,
     check_limits,
     page_count,
+    page_slice,
 )
 from bot.cards.elements import response_code_text
 from bot.failures import AccountFailures, ResendOutcome, card_ref_for
 from bot.ids import (
     ActionId,
-    CalloutRef,
     CardRef,
+    InvalidValueError,
     ResendAllRef,
     ResendRef,
+    RowAction,
+    decode_row_action,
+    decode_row_block_id,
     decode_value,
     parse_option_value,
+    row_block_id,
 )
 from bot.store import ResendAuditEntry
 from bot.zuora.models import (
@@ -199,33 +207,83 @@ def assert_no_foreign_tokens(text: str) -> None:
         assert url.startswith(UI_URL), url  # the only links are ours, into Zuora's UI
 
 
-def assert_within_slack_limits(message: SlackMessage) -> None:
-    check_limits(message)
-    assert message.text.strip()
-    for block in message.blocks:
+def slack_limit_problems(message: SlackMessage) -> list[str]:
+    """Every Slack limit a built message breaks (slack-platform.md §5), checked on its JSON."""
+    problems: list[str] = []
+
+    def over(what: str, size: int, limit: int) -> None:
+        if size > limit:
+            problems.append(f"{what}: {size} > {limit}")
+
+    if not message.text.strip():
+        problems.append("empty text fallback")
+    over("text fallback", len(message.text), 40_000)
+    over("blocks", len(message.blocks), MAX_BLOCKS)
+    over("blocks JSON", blocks_size(message.blocks), MAX_BLOCKS_JSON_CHARS)
+    block_ids = [b["block_id"] for b in message.blocks if "block_id" in b]
+    if len(block_ids) != len(set(block_ids)):
+        problems.append("a block_id is used twice")
+    for index, block in enumerate(message.blocks):
+        where = f"block {index} ({block['type']})"
+        over(f"{where} block_id", len(block.get("block_id", "")), 255)
         if block["type"] == "header":
-            assert len(block["text"]["text"]) <= 150
+            over(f"{where} text", len(block["text"]["text"]), 150)
         if block["type"] == "section":
             if "text" in block:
-                assert len(block["text"]["text"]) <= 3000
-            assert len(block.get("fields", [])) <= 10
-        if block["type"] == "actions":
-            assert len(block["elements"]) <= 25
+                over(f"{where} text", len(block["text"]["text"]), 3000)
+            over(f"{where} fields", len(block.get("fields", [])), 10)
+            for field in block.get("fields", []):
+                over(f"{where} field", len(field["text"]), 2000)
         if block["type"] == "context":
-            assert len(block["elements"]) <= 10
-        assert len(block.get("block_id", "")) <= 255
-    for node in elements(message, "button"):
-        assert len(node["text"]["text"]) <= 75
-        assert len(node.get("value", "")) <= 2000
-        if "confirm" in node:
-            assert len(node["confirm"]["title"]["text"]) <= 100
-            assert len(node["confirm"]["text"]["text"]) <= 300
-            assert len(node["confirm"]["confirm"]["text"]) <= 30
-    for node in elements(message, "checkboxes"):
-        assert 1 <= len(node["options"]) <= 10
-        for option in node["options"]:
-            assert len(option["text"]["text"]) <= 75
-            assert len(option["value"]) <= 150
+            over(f"{where} elements", len(block["elements"]), 10)
+        if block["type"] == "actions":
+            over(f"{where} elements", len(block["elements"]), 25)
+            if not block["elements"]:
+                problems.append(f"{where} has no elements")
+        elements_here = [block["accessory"]] if "accessory" in block else []
+        elements_here += block.get("elements", []) if block["type"] == "actions" else []
+        action_ids = [e["action_id"] for e in elements_here if "action_id" in e]
+        if len(action_ids) != len(set(action_ids)):
+            problems.append(f"{where}: an action_id is used twice")
+        for action_id in action_ids:
+            over(f"{where} action_id", len(action_id), 255)
+        for element in elements_here:
+            kind = element.get("type")
+            if kind == "button":
+                over(f"{where} button text", len(element["text"]["text"]), 75)
+                over(f"{where} button value", len(element.get("value", "")), 2000)
+                over(f"{where} button url", len(element.get("url", "")), 3000)
+                if "confirm" in element:
+                    confirm = element["confirm"]
+                    over(f"{where} confirm title", len(confirm["title"]["text"]), 100)
+                    over(f"{where} confirm text", len(confirm["text"]["text"]), 300)
+                    over(f"{where} confirm button", len(confirm["confirm"]["text"]), 30)
+                    over(f"{where} deny button", len(confirm["deny"]["text"]), 30)
+            elif kind in ("checkboxes", "overflow", "static_select"):
+                low, high = {"checkboxes": (1, 10), "overflow": (2, 5)}.get(kind, (1, 100))
+                if kind == "static_select":
+                    over(f"{where} placeholder", len(element["placeholder"]["text"]), 150)
+                if not low <= len(element["options"]) <= high:
+                    problems.append(f"{where}: {len(element['options'])} {kind} options")
+                values = [o["value"] for o in element["options"]]
+                if len(values) != len(set(values)):
+                    problems.append(f"{where}: an option value is used twice")
+                for option in element["options"]:
+                    over(f"{where} option text", len(option["text"]["text"]), 75)
+                    over(f"{where} option value", len(option["value"]), 150)
+                    over(f"{where} option url", len(option.get("url", "")), 3000)
+            elif kind is not None and kind != "image":
+                problems.append(f"{where}: unexpected element {kind}")
+    try:
+        check_limits(message)
+    except BlockLimitError as exc:
+        problems.append(f"check_limits: {exc}")
+    return problems
+
+
+def assert_within_slack_limits(message: SlackMessage) -> None:
+    """No Slack limit broken anywhere in the message."""
+    assert slack_limit_problems(message) == []
 
 
 # --- snapshots of every card state ---------------------------------------------------------------
@@ -403,37 +461,61 @@ def test_build_failures_card_header_and_zuora_link():
     assert links[0]["text"]["text"] == "Open in Zuora"
 
 
-def test_build_failures_card_row_buttons_carry_typed_values():
+def row_target(element: dict[str, Any], block_id: str) -> tuple[RowAction, CardRef]:
+    """What a row control does, and the card its block carries (as the handler decodes them)."""
+    return decode_row_action(element["value"]), decode_row_block_id(block_id)
+
+
+def row_controls(message: SlackMessage) -> list[tuple[str, dict[str, Any]]]:
+    """(block_id, accessory) of every row section that has a control."""
+    return [
+        (block.get("block_id", ""), block["accessory"])
+        for block in message.blocks
+        if block["type"] == "section" and str(block.get("block_id", "")).startswith("z1.")
+    ]
+
+
+def test_build_failures_card_row_controls_carry_compact_values_and_the_card():
     failures = make_failures(2, 3)
     message = build_failures_card(failures, ui_url=UI_URL)
     card = card_ref_for(failures.account, failures.window, 0)
+    rows = row_controls(message)
+    assert len(rows) == 5, "one block per row, its actions in the accessory"
 
-    email_refs = [
-        decode_value(b["value"], ResendRef) for b in buttons(message, ActionId.RESEND_EMAIL)
-    ]
-    assert [r.ids for r in email_refs] == [[history_id(n, "e")] for n in range(3)]
-    assert all(r.k == "email" and r.card == card for r in email_refs)
-    assert email_refs[0].lb == "Invoice Posted Email → billing0@acme.example.com"
+    email_rows = [(b, e) for b, e in rows if e.get("action_id") == ActionId.RESEND_EMAIL.value]
+    assert [e["text"]["text"] for _, e in email_rows] == ["Resend"] * 3
+    targets = [row_target(e, b) for b, e in email_rows]
+    assert [t.history_id for t, _ in targets] == [history_id(n, "e") for n in range(3)]
+    assert all(t.verb == "resend" and t.kind == "email" for t, _ in targets)
+    # The card comes back whole, except the account number (the handler reads the account by id).
+    assert all(c == card.model_copy(update={"n": ""}) for _, c in targets)
+    assert targets[0][0].label == "billing0@acme.example.com"
 
-    callout_refs = [
-        decode_value(b["value"], ResendRef) for b in buttons(message, ActionId.RESEND_CALLOUT)
-    ]
-    assert [r.ids for r in callout_refs] == [[history_id(n, "c")] for n in range(2)]
-    assert all(r.k == "callout" for r in callout_refs)
-
-    details = [
-        decode_value(b["value"], CalloutRef) for b in buttons(message, ActionId.CALLOUT_DETAILS)
-    ]
-    assert [d.i for d in details] == [history_id(0, "c"), history_id(1, "c")]
-    assert details[0].t == int(failures.callouts[0].create_time.timestamp())
-    assert details[0].ev == failures.callouts[0].event_id
+    menus = [(b, e) for b, e in rows if e["type"] == "overflow"]
+    assert len(menus) == 2 and all(e["action_id"] == ActionId.ROW_MENU.value for _, e in menus)
+    for n, (block_id, menu) in enumerate(menus):
+        assert [o["text"]["text"] for o in menu["options"]] == ["Resend", "Details"]
+        resend, details = (decode_row_action(o["value"]) for o in menu["options"])
+        assert (resend.verb, resend.kind, resend.history_id) == (
+            "resend",
+            "callout",
+            history_id(n, "c"),
+        )
+        assert details.verb == "details"
+        assert details.created == int(failures.callouts[n].create_time.timestamp())
+        assert details.event_id == failures.callouts[n].event_id
+        assert decode_row_block_id(block_id).a == ACCOUNT_ID
 
     (selected,) = buttons(message, ActionId.RESEND_SELECTED)
     assert decode_value(selected["value"], CardRef) == card
     assert selected["style"] == "primary"
-    (checkboxes,) = elements(message, "checkboxes")
-    assert checkboxes["action_id"] == ActionId.SELECT_EMAILS.value
-    assert [parse_option_value(o["value"]) for o in checkboxes["options"]] == [
+    callout_box, email_box = elements(message, "checkboxes")
+    assert callout_box["action_id"] == ActionId.SELECT_CALLOUTS.value
+    assert [parse_option_value(o["value"]) for o in callout_box["options"]] == [
+        ("callout", history_id(n, "c")) for n in range(2)
+    ]
+    assert email_box["action_id"] == ActionId.SELECT_EMAILS.value
+    assert [parse_option_value(o["value"]) for o in email_box["options"]] == [
         ("email", history_id(n, "e")) for n in range(3)
     ]
 
@@ -463,11 +545,29 @@ def test_build_failures_card_rows_are_newest_first_whatever_the_input_order():
         callouts=list(reversed(failures.callouts)),
         emails=[failures.emails[1], failures.emails[2], failures.emails[0]],
     )
-    ids = [
-        parse_option_value(o["value"])[1]
-        for o in elements(build_failures_card(shuffled, ui_url=UI_URL), "checkboxes")[0]["options"]
+    callout_box, email_box = elements(build_failures_card(shuffled, ui_url=UI_URL), "checkboxes")
+    assert [parse_option_value(o["value"])[1] for o in email_box["options"]] == [
+        history_id(n, "e") for n in range(3)
     ]
-    assert ids == [history_id(n, "e") for n in range(3)]
+    assert [parse_option_value(o["value"])[1] for o in callout_box["options"]] == [
+        history_id(n, "c") for n in range(3)
+    ]
+
+
+def details_controls(message: SlackMessage) -> list[RowAction]:
+    """Every callout Details control: a button, or a pick in a row menu or the card's menu."""
+    found = [decode_row_action(b["value"]) for b in buttons(message, ActionId.CALLOUT_DETAILS)]
+    for menu in [*elements(message, "overflow"), *elements(message, "static_select")]:
+        found += [decode_row_action(o["value"]) for o in menu["options"]]
+    return [action for action in found if action.verb == "details"]
+
+
+def resend_controls(message: SlackMessage) -> list[RowAction]:
+    """Every row Resend: email buttons and callout menu picks."""
+    found = [decode_row_action(b["value"]) for b in buttons(message, ActionId.RESEND_EMAIL)]
+    for menu in elements(message, "overflow"):
+        found += [decode_row_action(o["value"]) for o in menu["options"]]
+    return [action for action in found if action.verb == "resend"]
 
 
 def test_build_failures_card_without_ids_has_no_resend_controls():
@@ -480,9 +580,42 @@ def test_build_failures_card_without_ids_has_no_resend_controls():
             ActionId.RESEND_ALL,
         ):
             assert not buttons(message, action_id), (extra, action_id)
+        assert not resend_controls(message)
         assert not elements(message, "checkboxes")
-        assert buttons(message, ActionId.CALLOUT_DETAILS)  # details still work without an id
+        assert len(details_controls(message)) == 2  # details still work without an id
         assert buttons(message, ActionId.REFRESH)
+        # Rows that can't be resent here point to Zuora, unless their ids are still loading.
+        opens = [
+            o
+            for menu in elements(message, "overflow")
+            for o in menu["options"]
+            if o["text"]["text"] == "Open in Zuora"
+        ]
+        row_links = [b for b in buttons(message, ActionId.OPEN_LINK) if b is not None]
+        if extra.get("ids_pending"):
+            assert not opens and len(row_links) == 1  # the summary's link only
+        else:
+            assert len(opens) == 2 and len(row_links) == 1 + 3
+            assert all(o["url"].startswith(f"{UI_URL}/apps/CustomerAccount.do") for o in opens)
+
+
+def test_build_failures_card_shows_why_a_row_has_no_resend_id():
+    failures = make_failures(1, 2)
+    problem = "2 rows match <!channel> & *this* one"
+    emails = [failures.emails[0].model_copy(update={"id": None, "id_problem": problem})]
+    callouts = [failures.callouts[0].model_copy(update={"id": None, "id_problem": problem})]
+    message = build_failures_card(
+        replace(failures, emails=[*emails, failures.emails[1]], callouts=callouts), ui_url=UI_URL
+    )
+    shown = [t for t in mrkdwn_texts(message) if "No resend ID" in t]
+    assert len(shown) == 2
+    for text in shown:
+        assert (
+            ":information_source: No resend ID: 2 rows match &lt;!channel&gt; &amp; *this* one"
+            in text
+        )
+        assert_no_foreign_tokens(text)
+    assert [a.history_id for a in resend_controls(message)] == [history_id(1, "e")]
 
 
 def test_build_failures_card_ids_notes_say_what_to_do():
@@ -524,22 +657,35 @@ def test_build_failures_card_redacts_callout_urls():
 
 
 def test_build_failures_card_page_out_of_range_shows_the_last_page():
-    failures = make_failures(0, 25)
+    failures = make_failures(0, 45)
     last = build_failures_card(failures, ui_url=UI_URL, page=99)
     assert last == build_failures_card(failures, ui_url=UI_URL, page=2)
-    assert not buttons(last, ActionId.PAGE) == []  # Previous is there
     (previous,) = buttons(last, ActionId.PAGE)
     assert decode_value(previous["value"], CardRef).p == 1
+    assert last.blocks[0]["text"]["text"].endswith(" · 41–45 of 45")
 
 
 def test_build_failures_card_shows_the_page_once():
-    failures = make_failures(7, 14)
+    failures = make_failures(20, 25)
     for page in range(page_count(failures)):
         text = "\n".join(mrkdwn_texts(build_failures_card(failures, ui_url=UI_URL, page=page)))
         assert len(re.findall(r"(?i)page \d+ of \d+", text)) == 1, text
         assert f"*Page {page + 1} of 3*" in text
-    single = "\n".join(mrkdwn_texts(build_failures_card(make_failures(1, 1), ui_url=UI_URL)))
+    single = "\n".join(mrkdwn_texts(build_failures_card(make_failures(5, 15), ui_url=UI_URL)))
     assert not re.search(r"(?i)page \d", single)
+
+
+SIZES = [0, 1, 13, 20, 21, 50, 500]
+
+
+def split(rows: int, mix: str) -> tuple[int, int]:
+    """(callouts, emails) for `rows` rows: one kind, or both about 5 : 8 like the issue's account."""
+    if mix == "callouts":
+        return rows, 0
+    if mix == "emails":
+        return 0, rows
+    callouts = rows * 5 // 13
+    return callouts, rows - callouts
 
 
 @pytest.mark.parametrize(
@@ -574,7 +720,7 @@ def test_response_code_text_tells_http_codes_from_no_response(response_code, sho
 
 
 def test_build_failures_card_paging_buttons_point_to_neighbour_pages():
-    failures = make_failures(7, 14)
+    failures = make_failures(20, 25)
     middle = build_failures_card(failures, ui_url=UI_URL, page=1)
     pages = sorted(decode_value(b["value"], CardRef).p for b in buttons(middle, ActionId.PAGE))
     assert pages == [0, 2]
@@ -583,45 +729,78 @@ def test_build_failures_card_paging_buttons_point_to_neighbour_pages():
     # the refresh and resend-selected buttons keep the page the user is on
     (refresh,) = buttons(middle, ActionId.REFRESH)
     assert decode_value(refresh["value"], CardRef).p == 1
+    assert all(c.p == 1 for c in (decode_row_block_id(b) for b, _ in row_controls(middle)))
 
 
-# --- limits at any size ---------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("rows", [0, 1, 10, 11, 50, 500])
+@pytest.mark.parametrize("rows", SIZES)
 @pytest.mark.parametrize("mix", ["callouts", "emails", "both"])
 def test_build_failures_card_stays_within_limits_and_pages_cover_every_row(rows, mix):
-    callouts = rows if mix in ("callouts", "both") else 0
-    emails = rows if mix in ("emails", "both") else 0
+    callouts, emails = split(rows, mix)
     failures = make_failures(callouts, emails)
     pages = page_count(failures)
-    seen_emails: list[str] = []
-    seen_callouts: list[str] = []
+    assert pages == max(1, -(-rows // 20))
+    seen: dict[str, list[str]] = {"email": [], "callout": []}
     for page in range(pages):
         message = build_failures_card(failures, ui_url=UI_URL, page=page)
         assert_within_slack_limits(message)
-        assert len(message.blocks) <= MAX_BLOCKS
-        assert blocks_size(message.blocks) <= MAX_BLOCKS_JSON_CHARS
-        for box in elements(message, "checkboxes"):
-            seen_emails += [parse_option_value(o["value"])[1] for o in box["options"]]
-        seen_callouts += [
-            decode_value(b["value"], CalloutRef).i
-            for b in buttons(message, ActionId.CALLOUT_DETAILS)
+        on_page = min(20, rows - 20 * page)
+        row_sections = [
+            b
+            for b in message.blocks
+            if b["type"] == "section" and re.match(r"\d+\. \*", b["text"]["text"])
         ]
+        assert len(row_sections) == on_page, "one block per row"
+        for box in elements(message, "checkboxes"):
+            for option in box["options"]:
+                kind, history = parse_option_value(option["value"])
+                seen[kind].append(history)
         targets = sorted(
             decode_value(b["value"], CardRef).p for b in buttons(message, ActionId.PAGE)
         )
-        expected = [p for p in (page - 1, page + 1) if 0 <= p < pages]
-        assert targets == expected
-    assert seen_emails == [history_id(n, "e") for n in range(emails)]
-    assert seen_callouts == [history_id(n, "c") for n in range(callouts)]
+        assert targets == [p for p in (page - 1, page + 1) if 0 <= p < pages]
+        header = message.blocks[0]["text"]["text"]
+        if pages > 1:
+            first = 20 * page + 1
+            shown = "20" if page == 0 else f"{first}–{first + on_page - 1}"
+            assert header.endswith(f" · {shown} of {rows}"), header
+        else:
+            assert " of " not in header
+    assert seen["email"] == [history_id(n, "e") for n in range(emails)]
+    assert seen["callout"] == [history_id(n, "c") for n in range(callouts)]
 
 
-@pytest.mark.parametrize("mix", [(6, 0), (0, 10), (3, 6), (5, 10)])
+@pytest.mark.parametrize(
+    ("callouts", "emails", "page", "expected"),
+    [
+        (5, 8, 0, (0, 5, 0, 8)),  # the issue's account: everything on one page
+        (0, 21, 1, (0, 0, 20, 1)),
+        (200, 12, 0, (0, 10, 0, 10)),  # both kinds show on the first page
+        (200, 12, 1, (10, 18, 10, 2)),  # the emails run out: callouts fill the page
+        (200, 12, 2, (28, 20, 12, 0)),
+        (3, 30, 0, (0, 3, 0, 17)),
+    ],
+)
+def test_page_slice_shares_20_rows_between_the_kinds(callouts, emails, page, expected):
+    plan = page_slice(callouts, emails, page)
+    assert (plan.callout_start, plan.callout_count, plan.email_start, plan.email_count) == expected
+
+
+def test_page_slice_puts_every_row_on_exactly_one_page():
+    for callouts, emails in [(0, 0), (1, 0), (7, 14), (13, 250), (250, 13), (500, 500)]:
+        total = callouts + emails
+        plans = [page_slice(callouts, emails, p) for p in range(max(1, -(-total // 20)))]
+        assert sum(p.rows for p in plans) == total
+        assert all(p.rows == 20 for p in plans[:-1])
+        for before, after in zip(plans, plans[1:], strict=False):
+            assert after.callout_start == before.callout_start + before.callout_count
+            assert after.email_start == before.email_start + before.email_count
+
+
+@pytest.mark.parametrize("mix", [(6, 0), (0, 10), (3, 6), (5, 10), (20, 0), (0, 20), (10, 11)])
 @pytest.mark.parametrize(
     "text",
-    ["x" * 5000, "ü" * 5000, "𝔘" * 5000, "<&>" * 2000, '"\\' * 2500, "\n" * 5000],
-    ids=["ascii", "latin", "astral", "entities", "json-escapes", "newlines"],
+    ["x" * 5000, "ü" * 5000, "𝔘" * 5000, "<&>" * 2000, '"\\' * 2500, "\n" * 5000, HOSTILE * 80],
+    ids=["ascii", "latin", "astral", "entities", "json-escapes", "newlines", "hostile"],
 )
 def test_build_failures_card_fits_worst_case_data(mix, text):
     """64-character ids and numbers and 5,000-character texts everywhere still fit, never over."""
@@ -663,15 +842,35 @@ def test_build_failures_card_fits_worst_case_data(mix, text):
         assert_within_slack_limits(message)
 
 
-def test_build_failures_card_typical_rows_keep_their_resend_buttons():
-    """Ordinary data fits with every per-row control; degrading is only for pathological text."""
-    for mix in ((0, 50), (50, 0), (50, 50)):
-        message = build_failures_card(make_failures(*mix), ui_url=UI_URL)
-        rows_with_ids = len(elements(message, "checkboxes")[0]["options"]) if mix[1] else 0
-        assert len(buttons(message, ActionId.RESEND_EMAIL)) == rows_with_ids
-        assert len(buttons(message, ActionId.RESEND_CALLOUT)) == len(
-            buttons(message, ActionId.CALLOUT_DETAILS)
-        )
+@pytest.mark.parametrize("mix", [(0, 13), (13, 0), (5, 8), (6, 9), (1, 1)])
+def test_build_failures_card_ordinary_pages_keep_every_row_control(mix):
+    """Up to 15 ordinary rows: each keeps its Resend (and a callout its Details), plus the ticks."""
+    message = build_failures_card(make_failures(*mix), ui_url=UI_URL)
+    assert_within_slack_limits(message)
+    assert len(resend_controls(message)) == sum(mix)
+    assert len(details_controls(message)) == mix[0]
+    ticks = sum(len(box["options"]) for box in elements(message, "checkboxes"))
+    assert ticks == sum(mix)
+
+
+@pytest.mark.parametrize("mix", [(0, 20), (20, 0), (8, 12), (10, 10), (50, 50), (7, 10)])
+def test_build_failures_card_full_pages_keep_text_ticks_and_details(mix):
+    """A 20-row page can't also afford a control per row: rows keep text, ticks and Details."""
+    message = build_failures_card(make_failures(*mix), ui_url=UI_URL)
+    assert_within_slack_limits(message)
+    on_page = page_slice(*mix, 0)
+    assert sum(len(box["options"]) for box in elements(message, "checkboxes")) == on_page.rows
+    assert len(details_controls(message)) == on_page.callout_count
+    assert buttons(message, ActionId.RESEND_SELECTED)
+    assert bool(buttons(message, ActionId.RESEND_ALL)) == bool(mix[1])
+    assert not buttons(message, ActionId.RESEND_EMAIL) and not elements(message, "overflow")
+    if mix[1]:
+        assert any("Recipient address rejected" in t for t in mrkdwn_texts(message))
+    if mix[0]:
+        (menu,) = elements(message, "static_select")
+        assert menu["action_id"] == ActionId.ROW_MENU.value
+        (block,) = [b for b in message.blocks if b.get("elements") == [menu]]
+        assert decode_row_block_id(block["block_id"]).a == ACCOUNT_ID
 
 
 def test_build_failures_card_a_5000_char_subject_fits():
@@ -910,6 +1109,250 @@ def test_build_stale_button_says_to_run_the_command_again():
     assert "older card" in text and "/zuora failures" in text
 
 
+# --- compact row values -------------------------------------------------------------------------
+
+
+UUID = "123e4567-e89b-12d3-a456-426614174000"
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        RowAction(verb="resend", kind="email", history_id=history_id(1, "e"), label="a.b → c"),
+        RowAction(verb="resend", kind="callout", history_id="Z" * 64, label="𝔘" * 200),
+        RowAction(verb="resend", kind="email", history_id=UUID),
+        RowAction(verb="details", created=1714564800, event_id="8a" * 32),
+        RowAction(verb="details", created=0),
+        RowAction(verb="open"),
+    ],
+)
+def test_row_action_round_trips_within_150_characters(action):
+    raw = action.encode()
+    assert len(raw) <= 150 and raw.startswith("z1.")
+    decoded = decode_row_action(raw)
+    assert replace(decoded, label=None) == replace(action, label=None)
+    if action.label:
+        assert decoded.label and action.label.startswith(decoded.label)
+
+
+def test_row_action_leaves_out_an_event_id_it_cannot_carry():
+    long = RowAction(verb="details", created=5, event_id="e" * 65).encode()
+    odd = RowAction(verb="details", created=5, event_id="a.b|c").encode()
+    assert decode_row_action(long).event_id is None and decode_row_action(odd).event_id is None
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        None,
+        "",
+        '{"v":1,"k":"email","ids":["e1"]}',
+        "z0.r.e.e1",  # an unknown version
+        "z2.r.e.e1",
+        "z1.x.e.e1",  # an unknown verb
+        "z1.r.q.e1",  # an unknown kind
+        "z1.r.e.../../v1/accounts",
+        "z1.r.e.",
+        "z1.d.NOPE",
+        "z1.d.abc.<!channel>",
+        "z1.o.extra",
+        "z1.r.e." + "a" * 200,
+    ],
+)
+def test_decode_row_action_refuses_stale_or_forged_values(raw):
+    with pytest.raises(InvalidValueError):
+        decode_row_action(raw)
+
+
+@pytest.mark.parametrize(
+    "card",
+    [
+        card_ref_for(make_account(), make_window()),
+        CardRef(a="B" * 64, n="N" * 64, s=0, e=2**40, w="720h", p=1000),
+        CardRef(a=UUID, n="A-1.2", s=1714478400, e=1714564800, w="7d.x", p=3),
+    ],
+)
+def test_row_block_id_carries_the_card_within_255_characters(card):
+    for kind, row in (("email", 1), ("callout", 99999)):
+        block_id = row_block_id(card, kind, row)
+        assert len(block_id) <= 255
+        assert decode_row_block_id(block_id) == card.model_copy(update={"n": ""})
+    assert row_block_id(card, "email", 1) != row_block_id(card, "callout", 1)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        None,
+        "b",
+        "card_actions",
+        "emails_0_0_abcdef12",
+        "z1.e1.../x.1.2.0.24h",
+        "z1.e1.2c92c0f87a3b4e21017a3c5d6e7f0000.NOPE!.2.0.24h",
+        "z1.e1.2c92c0f87a3b4e21017a3c5d6e7f0000.1.2.1001.24h",  # page out of range
+        "z1.e1.2c92c0f87a3b4e21017a3c5d6e7f0000.1.2.0.%FF",  # not UTF-8
+        "z1.e1.2c92c0f87a3b4e21017a3c5d6e7f0000.1.2.0.123456789",  # label too long
+        "z2.e1.2c92c0f87a3b4e21017a3c5d6e7f0000.1.2.0.24h",
+    ],
+)
+def test_decode_row_block_id_refuses_stale_or_forged_ids(raw):
+    with pytest.raises(InvalidValueError):
+        decode_row_block_id(raw)
+
+
+# --- every size, with hostile text ------------------------------------------------------------
+
+
+def hostile_rows(rows: int) -> AccountFailures:
+    """`rows` failures (about 5 callouts to 8 emails) whose every text tries to break mrkdwn."""
+    callouts, emails = split(rows, "both")
+    subject = "*bold* _it_ ~s~ `c` <!channel> <@U024BE7LH> & ünï 𝔘 " * 200
+    account = make_account(name=HOSTILE + " *Acme* _Ltd_ ~x~", number="A-<!channel>")
+    return AccountFailures(
+        account=account,
+        window=make_window(168, "7d"),
+        callouts=[
+            make_callout(
+                n,
+                eventCategory="custom",
+                eventContext={"<Event.Category>": f"{HOSTILE} *{n}*", "<Event.ID>": f"ev{n}"},
+                requestUrl=f"https://evil.example/{HOSTILE}?x=<!channel>",
+                responseCode="<!here>",
+            )
+            for n in range(callouts)
+        ],
+        emails=[
+            make_email(
+                n,
+                notification=f"_{HOSTILE}_",
+                toEmail=f"<!channel>{n}@evil.example",
+                subject=subject,
+                errorMessage=subject,
+            )
+            for n in range(emails)
+        ],
+    )
+
+
+@pytest.mark.parametrize("rows", SIZES)
+def test_build_failures_card_with_hostile_text_at_every_size(rows):
+    failures = hostile_rows(rows)
+    for page in range(page_count(failures)):
+        message = build_failures_card(failures, ui_url=UI_URL, page=page)
+        assert_within_slack_limits(message)
+        for text in [message.text, *mrkdwn_texts(message)]:
+            assert_no_foreign_tokens(text)
+        if rows:
+            assert len(row_sections_of(message)) == min(20, rows - 20 * page)
+
+
+@pytest.mark.parametrize("rows", SIZES)
+def test_build_failures_card_first_page_snapshot(rows, snapshot):
+    """The first page a user sees at each size, hostile text and all."""
+    assert build_failures_card(hostile_rows(rows), ui_url=UI_URL).as_payload() == snapshot
+
+
+def row_sections_of(message: SlackMessage) -> list[dict[str, Any]]:
+    return [
+        b
+        for b in message.blocks
+        if b["type"] == "section" and re.match(r"\d+\. \*", b["text"]["text"])
+    ]
+
+
+# --- both kinds in one outcome -------------------------------------------------------------------
+
+
+def mixed_outcomes(**callout_overrides: Any) -> list[ResendOutcome]:
+    emails = make_outcome(ok=2, failed=1)
+    ids = (history_id(0, "c"), history_id(1, "c"), history_id(2, "c"))
+    values: dict[str, Any] = {
+        "kind": "callout",
+        "ids": ids,
+        "labels": {ids[0]: "Invoice Posted → hooks.acme.example.com"},
+        "result": ResendResult(
+            kind="callout",
+            requested=ids,
+            succeeded=(ids[0],),
+            failed={},
+            in_progress=(ids[1], ids[2]),
+        ),
+    }
+    return [emails, make_outcome(**{**values, **callout_overrides})]
+
+
+def test_build_resend_outcomes_mixed_snapshot(snapshot):
+    assert build_resend_outcomes(mixed_outcomes()).as_payload() == snapshot
+
+
+def test_build_resend_outcomes_lists_both_kinds_on_one_card():
+    message = build_resend_outcomes(mixed_outcomes())
+    assert_within_slack_limits(message)
+    first = message.blocks[0]["text"]["text"]
+    assert first.startswith(":warning: *2 of 3 emails and 1 of 3 callouts resent* for Acme Corp")
+    assert "• *Emails*: 2 sent · 1 refused · 0 already in progress" in first
+    assert "• *Callouts*: 1 sent · 0 refused · 2 already in progress" in first
+    text = "\n".join(mrkdwn_texts(message))
+    assert text.count(":hourglass_flowing_sand:") == 2
+    assert "already done or in progress at Zuora; not resent twice" in text
+    assert "*INVALID_VALUE*" in text
+    assert message.text == (
+        "2 of 3 emails and 1 of 3 callouts resent for Acme Corp (A00000001); "
+        "1 failed; 2 already in progress"
+    )
+    (refresh,) = buttons(message, ActionId.REFRESH)
+    assert decode_value(refresh["value"], CardRef) == card_ref_for(make_account(), make_window())
+
+
+def test_build_resend_outcomes_says_which_request_failed_and_which_were_duplicates():
+    emails, callouts = mixed_outcomes(result=None, error="Zuora <timed out>")
+    message = build_resend_outcomes([emails, callouts], duplicates=())
+    first = message.blocks[0]["text"]["text"]
+    assert "• *Callouts*: not resent: Zuora &lt;timed out&gt;" in first
+    assert message.text.endswith("; 1 failed; the callout request failed")
+    single = build_resend_outcomes([emails], duplicates=["callout"])
+    assert (
+        "• *Callouts*: already handled by an earlier click; not resent twice"
+        in (single.blocks[0]["text"]["text"])
+    )
+    assert build_resend_outcomes([emails]) == build_resend_outcome(emails)
+
+
+@pytest.mark.parametrize("count", [1, 20, 21, 500])
+def test_build_resend_outcomes_stays_within_limits_for_many_ids(count):
+    emails = make_outcome(ok=count // 2, failed=count - count // 2)
+    callouts = make_outcome(ok=count, kind="callout", labels={})
+    message = build_resend_outcomes([emails, callouts])
+    assert_within_slack_limits(message)
+    if count * 2 > 20:
+        assert f"…and {count * 2 - 20} more" in "\n".join(mrkdwn_texts(message))
+
+
+def test_build_batch_progress_names_both_kinds():
+    message = build_batch_progress(
+        counts=[("email", 2), ("callout", 1)], requested_by="U0ALLOWED", account=make_account()
+    )
+    assert message.text == (
+        "Resending 2 emails and 1 callout for Acme Corp (A00000001)… requested by <@U0ALLOWED>"
+    )
+    assert not elements(message, "button")
+
+
+def test_build_resend_outcome_shows_ids_already_in_progress():
+    ids = (history_id(0, "e"), history_id(1, "e"))
+    outcome = make_outcome(
+        ok=0,
+        ids=ids,
+        result=ResendResult(
+            kind="email", requested=ids, succeeded=(ids[0],), failed={}, in_progress=(ids[1],)
+        ),
+    )
+    message = build_resend_outcome(outcome)
+    assert "1 already done or in progress at Zuora" in message.blocks[0]["text"]["text"]
+    assert message.text.endswith("; 1 already done or in progress at Zuora (not resent twice)")
+    assert "Zuora did not say" not in "\n".join(mrkdwn_texts(message))
+
+
 # --- hostile text --------------------------------------------------------------------------------
 
 
@@ -1057,6 +1500,20 @@ def section_dict(text: str = "x", **extra: Any) -> dict[str, Any]:
                 }
             ],
             "checkbox",
+        ),
+        (
+            [
+                section_dict(
+                    accessory={
+                        "type": "overflow",
+                        "action_id": "m",
+                        "options": [
+                            {"text": {"type": "plain_text", "text": "a"}, "value": "a"},
+                        ],
+                    }
+                )
+            ],
+            "overflow",
         ),
         ([section_dict(block_id="b"), section_dict(block_id="b")], "used twice"),
         (

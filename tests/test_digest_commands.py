@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from stack_fixtures import (
     BIG_ACCOUNT,
+    ORDINARY_ACCOUNT,
     Harness,
     all_text,
     button,
@@ -103,11 +104,11 @@ def test_digest_preview_is_built_now_and_posts_nowhere(harness: Harness) -> None
 def test_audit_card_lists_a_resend_newest_first_and_pages(harness: Harness) -> None:
     empty = _answer(harness, "audit")
     assert "No resends recorded yet." in empty["text"]
-    card = harness.card_for()
+    card = harness.card_for(ORDINARY_ACCOUNT)
     resend = button(card, ActionId.RESEND_EMAIL.value)
     click = harness.click(resend, user_id="U0ALLOWED")
     harness.wait_posts(click.response_url, 2)
-    audit = _answer(harness, f"audit {BIG_ACCOUNT}", user_id="U0ANYONE")
+    audit = _answer(harness, f"audit {ORDINARY_ACCOUNT}", user_id="U0ANYONE")
     text = all_text(audit)
     assert "<@U0ALLOWED>" in text and "succeeded" in text
     assert "1 entry" in audit["text"] or "1 entry" in text

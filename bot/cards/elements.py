@@ -92,16 +92,16 @@ def button(
     text: str,
     action_id: ActionId,
     *,
-    value: ButtonValue | None = None,
+    value: ButtonValue | str | None = None,
     url: str | None = None,
     style: str | None = None,
     confirm: ConfirmObject | None = None,
 ) -> ButtonElement:
-    """A button carrying a typed value (encoded as compact JSON) or opening a URL."""
+    """A button carrying a typed value (compact JSON, or an already encoded row value) or a URL."""
     return ButtonElement(
         text=plain(truncate(text, BUTTON_CHARS)),
         action_id=action_id.value,
-        value=value.encode() if value is not None else None,
+        value=value.encode() if isinstance(value, ButtonValue) else value,
         url=url,
         style=style,
         confirm=confirm,

@@ -11,6 +11,8 @@ from typing import Any
 MAX_BLOCKS = 50
 MAX_FIELD_CHARS = 2000
 MAX_CHECKBOX_OPTIONS = 10
+MIN_OVERFLOW_OPTIONS = 2
+MAX_OVERFLOW_OPTIONS = 5
 MAX_BLOCKS_JSON_CHARS = 12_000  # measured by blocks_size()
 MAX_TEXT_CHARS = 40_000
 
@@ -71,6 +73,14 @@ def check_limits(message: SlackMessage) -> None:
                 if not 1 <= count <= MAX_CHECKBOX_OPTIONS:
                     raise BlockLimitError(
                         f"block {index}: {count} checkbox options (1 to {MAX_CHECKBOX_OPTIONS})"
+                    )
+            if element.get("type") == "overflow":
+                # slack_sdk allows one option; Slack wants at least two in an overflow menu.
+                count = len(element.get("options") or [])
+                if not MIN_OVERFLOW_OPTIONS <= count <= MAX_OVERFLOW_OPTIONS:
+                    raise BlockLimitError(
+                        f"block {index}: {count} overflow options "
+                        f"({MIN_OVERFLOW_OPTIONS} to {MAX_OVERFLOW_OPTIONS})"
                     )
     size = blocks_size(blocks)
     if size > MAX_BLOCKS_JSON_CHARS:

@@ -1,8 +1,12 @@
-"""Resend cards: the confirm for `/zuora resend`, "Resending…" progress, and the outcome per id."""
+"""Resend cards: the confirm for `/zuora resend`, "Resending…" progress, and the outcome per id.
+
+A click that resent both kinds gets one outcome card for both requests (`build_resend_outcomes`).
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from bot.cards.elements import actions, button, context, finish, fit, mention, plural, section
@@ -35,10 +39,18 @@ def build_resend_progress(
     *, kind: NotificationKind, count: int, requested_by: str, account: Account | None
 ) -> SlackMessage:
     """'Resending 3 emails… requested by @U', with no buttons, so nobody clicks twice meanwhile."""
-    line = (
-        f"Resending {plural(count, _noun(kind))}{_for_account(account)}… "
-        f"requested by {mention(requested_by)}"
-    )
+    return build_batch_progress(counts=[(kind, count)], requested_by=requested_by, account=account)
+
+
+def build_batch_progress(
+    *,
+    counts: Sequence[tuple[NotificationKind, int]],
+    requested_by: str,
+    account: Account | None,
+) -> SlackMessage:
+    """'Resending 3 emails and 2 callouts… requested by @U' for a click on one or both kinds."""
+    what = " and ".join(plural(count, _noun(kind)) for kind, count in counts)
+    line = f"Resending {what}{_for_account(account)}… requested by {mention(requested_by)}"
     return finish(
         line,
         [
@@ -89,6 +101,107 @@ def build_resend_outcome(outcome: ResendOutcome) -> SlackMessage:
         _OUTCOME_ROOMS,
     )
     return finish(_outcome_text(outcome), blocks)
+
+
+def build_resend_outcomes(
+    outcomes: Sequence[ResendOutcome], *, duplicates: Sequence[NotificationKind] = ()
+) -> SlackMessage:
+    """One card for a click's requests (one per kind): both answers, never one over the other."""
+    if not outcomes:
+        raise ValueError("no outcomes to show")
+    if len(outcomes) == 1 and not duplicates:
+        return build_resend_outcome(outcomes[0])
+    blocks = fit(
+        lambda room: _batch_blocks(
+            outcomes, duplicates, label_chars=room[0], message_chars=room[1]
+        ),
+        _OUTCOME_ROOMS,
+    )
+    return finish(_batch_text(outcomes, duplicates), blocks)
+
+
+def _counts(outcome: ResendOutcome) -> str:
+    """`3 sent · 1 refused · 0 already in progress`, or why the request did not go through."""
+    result = outcome.result
+    if result is None:
+        return f"not resent: {escape_truncated(outcome.error or 'Zuora gave no answer', 300)}"
+    return (
+        f"{len(result.succeeded)} sent · {len(result.failed)} refused · "
+        f"{len(result.in_progress)} already in progress"
+    )
+
+
+def _sent_of(outcome: ResendOutcome) -> str:
+    noun = plural(len(outcome.ids), _noun(outcome.kind))
+    if outcome.result is None:
+        return f"0 of {noun}"
+    return f"{len(outcome.result.succeeded)} of {noun}"
+
+
+def _batch_text(outcomes: Sequence[ResendOutcome], duplicates: Sequence[NotificationKind]) -> str:
+    target = _for_account(next((o.account for o in outcomes if o.account), None))
+    parts = " and ".join(_sent_of(o) for o in outcomes)
+    refused = sum(len(o.result.failed) for o in outcomes if o.result is not None)
+    busy = sum(len(o.result.in_progress) for o in outcomes if o.result is not None)
+    errors = [o for o in outcomes if o.result is None]
+    tail = f"; {refused} failed" if refused else ""
+    tail += f"; {busy} already in progress" if busy else ""
+    tail += "".join(f"; the {_noun(o.kind)} request failed" for o in errors)
+    tail += "".join(f"; the {_noun(k)}s were already handled" for k in duplicates)
+    return f"{parts} resent{target}{tail}"
+
+
+def _batch_blocks(
+    outcomes: Sequence[ResendOutcome],
+    duplicates: Sequence[NotificationKind],
+    *,
+    label_chars: int,
+    message_chars: int,
+) -> list[dict[str, Any]]:
+    first = outcomes[0]
+    target = _for_account(next((o.account for o in outcomes if o.account), None))
+    results = [o.result for o in outcomes]
+    if all(r is not None and r.all_succeeded for r in results):
+        icon = ":white_check_mark:"
+    elif all(r is None or r.all_failed for r in results):
+        icon = ":x:"
+    else:
+        icon = ":warning:"
+    parts = " and ".join(_sent_of(o) for o in outcomes)
+    lines = [f"• *{_noun(o.kind).capitalize()}s*: {_counts(o)}" for o in outcomes]
+    lines += [
+        f"• *{_noun(kind).capitalize()}s*: already handled by an earlier click; not resent twice"
+        for kind in duplicates
+    ]
+    blocks: list[dict[str, Any]] = [
+        section(f"{icon} *{parts} resent*{target}\n" + "\n".join(lines))
+    ]
+    tracks = sorted({o.track_id for o in outcomes if o.track_id})
+    track = "".join(f" · track id {code(t, 64)}" for t in tracks)
+    blocks.append(
+        context(f"Requested by {mention(first.requested_by)} · {date_token(first.at)}{track}")
+    )
+    left = OUTCOME_ROWS
+    hidden = 0
+    for outcome in outcomes:
+        rows = _rows(outcome, label_chars=label_chars, message_chars=message_chars)
+        shown, left = rows[:left], max(0, left - len(rows))
+        hidden += len(rows) - len(shown)
+        if shown:
+            heading = f"*{_noun(outcome.kind).capitalize()}s*"
+            for chunk in _chunks([heading, *shown]):
+                blocks.append(section(chunk))
+    if hidden:
+        blocks.append(context(f"…and {hidden} more"))
+    card = next((o.card for o in outcomes if o.card is not None), None)
+    if card is not None:
+        blocks.append(
+            actions(
+                [button("Refresh", ActionId.REFRESH, value=card)],
+                block_id="outcome_actions",
+            )
+        )
+    return blocks
 
 
 def _outcome_text(outcome: ResendOutcome) -> str:

@@ -86,8 +86,13 @@ def block_actions_body(
     action_ts: str = DEFAULT_ACTION_TS,
     trigger_id: str = DEFAULT_TRIGGER_ID,
     message_ts: str | None = None,
+    selected_option: JsonDict | None = None,
 ) -> bytes:
-    """Form body (`payload=` JSON) of a block_actions click; `message=None` means an ephemeral card."""
+    """Form body (`payload=` JSON) of a block_actions click; `message=None` means an ephemeral card.
+
+    With `selected_option`, the click is a pick from an overflow menu: Slack then sends the option
+    (text and value) instead of a button's text and value.
+    """
     action: JsonDict = {
         "action_id": action_id,
         "block_id": block_id,
@@ -95,7 +100,18 @@ def block_actions_body(
         "type": action_type,
         "action_ts": action_ts,
     }
-    if value is not None:
+    if selected_option is not None:
+        action = {
+            "type": "overflow",
+            "action_id": action_id,
+            "block_id": block_id,
+            "selected_option": {
+                "text": dict(selected_option.get("text") or {}),
+                "value": selected_option.get("value"),
+            },
+            "action_ts": action_ts,
+        }
+    elif value is not None:
         action["value"] = value
     return _interaction_body(
         action,

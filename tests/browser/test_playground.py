@@ -581,7 +581,8 @@ def test_playground_ticks_send_payloads_and_resend_selected_carries_them(
         == "primary"
     )
 
-    options = card.locator('[data-testid="checkbox-option"]')
+    # The email group: the card lists its callouts (with their own checkboxes) first.
+    options = card.locator('[data-action-id="zuora.select_emails"] [data-testid="checkbox-option"]')
     options.nth(0).click()
     options.nth(2).click()
     assert scripted_bot.wait_for(
@@ -667,7 +668,8 @@ def test_playground_resend_selected_end_to_end_with_the_real_bot(
     replies.filter(has_not_text="the card follows below").first.wait_for(timeout=30_000)
     assert card.count() == 1, f"no failures card; the bot answered: {replies.last.inner_text()}"
     assert replies.count() == 2, "the receipt and one card, nothing left to be replaced"
-    options = card.locator('[data-testid="checkbox-option"]')
+    # The email group: the card lists its callouts (with their own checkboxes) first.
+    options = card.locator('[data-action-id="zuora.select_emails"] [data-testid="checkbox-option"]')
     options.nth(0).click()
     options.nth(1).click()
     ticked = [str(options.nth(i).get_attribute("data-value")) for i in (0, 1)]

@@ -16,11 +16,19 @@ from urllib.parse import parse_qs
 
 import pytest
 from slack_bolt import Ack
-from stack_fixtures import BIG_ACCOUNT, Harness, button, dispatch_harness, value_of
+from stack_fixtures import (
+    BIG_ACCOUNT,
+    ORDINARY_ACCOUNT,
+    Harness,
+    button,
+    dispatch_harness,
+    ids_of,
+    menu_option,
+)
 
 from bot.commands import FailuresCommand
 from bot.sandbox.slack_requests import block_actions_body, slash_command_body
-from handlers.actions import handle_resend_button, handle_resend_selected
+from handlers.actions import handle_resend_button, handle_resend_selected, handle_row_menu
 from handlers.commands import run_command
 
 
@@ -49,13 +57,14 @@ def recording_ack(harness: Harness, seen: list[tuple[int, int]]) -> Mock:
 
 
 def click_body(harness: Harness, element: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    """The parsed body of a click on `element` in an ephemeral card, with a fresh response_url."""
+    """The parsed body of a click on `element` (or a menu pick) in an ephemeral card."""
     url = harness.slack.response_url("click")
     return parsed(
         block_actions_body(
             action_id=element["action_id"],
             block_id=element.get("block_id", "b"),
             value=element.get("value"),
+            selected_option=element.get("selected_option"),
             response_url=url,
             **extra,
         )
@@ -86,7 +95,7 @@ def test_listeners_failures_command_acks_before_asking_zuora(harness: Harness) -
 def test_listeners_resend_button_acks_before_the_audit_row_and_the_resend(
     harness: Harness,
 ) -> None:
-    card = harness.card_for()
+    card = harness.card_for(ORDINARY_ACCOUNT)
     row = button(card, "zuora.resend_email")
     harness.zuora.reset_log()
     seen: list[tuple[int, int]] = []
@@ -97,7 +106,25 @@ def test_listeners_resend_button_acks_before_the_audit_row_and_the_resend(
 
     ack.assert_called_once_with()
     assert seen == [(0, 0)]
-    assert harness.resends() == [("email", tuple(value_of(row)["ids"]))]
+    assert harness.resends() == [("email", tuple(ids_of(row)))]
+    assert [e.status for e in harness.deps.store.list_resends()] == ["succeeded"]
+
+
+def test_listeners_row_menu_resend_acks_before_the_audit_row_and_the_resend(
+    harness: Harness,
+) -> None:
+    card = harness.card_for(ORDINARY_ACCOUNT)
+    pick = menu_option(card, "Resend")
+    harness.zuora.reset_log()
+    seen: list[tuple[int, int]] = []
+    ack = recording_ack(harness, seen)
+    body = click_body(harness, pick)
+
+    handle_row_menu(harness.deps, ack, body, body["actions"][0])
+
+    ack.assert_called_once_with()
+    assert seen == [(0, 0)]
+    assert harness.resends() == [("callout", tuple(ids_of(pick)))]
     assert [e.status for e in harness.deps.store.list_resends()] == ["succeeded"]
 
 
@@ -133,7 +160,7 @@ def test_listeners_resend_selected_without_valid_ticks_resends_nothing(
 
 
 def test_listeners_group_check_failure_says_so_and_resends_nothing(harness: Harness) -> None:
-    card = harness.card_for()
+    card = harness.card_for(ORDINARY_ACCOUNT)
     body = click_body(harness, button(card, "zuora.resend_email"), user_id="U0OTHER")
     harness.slack.fail_next(
         "usergroups.users.list", status=200, retry_after=None, error="fatal_error"

@@ -17,14 +17,15 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.ids import decode_row_action
 from bot.sandbox.slack_requests import block_actions_body, sign, slash_command_body
 from bot.sandbox.stack import SandboxStack
 from bot.sandbox.tenant import Tenant, build_tenant
 
 JsonDict = dict[str, Any]
-ACCOUNT = "A00000001"
+ACCOUNT = "A00000017"  # 3 failed callouts and 6 failed emails in 24h: one page, a Resend per row
 RESEND_EMAIL = "zuora.resend_email"
-RESEND_CALLOUT = "zuora.resend_callout"
+ROW_MENU = "zuora.row_menu"
 RESEND_ALL = "zuora.resend_all"
 REFRESH = "zuora.refresh"
 LOADING = "Resend IDs are still loading"
@@ -72,6 +73,7 @@ def click(stack: SandboxStack, element: JsonDict) -> str:
         action_id=str(element["action_id"]),
         block_id=str(element["block_id"]),
         value=element.get("value"),
+        selected_option=element.get("selected_option"),
         response_url=url,
     )
     deliver(stack, body)
@@ -114,8 +116,21 @@ def truth(stack: SandboxStack) -> tuple[set[str], set[str]]:
 
 
 def button_ids(element: JsonDict) -> list[str]:
-    ids: list[str] = json.loads(element["value"])["ids"]
-    return ids
+    """The history id a row's Resend (button or menu pick) carries."""
+    raw = element.get("value") or element["selected_option"]["value"]
+    history_id = decode_row_action(raw).history_id
+    assert history_id is not None
+    return [history_id]
+
+
+def resend_picks(message: JsonDict) -> list[JsonDict]:
+    """The "Resend" pick of every callout row menu, as a click on the menu."""
+    return [
+        {**menu, "selected_option": option}
+        for menu in elements(message, ROW_MENU)
+        for option in menu["options"]
+        if option["text"]["text"] == "Resend"
+    ]
 
 
 def test_resend_from_a_card_on_a_tenant_without_rest_ids(stack_for: Any) -> None:
@@ -123,13 +138,13 @@ def test_resend_from_a_card_on_a_tenant_without_rest_ids(stack_for: Any) -> None
     stack.zuora.set_query_delay(0.3)
     email_truth, callout_truth = truth(stack)
 
-    url = command(stack, f"failures {ACCOUNT} 2d")
+    url = command(stack, f"failures {ACCOUNT}")
     card = wait_posts(stack, url, 1)[0]
 
     assert card["replace_original"] is False
     assert LOADING not in text_of(card)
     email_buttons = elements(card, RESEND_EMAIL)
-    callout_buttons = elements(card, RESEND_CALLOUT)
+    callout_buttons = resend_picks(card)
     assert email_buttons and callout_buttons
     assert all(set(button_ids(b)) <= email_truth for b in email_buttons)
     assert all(set(button_ids(b)) <= callout_truth for b in callout_buttons)
@@ -150,7 +165,8 @@ def test_resend_from_a_card_on_a_tenant_without_rest_ids(stack_for: Any) -> None
     wait_posts(stack, resend_all, 2)
 
     all_ids = resend_ids(stack, "email")[-1]
-    assert len(all_ids) > len(email_buttons) and set(all_ids) <= email_truth
+    shown = {i for b in email_buttons for i in button_ids(b)}
+    assert set(all_ids) >= shown and set(all_ids) <= email_truth
     assert len(stack.zuora.requests("/query/jobs")) == jobs_before, "resend-all reused the lookup"
 
 
@@ -160,13 +176,13 @@ def test_slow_ids_post_one_card_and_a_refresh_click_brings_the_buttons(stack_for
     email_truth, _ = truth(stack)
 
     started = time.monotonic()
-    url = command(stack, f"failures {ACCOUNT} 2d")
+    url = command(stack, f"failures {ACCOUNT}")
     first = wait_posts(stack, url, 1)[0]
     first_at = time.monotonic() - started
 
     assert first_at < 1.5, "the card did not wait for the Data Query job"
     assert LOADING in text_of(first) and "press *Refresh*" in text_of(first)
-    assert not elements(first, RESEND_EMAIL) and not elements(first, RESEND_CALLOUT)
+    assert not elements(first, RESEND_EMAIL) and not resend_picks(first)
     assert not elements(first, RESEND_ALL)
     # Refresh is a click: its own response_url may replace the card, once now and once with IDs.
     refreshed = click(stack, elements(first, REFRESH)[0])
@@ -175,7 +191,7 @@ def test_slow_ids_post_one_card_and_a_refresh_click_brings_the_buttons(stack_for
     (updated,) = stack.slack.shown(refreshed)
     assert LOADING not in text_of(updated)
     buttons = elements(updated, RESEND_EMAIL)
-    assert buttons and elements(updated, RESEND_CALLOUT) and elements(updated, RESEND_ALL)
+    assert buttons and resend_picks(updated) and elements(updated, RESEND_ALL)
     assert updated["text"] == first["text"], "same rows, now with resend controls"
     # The IDs arrived long ago: the command's response_url still carried the card once.
     assert len(stack.slack.responses(url)) == 1

@@ -5,7 +5,6 @@ card must end showing the outcome, and the audit must hold one row: on SQLite an
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import signal
@@ -19,7 +18,14 @@ from typing import Any
 
 import httpx
 import pytest
-from stack_fixtures import button, buttons, click_body_for, fresh_tenant, post_signed
+from stack_fixtures import (
+    ORDINARY_ACCOUNT,
+    button,
+    buttons,
+    click_body_for,
+    fresh_tenant,
+    post_signed,
+)
 from test_smoke_gunicorn import (
     FRESH,
     SIGNING_SECRET,
@@ -30,6 +36,7 @@ from test_smoke_gunicorn import (
 )
 from test_store import _postgres_schema
 
+from bot.ids import decode_row_action
 from bot.sandbox.fake_slack import FakeSlack
 from bot.sandbox.fake_zuora import FakeZuora
 from bot.sandbox.slack_requests import sign, slash_command_body
@@ -37,7 +44,6 @@ from bot.store import Store
 
 pytestmark = pytest.mark.slow
 
-ACCOUNT = "A00000002"
 LEASE = "1.5"  # seconds: a dead worker's resend is taken over within about two of these
 ZUORA_HOLDS = 3.0  # seconds the sandbox Zuora holds each resend request
 
@@ -110,7 +116,9 @@ def test_worker_killed_while_zuora_holds_the_resend(database_url: str, tmp_path:
             ack = post_signed(
                 http,
                 events,
-                slash_command_body(text=f"failures {ACCOUNT} 7d", response_url=command_url),
+                slash_command_body(
+                    text=f"failures {ORDINARY_ACCOUNT} 24h", response_url=command_url
+                ),
                 secret=SIGNING_SECRET,
             )
             assert ack.status_code == 200, ack.text
@@ -156,5 +164,7 @@ def test_worker_killed_while_zuora_holds_the_resend(database_url: str, tmp_path:
 
 
 def button_ids(element: dict[str, Any]) -> list[str]:
-    ids: list[str] = json.loads(element["value"])["ids"]
-    return ids
+    """The history id a row's Resend button carries (compact row value, bot.ids)."""
+    history_id = decode_row_action(element["value"]).history_id
+    assert history_id is not None
+    return [history_id]

@@ -24,13 +24,13 @@ import httpx
 import psycopg
 import pytest
 from stack_fixtures import (
-    BIG_ACCOUNT,
+    ORDINARY_ACCOUNT,
     button,
     click_body_for,
     fresh_tenant,
+    ids_of,
     post_signed,
     postgres_url,
-    value_of,
 )
 
 from bot.sandbox.fake_slack import FakeSlack
@@ -159,10 +159,10 @@ def run_same_click_on_both_workers(database_url: str, workdir: Path) -> None:
         wait_for_workers(http, base, log_path)
         events = f"{base}/slack/events"
         command_url = slack.response_url("cmd", kind="command")
-        command = slash_command_body(text=f"failures {BIG_ACCOUNT}", response_url=command_url)
+        command = slash_command_body(text=f"failures {ORDINARY_ACCOUNT}", response_url=command_url)
         ack = post_signed(http, events, command, secret=SIGNING_SECRET)
         assert ack.status_code == 200, ack.text
-        assert ack.json()["text"].startswith(f"Asked Zuora for the failures of {BIG_ACCOUNT}")
+        assert ack.json()["text"].startswith(f"Asked Zuora for the failures of {ORDINARY_ACCOUNT}")
         assert slack.wait_for(lambda: len(slack.responses(command_url)) == 1, timeout=15)
         card = slack.responses(command_url)[0]
         assert card["replace_original"] is False
@@ -212,7 +212,7 @@ def run_same_click_on_both_workers(database_url: str, workdir: Path) -> None:
 
 def row_id(row: dict[str, object]) -> str:
     """The history id a row's Resend button carries."""
-    return str(value_of(row)["ids"][0])
+    return ids_of(row)[0]
 
 
 def test_smoke_gunicorn_two_workers_resend_once_on_sqlite(tmp_path: Path) -> None:
