@@ -43,6 +43,8 @@ class ActionId(StrEnum):
     OPEN_LINK = "zuora.open_link"
     OPEN_FAILURES = "zuora.open_failures"
     AUDIT_PAGE = "zuora.audit_page"
+    OUTAGE_REPLAY = "zuora.outage_replay"
+    OUTAGE_PAGE = "zuora.outage_page"
 
 
 class InvalidValueError(Exception):
@@ -108,6 +110,27 @@ class CalloutRef(ButtonValue):
     i: HistoryId | None = None  # history id, when known
     t: int  # createTime, epoch seconds
     ev: str | None = Field(default=None, max_length=64)  # <Event.ID>
+
+
+class OutageRef(ButtonValue):
+    """One cause on an outages card (or alert): its id, the scan's fixed window, the count shown."""
+
+    c: str = Field(pattern=r"^[a-z2-7]{10}$")  # Cause.id (bot.outages)
+    s: int  # window start, epoch seconds UTC
+    e: int  # window end, epoch seconds UTC
+    w: str = Field(max_length=8)  # window label as typed, e.g. "24h"
+    n: int = Field(default=0, ge=0)  # failures the card showed for this cause
+    p: int = Field(default=0, ge=0, le=1000)  # page of the outages card
+
+    @property
+    def start(self) -> datetime:
+        """Window start as aware UTC."""
+        return datetime.fromtimestamp(self.s, UTC)
+
+    @property
+    def end(self) -> datetime:
+        """Window end as aware UTC."""
+        return datetime.fromtimestamp(self.e, UTC)
 
 
 class AuditPageRef(ButtonValue):
