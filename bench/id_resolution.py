@@ -46,7 +46,7 @@ from bot.sandbox.tenant import build_tenant  # noqa: E402
 
 ACCOUNT = "A00000001"
 COMMAND = f"failures {ACCOUNT} 2d"
-RESEND_BUTTON = '"zuora.resend_email"'
+RESEND_BUTTON = '"zuora.resend_all"'  # present once the card has resend IDs
 REFRESH = "zuora.refresh"
 
 

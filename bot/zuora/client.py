@@ -42,6 +42,7 @@ from bot.zuora.dataquery import (
 )
 from bot.zuora.errors import (
     ZuoraAuthError,
+    ZuoraClosedError,
     ZuoraConnectionError,
     ZuoraError,
     ZuoraInputError,
@@ -89,6 +90,7 @@ RESEND_PATHS: Mapping[NotificationKind, str] = {
 MAX_PAGE_SIZE = 40
 MAX_PAGES = 2_500
 MAX_RESEND_BATCH = 1_000
+CLOSE_GRACE = 5.0  # seconds close() waits for other threads' requests in flight
 RATE_LIMIT_RETRIES = 6  # retries of a throttled call (429); other failures get ZUORA_MAX_RETRIES
 EMAIL_WINDOW = timedelta(days=3)  # Zuora refuses longer email-history windows
 CALLOUT_SLICE = timedelta(days=1)  # smaller slices let a long callout scan run in parallel
@@ -185,6 +187,10 @@ class ZuoraClient:
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+        # Calls other threads (ID lookups) still have in flight finish before their connections
+        # close under them; new ones are refused by `_closed`.
+        if not self._limiter.wait_idle(CLOSE_GRACE):
+            logger.warning("Closing the Zuora client with requests still in flight")
         with self._pool_lock:
             files, self._files_http = self._files_http, None
         if files is not None and self._owns_files_http:
@@ -920,6 +926,8 @@ class ZuoraClient:
     def _send(self, request: httpx.Request, *, track_id: str) -> httpx.Response:
         """One attempt, holding a place under the client's adaptive in-flight limit."""
         with self._limiter.slot() as slot:
+            if self._closed:  # a lookup thread outliving close(): no new connection
+                raise ZuoraClosedError("The bot is stopping", track_id=track_id)
             response = self._transmit(request, track_id=track_id, auth=self._auth)
             slot.throttled = response.status_code == 429
             return response

@@ -124,3 +124,7 @@ class ZuoraResponseValidationError(ZuoraError):
 
 class ZuoraQueryError(ZuoraError):
     """A Data Query job ended failed or cancelled, or did not finish in time."""
+
+
+class ZuoraClosedError(ZuoraError):
+    """The client was closed (the bot is stopping); never retried."""

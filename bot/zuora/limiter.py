@@ -53,6 +53,11 @@ class AdaptiveLimiter:
         """The configured most (ZUORA_MAX_CONCURRENCY)."""
         return self._ceiling
 
+    def wait_idle(self, timeout: float) -> bool:
+        """Block until no call holds a place (or `timeout` s pass); whether it went idle."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._held == 0, timeout=timeout)
+
     @contextmanager
     def slot(self) -> Iterator[Slot]:
         """Hold one place for the duration of a call; blocks while the limit is reached."""
