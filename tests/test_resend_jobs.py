@@ -315,3 +315,25 @@ def test_the_lease_is_renewed_while_zuora_is_slow(tmp_path: Path) -> None:
 
     assert isinstance(outcome, ResendOutcome) and outcome.result is not None
     assert seen == [[]], "a live worker's slow resend is never taken over"
+
+
+def test_a_retry_after_a_failed_resend_sends_a_new_key_and_resends(stack: SandboxStack) -> None:
+    deps = stack.deps
+    assert deps is not None
+    click = click_for(stack, "k-retry")
+    # Every try of the first click fails (one request and ZUORA_MAX_RETRIES=2 retries).
+    stack.zuora.fail_next("/notifications/email-histories/resend", status=500, times=3)
+
+    failed = perform_resend(deps, click, lambda m: None, reply_url=None)
+    retried = perform_resend(deps, click, lambda m: None, reply_url=None)
+
+    assert isinstance(failed, ResendOutcome) and failed.error is not None
+    assert isinstance(retried, ResendOutcome) and retried.result is not None
+    (history_id,) = click.ids
+    assert stack.zuora.resent(history_id) == 1
+    sent = stack.zuora.requests("/notifications/email-histories/resend")
+    keys = [r.headers["idempotency-key"] for r in sent]
+    assert len(keys) == 4 and len(set(keys[:3])) == 1, "the failed attempt retried one key"
+    assert keys[3] != keys[0], "the retry after the recorded failure used a new key"
+    statuses = sorted(e.status for e in deps.store.list_resends())
+    assert statuses == ["error", "succeeded"]
