@@ -56,6 +56,8 @@ ALERT_EVENT_TYPE: Final = "zuora_ops_alert"
 ALERT_KEY_FIELD: Final = "alert_key"
 # A check never scans further back than this, however long an incident has been open.
 MAX_SCAN: Final = timedelta(hours=24)
+# Share of ALERT_CHECK_INTERVAL within which an incident is updated only once (by whichever clock).
+CHECK_GAP: Final = 0.8
 # Slack answers for a message that can never be updated again: stop trying.
 _GONE_ERRORS: Final = frozenset(
     {"message_not_found", "channel_not_found", "cant_update_message", "is_archived"}
@@ -257,7 +259,7 @@ class _Check:
             label=group.label,
             spike=spike,
             owner=self.owner,
-            now=self.now,
+            now=self.clock(),  # the lease runs from now, not from the start of a long check
         )
         if incident is None:
             return None
@@ -278,7 +280,8 @@ class _Check:
         store = self.deps.store
         if incident.state == "recovered":  # recovered, but its message does not show it yet
             return self._show(incident, sub, "recovered")
-        gap = timedelta(seconds=self.deps.settings.alert.check_interval / 2)
+        # One update per check across clocks, even when two clocks' checks are offset in time.
+        gap = timedelta(seconds=self.deps.settings.alert.check_interval * CHECK_GAP)
         checked = store.claim_alert_check(incident.id, now=self.now, gap=gap)
         if checked:
             spike = _spike(group, incident.last_at, self.now)
@@ -300,7 +303,9 @@ class _Check:
             return []
         if incident.state in ("claimed", "posting", "failed"):
             lease = timedelta(seconds=self.deps.settings.alert.claim_lease)
-            if store.take_alert_incident(incident.id, owner=self.owner, now=self.now, lease=lease):
+            if store.take_alert_incident(
+                incident.id, owner=self.owner, now=self.clock(), lease=lease
+            ):
                 taken = store.get_alert_incident(incident.id)
                 if taken is not None:
                     return [self.post(taken, sub)]

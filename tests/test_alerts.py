@@ -21,6 +21,9 @@ from slack_sdk import WebClient
 from stack_fixtures import Harness, all_text, button, buttons, dispatch_harness, mrkdwn_texts
 
 from bot.alerts import ALERT_EVENT_TYPE, run_alert_checks
+from bot.blocks import check_limits
+from bot.cards.alerts import AlertCard, build_alert
+from bot.clock import run_clock
 from bot.ids import ActionId, OutageRef, decode_value
 from bot.notifications import NotificationService
 from bot.outages import callout_cause
@@ -29,7 +32,7 @@ from bot.sandbox.fake_zuora import FakeZuora
 from bot.sandbox.tenant import FakeAccount, FakeCallout, Tenant
 from bot.settings import AlertSettings, Settings
 from bot.slack_io import retry_handlers
-from bot.store import NewAlertSubscription, Store
+from bot.store import AlertSpike, AlertSubscription, NewAlertSubscription, Store
 from bot.zuora.client import ZuoraClient
 from bot.zuora.models import CalloutHistory
 
@@ -526,3 +529,165 @@ def test_alert_message_escapes_the_cause(clocks, clock, tenant, fake_slack):
     for text in mrkdwn_texts(message):
         assert "<!channel>" not in text and "<@U0BOSS>" not in text
     assert "&lt;!channel&gt;&amp;x" in all_text(message)
+
+
+def test_alert_unverifiable_interrupted_post_is_never_posted_again(
+    clocks, clock, tenant, fake_slack
+):
+    dying = clocks(crash="before")
+    sub_id = subscribe(dying.store)
+    tenant.fail(*minutes_ago(clock, 3, 2, 1))
+    with pytest.raises(Crash):
+        check(dying, clock, owner="dying")
+
+    heir = clocks()
+    clock.advance(CHECK)
+    fake_slack.fail_next("conversations.history", status=200, error="missing_scope")
+    assert [a.outcome for a in check(heir, clock, owner="heir")] == ["unconfirmed"]
+    assert fake_slack.messages(ALERTS) == []
+    # The spike goes on: still one incident, counted, never posted; it recovers without a message.
+    tenant.fail(clock.now() - timedelta(minutes=1))
+    clock.advance(CHECK)
+    assert check(heir, clock, owner="heir") == []
+    (incident,) = heir.store.list_alert_incidents(sub_id)
+    assert (incident.state, incident.count) == ("unconfirmed", 4)
+    clock.advance(QUIET)
+    check(heir, clock, owner="heir")
+    (incident,) = heir.store.list_alert_incidents(sub_id)
+    assert incident.state == "recovered"
+    assert posts(fake_slack) == []
+
+
+def test_alert_refused_post_is_tried_again_next_check(clocks, clock, tenant, fake_slack):
+    deps = clocks()
+    sub_id = subscribe(deps.store)
+    tenant.fail(*minutes_ago(clock, 3, 2, 1))
+    fake_slack.fail_next("chat.postMessage", status=200, error="not_in_channel")
+    (action,) = check(deps, clock)
+    assert (action.outcome, action.detail) == ("failed", "not_in_channel")
+    assert fake_slack.messages(ALERTS) == []
+    clock.advance(CHECK)
+    (action,) = check(deps, clock)
+    assert action.outcome == "posted"
+    assert len(fake_slack.messages(ALERTS)) == 1
+    (incident,) = deps.store.list_alert_incidents(sub_id)
+    assert (incident.state, incident.seq) == ("open", 1)
+
+
+def test_alert_unsubscribed_mid_incident_still_recovers(clocks, clock, tenant, fake_slack):
+    deps = clocks()
+    sub_id = subscribe(deps.store)
+    tenant.fail(*minutes_ago(clock, 3, 2, 1))
+    check(deps, clock)
+    assert deps.store.remove_alert_subscription(sub_id, team_id="T0001")
+    clock.advance(QUIET + CHECK)
+    assert [a.outcome for a in check(deps, clock)] == ["recovered"]
+    (message,) = fake_slack.messages(ALERTS)
+    assert "Recovered" in message["text"]
+    tenant.fail(*minutes_ago(clock, 3, 2, 1))  # a new spike: nobody subscribes any more
+    clock.advance(CHECK)
+    assert check(deps, clock) == []
+    assert len(posts(fake_slack)) == 1
+
+
+def test_alert_store_opens_each_spike_once_and_counts_growth_once(clocks, clock):
+    deps = clocks()
+    sub_id = subscribe(deps.store)
+    spike = AlertSpike(
+        count=3,
+        accounts=frozenset({"a1"}),
+        first_at=START - timedelta(minutes=3),
+        last_at=START - timedelta(minutes=1),
+        hourly={START.replace(minute=0): 3},
+    )
+    opened = [
+        deps.store.open_alert_incident(
+            sub_id,
+            cause_id="abcdefghij",
+            seq=1,
+            cause_kind="callout",
+            label="x",
+            spike=spike,
+            owner=owner,
+            now=START,
+        )
+        for owner in ("a", "b")
+    ]
+    assert opened[0] is not None and opened[1] is None
+    more = AlertSpike(
+        count=2,
+        accounts=frozenset({"a2"}),
+        first_at=START,
+        last_at=START + timedelta(minutes=1),
+        hourly={START.replace(minute=0): 2},
+    )
+    grown = deps.store.grow_alert_incident(opened[0].id, seen_last_at=spike.last_at, spike=more)
+    assert grown is not None and (grown.count, grown.accounts) == (5, ("a1", "a2"))
+    assert grown.hourly == {START.replace(minute=0): 5}
+    # A second clock that read the same last failure adds nothing.
+    assert (
+        deps.store.grow_alert_incident(opened[0].id, seen_last_at=spike.last_at, spike=more) is None
+    )
+    assert deps.store.get_alert_incident(opened[0].id).count == 5
+
+
+def test_clock_runs_the_alert_check(clocks, clock, tenant, fake_slack):
+    deps = clocks()
+    subscribe(deps.store)
+    tenant.fail(*minutes_ago(clock, 3, 2, 1))
+    stop = threading.Event()
+
+    @dataclass(frozen=True)
+    class WithNow:
+        settings: Settings
+        service: NotificationService
+        store: Store
+        slack: Any
+
+        def now(self) -> datetime:
+            return clock.now()
+
+    ticks = []
+
+    def wait(seconds: float) -> None:
+        ticks.append(clock.now())
+        clock.advance(timedelta(seconds=seconds))
+        if len(ticks) >= 7:
+            stop.set()
+
+    clocked = WithNow(deps.settings, deps.service, deps.store, deps.slack)
+    run_clock(clocked, stop, owner="clock", wait=wait)  # type: ignore[arg-type]
+    assert len(posts(fake_slack)) == 1  # first tick: posted; no new failure, so no update after
+    assert updates(fake_slack) == []
+
+
+def test_build_alert_keeps_within_slack_limits_with_a_huge_cause() -> None:
+    sub = AlertSubscription(
+        id=1,
+        team_id="T1",
+        channel_id=ALERTS,
+        created_by="U1",
+        created_at=START,
+        threshold=5,
+        minutes=15,
+        kind="all",
+    )
+    card = AlertCard(
+        subscription=sub,
+        cause_id="abcdefghij",
+        cause_kind="email",
+        label="<&>" * 5000,
+        state="open",
+        count=123456,
+        account_count=999,
+        first_at=START - timedelta(days=3),
+        last_at=START,
+        hourly={START.replace(minute=0) - timedelta(hours=h): h for h in range(80)},
+        quiet_minutes=30,
+        now=START,
+    )
+    message = build_alert(card)
+    check_limits(message)
+    payload = message.as_payload()
+    assert "Resend all 123456" in all_text(payload)
+    assert all("<&>" not in text for text in mrkdwn_texts(payload))
