@@ -1,5 +1,6 @@
-"""`python -m bot.clock`: one long-running process that posts due digests every minute, keeps house,
-and finishes resends a killed web worker left behind (every half resend lease, see bot.resend).
+"""`python -m bot.clock`: one long-running process that posts due digests every minute, checks spike
+alerts every ALERT_CHECK_INTERVAL (bot.alerts), keeps house, and finishes resends a killed web worker
+left behind (every half resend lease, see bot.resend).
 
 Run exactly one (Procfile `clock:`); a second one is harmless because every post is claimed in the
 store first (and the claim's lease is renewed while a slow digest runs), but it doubles the Zuora scans.
@@ -78,9 +79,11 @@ def run_clock(
 
     `wait(seconds)` sleeps between ticks (default: `stop.wait`); tests inject it.
     """
+    from bot.alerts import AlertTimer, run_alert_checks
     from bot.digest import DigestMemory, run_due_digests
 
     owner = owner or clock_owner()
+    alert_timer = AlertTimer(timedelta(seconds=deps.settings.alert.check_interval))
     wait = wait or stop.wait
     maintenance = maintenance or Maintenance(deps.store)
     memory = DigestMemory()
@@ -92,6 +95,13 @@ def run_clock(
                 logger.info("clock tick: %d digest(s) handled", len(results))
         except Exception:  # one bad tick must not end the clock
             logger.exception("clock tick failed; trying again next minute")
+        try:
+            if alert_timer.due(deps.now()):
+                actions = run_alert_checks(deps, deps.now(), owner=owner, clock=deps.now)
+                if actions:
+                    logger.info("alert check: %d incident action(s)", len(actions))
+        except Exception:  # a failed check must not stop the digests
+            logger.exception("alert check failed; trying again next interval")
         try:
             maintenance.run(deps.now())
         except Exception:  # housekeeping must never stop the digests

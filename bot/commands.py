@@ -24,8 +24,14 @@ MAX_WINDOW = timedelta(days=30)
 MIN_WINDOW = timedelta(minutes=5)
 DEFAULT_WINDOW = "24h"
 MAX_DIGEST_ACCOUNTS = 20
-SUBCOMMANDS = ("help", "failures", "resend", "status", "audit", "digest")
+SUBCOMMANDS = ("help", "failures", "resend", "status", "audit", "digest", "alerts")
 DIGEST_SUBCOMMANDS = ("subscribe", "list", "unsubscribe", "preview")
+ALERT_SUBCOMMANDS = ("subscribe", "list", "unsubscribe")
+DEFAULT_ALERT_THRESHOLD = 10
+DEFAULT_ALERT_MINUTES = 15
+MAX_ALERT_THRESHOLD = 100_000
+MIN_ALERT_MINUTES = 5
+MAX_ALERT_MINUTES = 24 * 60
 
 MIN_TYPED_ID = 8  # a typed id shorter than this is a typo, not one of Zuora's (32 hex or a UUID)
 _WINDOW = re.compile(r"^(\d{1,6})([mhd])$", re.IGNORECASE)
@@ -110,6 +116,30 @@ class DigestPreviewCommand:
     """`/zuora digest preview`: show what today's digest would say, only to the caller."""
 
 
+@dataclass(frozen=True)
+class AlertSubscribeCommand:
+    """`/zuora alerts subscribe …`: alert a channel when one cause fails N times within M minutes."""
+
+    channel_id: str | None = None
+    threshold: int = DEFAULT_ALERT_THRESHOLD
+    minutes: int = DEFAULT_ALERT_MINUTES
+    kind: DigestKind = "all"
+
+
+@dataclass(frozen=True)
+class AlertListCommand:
+    """`/zuora alerts list`: this workspace's spike alerts."""
+
+
+@dataclass(frozen=True)
+class AlertUnsubscribeCommand:
+    """`/zuora alerts unsubscribe <id>`: stop one spike alert."""
+
+    subscription_id: int
+
+
+AlertCommand = AlertSubscribeCommand | AlertListCommand | AlertUnsubscribeCommand
+
 Command = (
     HelpCommand
     | FailuresCommand
@@ -120,6 +150,9 @@ Command = (
     | DigestListCommand
     | DigestUnsubscribeCommand
     | DigestPreviewCommand
+    | AlertSubscribeCommand
+    | AlertListCommand
+    | AlertUnsubscribeCommand
 )
 
 
@@ -145,6 +178,8 @@ def parse_zuora_command(text: str, *, default_time: tuple[int, int] = (9, 0)) ->
         return _audit(args)
     if name == "digest":
         return _digest(args, default_time)
+    if name in ("alerts", "alert"):
+        return _alerts(args)
     raise _unknown(tokens[0], args)
 
 
@@ -353,6 +388,118 @@ def _subscribe(args: list[str], default_time: tuple[int, int]) -> DigestSubscrib
         kind=kind or "all",
         quiet=quiet,
     )
+
+
+_ALERT_FORMS = (
+    "`/zuora alerts subscribe [#channel] [threshold N per M minutes] [kind callouts|emails|all]`, "
+    "`/zuora alerts list` or `/zuora alerts unsubscribe <id>`"
+)
+_ALERT_SUBSCRIBE_FORM = (
+    "`/zuora alerts subscribe [#channel] [threshold N per M minutes] [kind callouts|emails|all]`, "
+    "e.g. `/zuora alerts subscribe #billing-ops threshold 10 per 15 minutes kind callouts`"
+)
+_ALERT_KEYWORDS = ("threshold", "kind")
+_MINUTE_WORDS = ("m", "min", "mins", "minute", "minutes")
+_HOUR_WORDS = ("h", "hour", "hours")
+_DURATION = re.compile(r"^(\d{1,5})(m|min|mins|minutes?|h|hours?)?$", re.IGNORECASE)
+
+
+def _alerts(args: list[str]) -> Command:
+    if not args:
+        raise UsageError(f"What should alerts do? Use {_ALERT_FORMS}.")
+    name, rest = args[0].lower(), args[1:]
+    if name == "subscribe":
+        return _alert_subscribe(rest)
+    if name == "list":
+        _no_more(rest, "alerts list")
+        return AlertListCommand()
+    if name == "unsubscribe":
+        form = "`/zuora alerts unsubscribe <id>` (the id is in `/zuora alerts list`)"
+        if len(rest) != 1:
+            raise UsageError(f"Which alert? Use {form}.")
+        text = rest[0].lstrip("#")
+        if not text.isascii() or not text.isdigit() or int(text) < 1 or len(text) > 12:
+            raise UsageError(f"{echo(rest[0])} is not an alert id. Use {form}.")
+        return AlertUnsubscribeCommand(subscription_id=int(text))
+    guess = _closest(name, ALERT_SUBCOMMANDS)
+    raise UsageError(
+        f"`alerts` has no {echo(args[0])} command. Use {_ALERT_FORMS}.",
+        did_you_mean=" ".join(["alerts", guess, *rest]) if guess else None,
+    )
+
+
+def _alert_subscribe(args: list[str]) -> AlertSubscribeCommand:
+    channel_id: str | None = None
+    threshold, minutes = DEFAULT_ALERT_THRESHOLD, DEFAULT_ALERT_MINUTES
+    kind: DigestKind = "all"
+    seen: set[str] = set()
+    i = 0
+    while i < len(args):
+        token, key = args[i], args[i].lower()
+        if token.startswith(("<#", "#")):
+            _once_in(seen, "channel", _ALERT_SUBSCRIBE_FORM)
+            channel_id = _channel(token)
+            i += 1
+        elif key == "threshold":
+            _once_in(seen, "threshold", _ALERT_SUBSCRIBE_FORM)
+            threshold, minutes, i = _threshold(args, i + 1)
+        elif key == "kind":
+            _once_in(seen, "kind", _ALERT_SUBSCRIBE_FORM)
+            if i + 1 >= len(args):
+                raise UsageError(f"`kind` needs a value. Use {_ALERT_SUBSCRIBE_FORM}.")
+            kind = _digest_kind(args[i + 1])
+            i += 2
+        else:
+            guess = _closest(key, _ALERT_KEYWORDS)
+            raise UsageError(
+                f"`alerts subscribe` does not understand {echo(token)}. Use {_ALERT_SUBSCRIBE_FORM}.",
+                did_you_mean=(
+                    " ".join(["alerts", "subscribe", *args[:i], guess, *args[i + 1 :]])
+                    if guess
+                    else None
+                ),
+            )
+    return AlertSubscribeCommand(
+        channel_id=channel_id, threshold=threshold, minutes=minutes, kind=kind
+    )
+
+
+def _threshold(args: list[str], i: int) -> tuple[int, int, int]:
+    """Read `N per M minutes` (also `per 15m`, `per 15 min`, `per 2h`) from args[i:]."""
+    form = "`threshold 10 per 15 minutes`"
+    words = args[i : i + 4]
+    if not words or not words[0].isascii() or not words[0].isdigit():
+        shown = echo(words[0]) if words else "nothing"
+        raise UsageError(f"`threshold` needs a number of failures, not {shown}: use {form}.")
+    if len(words[0]) > 7 or not 1 <= int(words[0]) <= MAX_ALERT_THRESHOLD:
+        raise UsageError(
+            f"The threshold {echo(words[0])} is out of range: use 1 to {MAX_ALERT_THRESHOLD} "
+            f"failures, e.g. {form}."
+        )
+    threshold = int(words[0])
+    if len(words) < 3 or words[1].lower() != "per":
+        raise UsageError(f"Say over how long: {form}.")
+    duration = _DURATION.match(words[2])
+    if not duration:
+        raise UsageError(f"{echo(words[2])} is not a number of minutes: use {form}.")
+    amount, unit = int(duration.group(1)), (duration.group(2) or "").lower()
+    used = 3
+    if not unit and len(words) > 3 and words[3].lower() in (*_MINUTE_WORDS, *_HOUR_WORDS):
+        unit = words[3].lower()
+        used = 4
+    minutes = amount * 60 if unit in _HOUR_WORDS else amount
+    if not MIN_ALERT_MINUTES <= minutes <= MAX_ALERT_MINUTES:
+        raise UsageError(
+            f"The period {echo(' '.join(words[2 : 2 + used - 2]))} is out of range: use {MIN_ALERT_MINUTES} to "
+            f"{MAX_ALERT_MINUTES} minutes (24 hours), e.g. {form}."
+        )
+    return threshold, minutes, i + used
+
+
+def _once_in(seen: set[str], key: str, form: str) -> None:
+    if key in seen:
+        raise UsageError(f"`{key}` is given twice. Use {form}.")
+    seen.add(key)
 
 
 def _channel(token: str) -> str:

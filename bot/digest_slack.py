@@ -85,19 +85,36 @@ def without_connection_retries(slack: WebClient) -> WebClient:
     )
 
 
-def carries_key(message: dict[str, Any], key: str, bot_id: str | None) -> bool:
+def carries_key(
+    message: dict[str, Any],
+    key: str,
+    bot_id: str | None,
+    *,
+    event_type: str = DIGEST_EVENT_TYPE,
+    key_field: str = "digest_key",
+) -> bool:
     """Whether a history message is ours (this bot, when known) and carries `key` in its metadata."""
     if bot_id is not None and message.get("bot_id") != bot_id:
         return False
     metadata = message.get("metadata") or {}
     payload = metadata.get("event_payload") or {}
-    return metadata.get("event_type") == DIGEST_EVENT_TYPE and payload.get("digest_key") == key
+    return metadata.get("event_type") == event_type and payload.get(key_field) == key
 
 
 def find_posted_digest(
-    slack: WebClient, channel: str, key: str, *, since: datetime, now: datetime
+    slack: WebClient,
+    channel: str,
+    key: str,
+    *,
+    since: datetime,
+    now: datetime,
+    event_type: str = DIGEST_EVENT_TYPE,
+    key_field: str = "digest_key",
 ) -> PostCheck:
-    """Look in `channel` for this bot's message with `key`, posted since `since` (minus a margin)."""
+    """Look in `channel` for this bot's message with `key`, posted since `since` (minus a margin).
+
+    Spike alerts use it too, with their own `event_type` and `key_field`.
+    """
     try:
         bot_id = slack.auth_test().get("bot_id")
         cursor: str | None = None
@@ -112,7 +129,7 @@ def find_posted_digest(
                 cursor=cursor,
             )
             for message in page.get("messages") or []:
-                if carries_key(message, key, bot_id):
+                if carries_key(message, key, bot_id, event_type=event_type, key_field=key_field):
                     return PostCheck("found", ts=str(message["ts"]))
             cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
             if not page.get("has_more") or not cursor:

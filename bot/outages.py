@@ -63,6 +63,9 @@ class CauseGroup:
     hourly: Counter[datetime] = field(default_factory=Counter)  # hour start (UTC) -> failures
     ids: list[str] = field(default_factory=list)  # resend IDs Zuora listed, oldest first
     unresolved: int = 0  # failures listed without an ID (a replay resolves them first)
+    # (time, account) of every failure, for counts over any sub-window (spike alerts); one small
+    # tuple per failure, like `ids`.
+    moments: list[tuple[datetime, str]] = field(default_factory=list)
 
     def add(self, at: datetime, account: str | None, history_id: str | None) -> None:
         """Count one failure."""
@@ -73,6 +76,7 @@ class CauseGroup:
         if self.last_at is None or at > self.last_at:
             self.last_at = at
         self.hourly[hour_of(at)] += 1
+        self.moments.append((at, account or ""))
         if history_id:
             self.ids.append(history_id)
         else:
@@ -82,6 +86,29 @@ class CauseGroup:
     def account_count(self) -> int:
         """Accounts affected (tenant-level events count as one)."""
         return len(self.accounts)
+
+    def between(self, start: datetime, end: datetime) -> CauseSlice:
+        """This cause's failures with start < time <= end (start exclusive: "after what we saw")."""
+        picked = [(at, account) for at, account in self.moments if start < at <= end]
+        hourly: Counter[datetime] = Counter(hour_of(at) for at, _ in picked)
+        return CauseSlice(
+            count=len(picked),
+            accounts=frozenset(account for _, account in picked),
+            first_at=min((at for at, _ in picked), default=None),
+            last_at=max((at for at, _ in picked), default=None),
+            hourly=hourly,
+        )
+
+
+@dataclass(frozen=True)
+class CauseSlice:
+    """One cause's failures within a sub-window of the scan: what a spike alert counts."""
+
+    count: int
+    accounts: frozenset[str]
+    first_at: datetime | None
+    last_at: datetime | None
+    hourly: Counter[datetime]
 
 
 def hour_of(moment: datetime) -> datetime:
@@ -220,6 +247,7 @@ def sparkline(series: list[int], *, width: int = 24) -> str:
 __all__ = [
     "Cause",
     "CauseGroup",
+    "CauseSlice",
     "OutageScan",
     "callout_cause",
     "email_cause",

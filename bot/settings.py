@@ -339,6 +339,37 @@ class DigestSettings(BaseSettings):
         return value.strip()
 
 
+class AlertSettings(BaseSettings):
+    """Spike alerts: how often the clock checks, when an incident counts as recovered."""
+
+    model_config = SettingsConfigDict(env_prefix="ALERT_", extra="ignore")
+
+    check_interval: float = Field(
+        default=300.0,
+        ge=60,
+        le=3600,
+        description="Seconds between the clock's spike-alert checks (each scans Zuora once per kind).",
+    )
+    quiet_period: float = Field(
+        default=1800.0,
+        ge=300,
+        le=86400,
+        description=(
+            "Seconds without a new failure of a cause after which its alert is marked recovered; "
+            "a later spike is a new alert."
+        ),
+    )
+    claim_lease: float = Field(
+        default=120.0,
+        ge=0.5,
+        le=3600,
+        description=(
+            "Seconds a clock holds an alert it is posting; a clock that died meanwhile is taken over "
+            "after this long (checking the channel for the post first)."
+        ),
+    )
+
+
 class RuntimeSettings(BaseSettings):
     """Process-level behaviour."""
 
@@ -357,6 +388,7 @@ class Settings(BaseModel):
     resend: ResendSettings = Field(default_factory=lambda: ResendSettings(_env_file=None))
     store: StoreSettings = Field(default_factory=lambda: StoreSettings(_env_file=None))
     digest: DigestSettings = Field(default_factory=lambda: DigestSettings(_env_file=None))
+    alert: AlertSettings = Field(default_factory=lambda: AlertSettings(_env_file=None))
     runtime: RuntimeSettings = Field(default_factory=lambda: RuntimeSettings(_env_file=None))
 
     @classmethod
@@ -380,6 +412,7 @@ AREAS: tuple[type[BaseSettings], ...] = (
     ResendSettings,
     StoreSettings,
     DigestSettings,
+    AlertSettings,
     RuntimeSettings,
 )
 

@@ -88,6 +88,20 @@ DIGEST_FINISH_STATUSES: Final[tuple[DigestFinishStatus, ...]] = (
     "failed",
     "unconfirmed",
 )
+AlertState = Literal["claimed", "posting", "open", "recovered", "failed", "unconfirmed"]
+AlertPostOutcome = Literal["open", "failed", "unconfirmed"]
+ALERT_STATES: Final[tuple[AlertState, ...]] = (
+    "claimed",
+    "posting",
+    "open",
+    "recovered",
+    "failed",
+    "unconfirmed",
+)
+ALERT_POST_OUTCOMES: Final[tuple[AlertPostOutcome, ...]] = ("open", "failed", "unconfirmed")
+# Accounts an incident remembers by id (its count of accounts stops growing past this).
+MAX_ALERT_ACCOUNTS: Final = 500
+MAX_ALERT_HOURS: Final = 72
 # A run someone holds: 'claimed' (building) or 'posting' (the Slack post may be under way).
 _HELD_STATUSES: Final = ("claimed", "posting")
 
@@ -291,6 +305,71 @@ resend_jobs = Table(
 )
 
 
+# Spike alerts (migration 4). A subscription: post to a channel when one cause fails `threshold` times
+# within `minutes`. An incident: one alert message for one (subscription, cause) spike; `seq` numbers
+# the spikes of a cause, and the unique (subscription, cause, seq) key lets exactly one clock open each.
+alert_subscriptions = Table(
+    "alert_subscriptions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("team_id", String(64), nullable=False),
+    Column("channel_id", String(64), nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("threshold", Integer, nullable=False),
+    Column("minutes", Integer, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("active", Boolean, nullable=False),
+    CheckConstraint("threshold >= 1", name="ck_alert_subscriptions_threshold"),
+    CheckConstraint("minutes >= 1", name="ck_alert_subscriptions_minutes"),
+    CheckConstraint("kind IN ('callouts', 'emails', 'all')", name="ck_alert_subscriptions_kind"),
+    Index("ix_alert_subscriptions_team_channel", "team_id", "channel_id"),
+)
+
+# States: 'claimed' (opened, message being built) -> 'posting' (chat.postMessage may be under way; the
+# message carries the incident's key in its metadata) -> 'open' (posted, message_ts known), updated in
+# place as it grows -> 'recovered' (final). 'failed': Slack refused the post (tried again next check).
+# 'unconfirmed': an interrupted post Slack could not be checked for; it is never posted again, but keeps
+# counting and recovers, so the same spike cannot open a second incident.
+alert_incidents = Table(
+    "alert_incidents",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "subscription_id",
+        Integer,
+        ForeignKey("alert_subscriptions.id", name="fk_alert_incidents_subscription"),
+        nullable=False,
+    ),
+    Column("cause_id", String(16), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("cause_kind", String(16), nullable=False),
+    Column("label", Text, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("accounts", Text, nullable=False),  # JSON list of account ids ("" for tenant events)
+    Column("hourly", Text, nullable=False),  # JSON {hour ISO: failures}
+    Column("first_at", UtcDateTime(), nullable=False),
+    Column("last_at", UtcDateTime(), nullable=False),
+    Column("opened_at", UtcDateTime(), nullable=False),
+    Column("recovered_at", UtcDateTime(), nullable=True),
+    Column("claimed_by", String(255), nullable=False),
+    Column("heartbeat_at", UtcDateTime(), nullable=False),
+    Column("posting_at", UtcDateTime(), nullable=True),
+    Column("checked_at", UtcDateTime(), nullable=True),
+    Column("message_ts", String(64), nullable=True),
+    Column("shown_state", String(16), nullable=True),  # what the Slack message last showed
+    Column("shown_count", Integer, nullable=True),
+    Column("detail", Text, nullable=True),
+    UniqueConstraint("subscription_id", "cause_id", "seq", name="uq_alert_incidents_spike"),
+    CheckConstraint(
+        "state IN ('claimed', 'posting', 'open', 'recovered', 'failed', 'unconfirmed')",
+        name="ck_alert_incidents_state",
+    ),
+    Index("ix_alert_incidents_state", "state"),
+)
+
+
 # --- Migrations ---
 
 
@@ -353,6 +432,11 @@ def _migration_3_resend_jobs(conn: Connection) -> None:
     metadata.create_all(conn, tables=[resend_jobs], checkfirst=False)
 
 
+def _migration_4_alerts(conn: Connection) -> None:
+    """Create alert_subscriptions and alert_incidents: spike alerts (issue point 3)."""
+    metadata.create_all(conn, tables=[alert_subscriptions, alert_incidents], checkfirst=False)
+
+
 MIGRATIONS: Final[tuple[Migration, ...]] = (
     Migration(
         1,
@@ -365,6 +449,7 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         _migration_2_digest_posting,
     ),
     Migration(3, "create resend_jobs", _migration_3_resend_jobs),
+    Migration(4, "create alert_subscriptions, alert_incidents", _migration_4_alerts),
 )
 
 
@@ -506,6 +591,88 @@ class DigestRun:
         return (self.heartbeat_at or self.claimed_at) + lease
 
 
+@dataclass(frozen=True)
+class NewAlertSubscription:
+    """A spike-alert subscription to add: alert ``channel_id`` when a cause fails ``threshold`` times
+    within ``minutes``."""
+
+    team_id: str
+    channel_id: str
+    created_by: str
+    created_at: datetime
+    threshold: int
+    minutes: int
+    kind: DigestKind = "all"
+
+    def __post_init__(self) -> None:
+        """Refuse values the alert check could not use."""
+        if self.threshold < 1:
+            raise ValueError(f"threshold must be at least 1; got {self.threshold}")
+        if self.minutes < 1:
+            raise ValueError(f"minutes must be at least 1; got {self.minutes}")
+        _check_literal(self.kind, DIGEST_KINDS, "kind")
+        _require_aware(self.created_at, "created_at")
+
+
+@dataclass(frozen=True)
+class AlertSubscription:
+    """A stored spike-alert subscription."""
+
+    id: int
+    team_id: str
+    channel_id: str
+    created_by: str
+    created_at: datetime
+    threshold: int
+    minutes: int
+    kind: DigestKind
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class AlertSpike:
+    """What a check saw of one cause: the failures to add to an incident (or to open it with)."""
+
+    count: int
+    accounts: frozenset[str]
+    first_at: datetime
+    last_at: datetime
+    hourly: Mapping[datetime, int]
+
+
+@dataclass(frozen=True)
+class AlertIncident:
+    """One alert: a cause's spike for one subscription, its message and its state."""
+
+    id: int
+    subscription_id: int
+    cause_id: str
+    seq: int
+    cause_kind: str
+    label: str
+    state: AlertState
+    count: int
+    accounts: tuple[str, ...]
+    hourly: Mapping[datetime, int]
+    first_at: datetime
+    last_at: datetime
+    opened_at: datetime
+    recovered_at: datetime | None
+    claimed_by: str
+    heartbeat_at: datetime
+    posting_at: datetime | None
+    checked_at: datetime | None
+    message_ts: str | None
+    shown_state: str | None
+    shown_count: int | None
+    detail: str | None
+
+    @property
+    def key(self) -> str:
+        """The key this incident's message carries in its metadata (one message per key)."""
+        return f"{self.subscription_id}:{self.cause_id}:{self.seq}"
+
+
 # --- Engine ---
 
 
@@ -596,6 +763,19 @@ def _rowcount(conn: Connection, stmt: Executable) -> int:
 def _dumps(value: object) -> str:
     """Compact, stable JSON for text columns."""
     return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def _hourly_json(old: Mapping[datetime, int], new: Mapping[datetime, int]) -> str:
+    """Merge hourly failure counts and keep the newest MAX_ALERT_HOURS hours, as JSON."""
+    merged: dict[datetime, int] = dict(old)
+    for hour, count in new.items():
+        merged[hour] = merged.get(hour, 0) + count
+    kept = sorted(merged)[-MAX_ALERT_HOURS:]
+    return _dumps({hour.astimezone(UTC).isoformat(): merged[hour] for hour in kept})
+
+
+def _hourly_from_json(text: str) -> dict[datetime, int]:
+    return {datetime.fromisoformat(key): int(value) for key, value in json.loads(text).items()}
 
 
 def _outcome_from_json(text: str) -> dict[str, IdOutcome]:
@@ -1278,8 +1458,362 @@ class Store:
             posting_at=row.posting_at,
         )
 
+    # --- alert subscriptions ---
+
+    def add_alert_subscription(self, new: NewAlertSubscription) -> AlertSubscription:
+        """Store a new active alert subscription and return it with its id."""
+        stmt = (
+            insert(alert_subscriptions)
+            .values(
+                team_id=new.team_id,
+                channel_id=new.channel_id,
+                created_by=new.created_by,
+                created_at=new.created_at,
+                threshold=new.threshold,
+                minutes=new.minutes,
+                kind=new.kind,
+                active=True,
+            )
+            .returning(*alert_subscriptions.c)
+        )
+        with self._transaction("add_alert_subscription") as conn:
+            row = conn.execute(stmt).one()
+        return self._alert_subscription(row)
+
+    def list_alert_subscriptions(
+        self, *, team_id: str | None = None, channel_id: str | None = None
+    ) -> list[AlertSubscription]:
+        """Active alert subscriptions, oldest first, optionally for one workspace and/or channel."""
+        table = alert_subscriptions
+        stmt = select(table).where(table.c.active.is_(True))
+        if team_id is not None:
+            stmt = stmt.where(table.c.team_id == team_id)
+        if channel_id is not None:
+            stmt = stmt.where(table.c.channel_id == channel_id)
+        with self._transaction("list_alert_subscriptions", read_only=True) as conn:
+            rows = conn.execute(stmt.order_by(table.c.id)).all()
+        return [self._alert_subscription(row) for row in rows]
+
+    def get_alert_subscription(self, subscription_id: int) -> AlertSubscription | None:
+        """One alert subscription by id, removed ones included; None if unknown."""
+        stmt = select(alert_subscriptions).where(alert_subscriptions.c.id == subscription_id)
+        with self._transaction("get_alert_subscription", read_only=True) as conn:
+            row = conn.execute(stmt).one_or_none()
+        return None if row is None else self._alert_subscription(row)
+
+    def remove_alert_subscription(self, subscription_id: int, *, team_id: str) -> bool:
+        """Deactivate an alert subscription of this workspace; False if there was no such active one.
+
+        Its open incidents still recover (their messages are closed), but no new one opens.
+        """
+        table = alert_subscriptions
+        stmt = (
+            update(table)
+            .where(
+                table.c.id == subscription_id,
+                table.c.team_id == team_id,
+                table.c.active.is_(True),
+            )
+            .values(active=False)
+        )
+        with self._transaction("remove_alert_subscription") as conn:
+            return _rowcount(conn, stmt) == 1
+
+    @staticmethod
+    def _alert_subscription(row: Any) -> AlertSubscription:
+        return AlertSubscription(
+            id=row.id,
+            team_id=row.team_id,
+            channel_id=row.channel_id,
+            created_by=row.created_by,
+            created_at=row.created_at,
+            threshold=row.threshold,
+            minutes=row.minutes,
+            kind=_check_literal(row.kind, DIGEST_KINDS, "kind"),
+            active=bool(row.active),
+        )
+
+    # --- alert incidents ---
+
+    def latest_alert_incident(self, subscription_id: int, cause_id: str) -> AlertIncident | None:
+        """The newest incident of this cause for this subscription (any state), or None."""
+        table = alert_incidents
+        stmt = (
+            select(table)
+            .where(table.c.subscription_id == subscription_id, table.c.cause_id == cause_id)
+            .order_by(table.c.seq.desc())
+            .limit(1)
+        )
+        with self._transaction("latest_alert_incident", read_only=True) as conn:
+            row = conn.execute(stmt).one_or_none()
+        return None if row is None else self._alert_incident(row)
+
+    def get_alert_incident(self, incident_id: int) -> AlertIncident | None:
+        """One incident by id."""
+        stmt = select(alert_incidents).where(alert_incidents.c.id == incident_id)
+        with self._transaction("get_alert_incident", read_only=True) as conn:
+            row = conn.execute(stmt).one_or_none()
+        return None if row is None else self._alert_incident(row)
+
+    def list_alert_incidents(self, subscription_id: int | None = None) -> list[AlertIncident]:
+        """Incidents, oldest first (optionally of one subscription)."""
+        stmt = select(alert_incidents).order_by(alert_incidents.c.id)
+        if subscription_id is not None:
+            stmt = stmt.where(alert_incidents.c.subscription_id == subscription_id)
+        with self._transaction("list_alert_incidents", read_only=True) as conn:
+            rows = conn.execute(stmt).all()
+        return [self._alert_incident(row) for row in rows]
+
+    def watched_alert_incidents(self) -> list[AlertIncident]:
+        """Incidents a check must look at: every one not recovered, and recovered ones whose message
+        does not show it yet (a clock died between the two)."""
+        table = alert_incidents
+        stmt = (
+            select(table)
+            .where(
+                (table.c.state != "recovered")
+                | (
+                    table.c.message_ts.is_not(None)
+                    & (func.coalesce(table.c.shown_state, "") != "recovered")
+                )
+            )
+            .order_by(table.c.id)
+        )
+        with self._transaction("watched_alert_incidents", read_only=True) as conn:
+            rows = conn.execute(stmt).all()
+        return [self._alert_incident(row) for row in rows]
+
+    def open_alert_incident(
+        self,
+        subscription_id: int,
+        *,
+        cause_id: str,
+        seq: int,
+        cause_kind: str,
+        label: str,
+        spike: AlertSpike,
+        owner: str,
+        now: datetime,
+    ) -> AlertIncident | None:
+        """Open spike number ``seq`` of a cause as 'claimed' by ``owner``; None if someone else did.
+
+        The unique (subscription, cause, seq) key makes exactly one caller win, across processes.
+        """
+        now = _require_aware(now, "now")
+        stmt = (
+            insert(alert_incidents)
+            .values(
+                subscription_id=subscription_id,
+                cause_id=cause_id,
+                seq=seq,
+                cause_kind=cause_kind,
+                label=label,
+                state="claimed",
+                count=spike.count,
+                accounts=_dumps(sorted(spike.accounts)[:MAX_ALERT_ACCOUNTS]),
+                hourly=_hourly_json({}, spike.hourly),
+                first_at=spike.first_at,
+                last_at=spike.last_at,
+                opened_at=now,
+                claimed_by=owner,
+                heartbeat_at=now,
+                checked_at=now,
+            )
+            .returning(*alert_incidents.c)
+        )
+        try:
+            with self._transaction("open_alert_incident") as conn:
+                row = conn.execute(stmt).one()
+        except sa_exc.IntegrityError:
+            logger.info(
+                "Alert spike %d of cause %s (subscription %d) was opened by another clock",
+                seq,
+                cause_id,
+                subscription_id,
+            )
+            return None
+        return self._alert_incident(row)
+
+    def take_alert_incident(
+        self, incident_id: int, *, owner: str, now: datetime, lease: timedelta
+    ) -> bool:
+        """Take over an incident whose post is unfinished: 'failed', or held past its lease by a clock
+        that stopped. A 'posting' one stays 'posting' (the new holder checks Slack before posting)."""
+        now = _require_aware(now, "now")
+        table = alert_incidents
+        stmt = (
+            update(table)
+            .where(
+                table.c.id == incident_id,
+                (table.c.state == "failed")
+                | (table.c.state.in_(_HELD_STATUSES) & (table.c.heartbeat_at < now - lease)),
+            )
+            .values(
+                state=case((table.c.state == "posting", "posting"), else_="claimed"),
+                claimed_by=owner,
+                heartbeat_at=now,
+            )
+        )
+        with self._transaction("take_alert_incident") as conn:
+            return _rowcount(conn, stmt) == 1
+
+    def mark_alert_posting(self, incident_id: int, *, owner: str, now: datetime) -> bool:
+        """Record that ``owner`` is about to post this incident; False if it no longer holds it."""
+        now = _require_aware(now, "now")
+        table = alert_incidents
+        stmt = (
+            update(table)
+            .where(
+                table.c.id == incident_id,
+                table.c.claimed_by == owner,
+                table.c.state.in_(_HELD_STATUSES),
+            )
+            .values(
+                state="posting",
+                heartbeat_at=now,
+                posting_at=func.coalesce(table.c.posting_at, now),
+            )
+        )
+        with self._transaction("mark_alert_posting") as conn:
+            return _rowcount(conn, stmt) == 1
+
+    def finish_alert_post(
+        self,
+        incident_id: int,
+        *,
+        owner: str,
+        outcome: AlertPostOutcome,
+        message_ts: str | None = None,
+        shown_count: int | None = None,
+        detail: str | None = None,
+    ) -> bool:
+        """End a held post as 'open' (with its ts), 'failed' or 'unconfirmed'; True if it was held."""
+        _check_literal(outcome, ALERT_POST_OUTCOMES, "outcome")
+        table = alert_incidents
+        stmt = (
+            update(table)
+            .where(
+                table.c.id == incident_id,
+                table.c.claimed_by == owner,
+                table.c.state.in_(_HELD_STATUSES),
+            )
+            .values(
+                state=outcome,
+                message_ts=message_ts,
+                shown_state="open" if message_ts else None,
+                shown_count=shown_count if message_ts else None,
+                detail=detail,
+            )
+        )
+        with self._transaction("finish_alert_post") as conn:
+            return _rowcount(conn, stmt) == 1
+
+    def claim_alert_check(self, incident_id: int, *, now: datetime, gap: timedelta) -> bool:
+        """True for one caller per ``gap``: the clock that updates this incident in this check."""
+        now = _require_aware(now, "now")
+        table = alert_incidents
+        stmt = (
+            update(table)
+            .where(
+                table.c.id == incident_id,
+                table.c.checked_at.is_(None) | (table.c.checked_at <= now - gap),
+            )
+            .values(checked_at=now)
+        )
+        with self._transaction("claim_alert_check") as conn:
+            return _rowcount(conn, stmt) == 1
+
+    def grow_alert_incident(
+        self, incident_id: int, *, seen_last_at: datetime, spike: AlertSpike
+    ) -> AlertIncident | None:
+        """Add failures newer than ``seen_last_at``; None if another clock added them first.
+
+        Compare-and-set on last_at, so no failure is counted twice whatever the number of clocks.
+        """
+        table = alert_incidents
+        with self._transaction("grow_alert_incident") as conn:
+            row = conn.execute(select(table).where(table.c.id == incident_id)).one_or_none()
+            if row is None or row.last_at != _require_aware(seen_last_at, "seen_last_at"):
+                return None
+            accounts = sorted(set(json.loads(row.accounts)) | spike.accounts)
+            stmt = (
+                update(table)
+                .where(table.c.id == incident_id, table.c.last_at == row.last_at)
+                .values(
+                    count=table.c.count + spike.count,
+                    last_at=spike.last_at,
+                    accounts=_dumps(accounts[:MAX_ALERT_ACCOUNTS]),
+                    hourly=_hourly_json(_hourly_from_json(row.hourly), spike.hourly),
+                )
+            )
+            if _rowcount(conn, stmt) != 1:
+                return None
+            fresh = conn.execute(select(table).where(table.c.id == incident_id)).one()
+        return self._alert_incident(fresh)
+
+    def recover_alert_incident(
+        self, incident_id: int, *, now: datetime, quiet_since: datetime
+    ) -> bool:
+        """Mark an incident recovered if its last failure is at or before ``quiet_since``; one winner."""
+        table = alert_incidents
+        stmt = (
+            update(table)
+            .where(
+                table.c.id == incident_id,
+                table.c.state.in_(("open", "unconfirmed")),
+                table.c.last_at <= _require_aware(quiet_since, "quiet_since"),
+            )
+            .values(state="recovered", recovered_at=_require_aware(now, "now"))
+        )
+        with self._transaction("recover_alert_incident") as conn:
+            return _rowcount(conn, stmt) == 1
+
+    def record_alert_shown(self, incident_id: int, *, state: str, count: int) -> None:
+        """Remember what the incident's Slack message shows now (after chat.update)."""
+        stmt = (
+            update(alert_incidents)
+            .where(alert_incidents.c.id == incident_id)
+            .values(shown_state=state, shown_count=count)
+        )
+        with self._transaction("record_alert_shown") as conn:
+            conn.execute(stmt)
+
+    @staticmethod
+    def _alert_incident(row: Any) -> AlertIncident:
+        return AlertIncident(
+            id=row.id,
+            subscription_id=row.subscription_id,
+            cause_id=row.cause_id,
+            seq=row.seq,
+            cause_kind=row.cause_kind,
+            label=row.label,
+            state=_check_literal(row.state, ALERT_STATES, "state"),
+            count=row.count,
+            accounts=tuple(json.loads(row.accounts)),
+            hourly=_hourly_from_json(row.hourly),
+            first_at=row.first_at,
+            last_at=row.last_at,
+            opened_at=row.opened_at,
+            recovered_at=row.recovered_at,
+            claimed_by=row.claimed_by,
+            heartbeat_at=row.heartbeat_at,
+            posting_at=row.posting_at,
+            checked_at=row.checked_at,
+            message_ts=row.message_ts,
+            shown_state=row.shown_state,
+            shown_count=row.shown_count,
+            detail=row.detail,
+        )
+
 
 __all__ = [
+    "ALERT_STATES",
+    "AlertIncident",
+    "AlertPostOutcome",
+    "AlertSpike",
+    "AlertState",
+    "AlertSubscription",
+    "NewAlertSubscription",
     "DIGEST_FINISH_STATUSES",
     "DIGEST_KINDS",
     "DIGEST_RUN_STATUSES",

@@ -26,6 +26,9 @@ from bot.blocks import (
     build_status,
 )
 from bot.commands import (
+    AlertListCommand,
+    AlertSubscribeCommand,
+    AlertUnsubscribeCommand,
     AuditCommand,
     Command,
     FailuresCommand,
@@ -38,6 +41,7 @@ from bot.commands import (
 from bot.deps import Deps
 from bot.settings import public_config
 from bot.zuora.track import new_track_id
+from handlers.alerts import run_alerts_command
 from handlers.audit import run_audit_command
 from handlers.common import answer_failure, send
 from handlers.digest import run_digest_command
@@ -103,6 +107,8 @@ def run_command(deps: Deps, parsed: Command, command: dict[str, Any], ack: Ack) 
         )
     elif isinstance(parsed, AuditCommand):
         run_audit_command(deps, parsed, command, ack)
+    elif isinstance(parsed, AlertSubscribeCommand | AlertListCommand | AlertUnsubscribeCommand):
+        run_alerts_command(deps, parsed, command, ack)
     else:
         run_digest_command(deps, parsed, command, ack, track_id)
 

@@ -36,6 +36,13 @@ HELP_LINES = (
     ("digest list", "This workspace's digest subscriptions, with their IDs."),
     ("digest unsubscribe 3", "Stop subscription 3."),
     ("digest preview", "Show today's digest to you only."),
+    (
+        "alerts subscribe #billing-ops threshold 10 per 15 minutes kind callouts",
+        "Post one alert per cause when it fails that often, updated as it grows and marked "
+        "recovered when quiet; with Resend all.",
+    ),
+    ("alerts list", "This workspace's spike alerts, with their IDs."),
+    ("alerts unsubscribe 2", "Stop spike alert 2."),
     ("help", "This list."),
 )
 
@@ -63,7 +70,7 @@ def build_help(*, did_you_mean: str | None = None, error: str | None = None) -> 
             )
         )
     )
-    text = lead or "/zuora commands: failures, resend, status, audit, digest, help"
+    text = lead or "/zuora commands: failures, resend, status, audit, digest, alerts, help"
     return finish(text, blocks)
 
 

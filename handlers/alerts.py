@@ -1,0 +1,80 @@
+"""/zuora alerts subscribe|list|unsubscribe: spike-alert subscriptions (the clock posts the alerts)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack
+
+from bot.blocks import SlackMessage, build_receipt
+from bot.cards.alerts import (
+    build_alert_access_denied,
+    build_alert_list,
+    build_alert_refused,
+    build_alert_subscribed,
+    build_alert_unsubscribed,
+)
+from bot.channels import posting_problem
+from bot.commands import AlertCommand, AlertListCommand, AlertSubscribeCommand
+from bot.deps import Deps
+from bot.store import NewAlertSubscription
+from handlers.common import send
+
+
+def run_alerts_command(deps: Deps, parsed: AlertCommand, command: dict[str, Any], ack: Ack) -> None:
+    """Ack at once with a receipt, then check the allow-list and answer once via response_url.
+
+    The answer is a post of its own (replace_original false): a command's ack is never replaced.
+    """
+    ack(**build_receipt(placeholder_for(parsed)).as_payload())
+    send(deps, command, answer_alerts_command(deps, parsed, command), replace=False)
+
+
+def placeholder_for(parsed: AlertCommand) -> str:
+    """The instant ack text for an alerts subcommand."""
+    if isinstance(parsed, AlertListCommand):
+        return "Listing this workspace's spike alerts…"
+    if isinstance(parsed, AlertSubscribeCommand):
+        return "Checking your access and the channel…"
+    return f"Checking your access to remove spike alert #{parsed.subscription_id}…"
+
+
+def answer_alerts_command(
+    deps: Deps, parsed: AlertCommand, command: dict[str, Any]
+) -> SlackMessage:
+    """The one message that settles an alerts subcommand; changes need the allow-list."""
+    team_id = str(command.get("team_id", ""))
+    if isinstance(parsed, AlertListCommand):
+        return build_alert_list(deps.store.list_alert_subscriptions(team_id=team_id))
+    if not deps.access.may_resend(str(command.get("user_id", ""))):
+        outcome = (
+            "Nothing was subscribed."
+            if isinstance(parsed, AlertSubscribeCommand)
+            else f"Spike alert #{parsed.subscription_id} was not removed."
+        )
+        contact = deps.settings.resend.resend_access_contact
+        return build_alert_access_denied(contact=contact, outcome=outcome)
+    if not isinstance(parsed, AlertSubscribeCommand):
+        if deps.store.remove_alert_subscription(parsed.subscription_id, team_id=team_id):
+            return build_alert_unsubscribed(parsed.subscription_id)
+        return build_alert_refused(
+            f"There is no spike alert #{parsed.subscription_id} in this workspace; "
+            "`/zuora alerts list` shows them."
+        )
+    channel_id = parsed.channel_id or str(command.get("channel_id", ""))
+    problem = posting_problem(deps.slack, channel_id)
+    if problem:
+        return build_alert_refused(problem)
+    sub = deps.store.add_alert_subscription(
+        NewAlertSubscription(
+            team_id=team_id,
+            channel_id=channel_id,
+            created_by=str(command.get("user_id", "")),
+            created_at=deps.now(),
+            threshold=parsed.threshold,
+            minutes=parsed.minutes,
+            kind=parsed.kind,
+        )
+    )
+    check_minutes = max(1, round(deps.settings.alert.check_interval / 60))
+    return build_alert_subscribed(sub, check_minutes=check_minutes)
