@@ -24,6 +24,7 @@ from bot.cards.message import (
     check_limits,
 )
 from bot.cards.receipt import build_lookup_receipt, build_receipt
+from bot.cards.replay import build_replay_busy, build_replay_progress, build_replay_summary
 from bot.cards.resend import (
     build_batch_progress,
     build_resend_confirm,
@@ -59,6 +60,9 @@ __all__ = [
     "build_help",
     "build_lookup_receipt",
     "build_receipt",
+    "build_replay_busy",
+    "build_replay_progress",
+    "build_replay_summary",
     "build_notice",
     "build_placeholder",
     "build_resend_confirm",

@@ -18,7 +18,7 @@ from bot.explain import explain
 from bot.failures import AccountFailures
 from bot.history_ids import HistoryIdResolver, HistoryIds, IdSourceStatus, describe_failure
 from bot.ids import CardRef
-from bot.zuora.client import ZuoraClient
+from bot.zuora.client import ChunkDone, ZuoraClient
 from bot.zuora.errors import ZuoraError
 from bot.zuora.models import (
     Account,
@@ -217,15 +217,30 @@ class NotificationService:
         *,
         idempotency_key: str,
         track_id: str,
+        on_chunk: ChunkDone | None = None,
     ) -> ResendResult:
-        """Resend history ids through Zuora; the key makes a repeated request a no-op."""
+        """Resend history ids through Zuora; the key makes a repeated request a no-op.
+
+        `on_chunk(done, total)` is called after each request of at most 1,000 ids.
+        """
         if kind == "email":
             return self._client.resend_emails(
-                list(ids), idempotency_key=idempotency_key, track_id=track_id
+                list(ids), idempotency_key=idempotency_key, track_id=track_id, on_chunk=on_chunk
             )
         return self._client.resend_callouts(
-            list(ids), idempotency_key=idempotency_key, track_id=track_id
+            list(ids), idempotency_key=idempotency_key, track_id=track_id, on_chunk=on_chunk
         )
+
+    def resolve_ids(
+        self,
+        kind: NotificationKind,
+        records: Sequence[EmailHistory | CalloutHistory],
+        window: TimeWindow,
+        *,
+        track_id: str,
+    ) -> list[str | None]:
+        """Resend IDs for tenant-wide records listed without one (Data Query, per 500 accounts)."""
+        return self._ids.resolve_records(kind, records, window, track_id=track_id)
 
     def id_source(self, *, track_id: str) -> IdSourceStatus:
         """The resend-ID source and the Data Query columns, relearned now (for /zuora status)."""
