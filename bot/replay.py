@@ -56,6 +56,7 @@ class ReplayTarget:
     window: TimeWindow
     ids: list[str] = field(default_factory=list)  # listed and resolved resend ids, oldest first
     unresolved: int = 0  # failures still without a resend id after Data Query
+    already: int = 0  # ids an earlier replay of this cause (another window) already resent
     resolve_error: str | None = None  # why Data Query could not resolve the rest
 
     @property
@@ -66,7 +67,7 @@ class ReplayTarget:
 
 def replay_key(cause_id: str, window: TimeWindow) -> str:
     """The one key every click, worker and CLI run uses for this cause in this window."""
-    return f"replay:{cause_id}:{int(window.start.timestamp())}:{int(window.end.timestamp())}"
+    return f"{cause_prefix(cause_id)}{int(window.start.timestamp())}:{int(window.end.timestamp())}"
 
 
 def chunk_dedup_key(replay: Replay, index: int, attempt: int) -> str:
@@ -116,7 +117,24 @@ def find_target(
         known = set(target.ids)
         target.ids.extend(i for i in dict.fromkeys(found) if i not in known)
         target.unresolved = len(missing) - len(found)
+    # Cards of one outage drawn at different times have overlapping windows: an id an earlier
+    # replay of this cause resent (or left in Zuora's hands) is not sent again by a later one.
+    done = deps.store.replayed_ids(cause_prefix(cause_id))
+    if done:
+        before = len(target.ids)
+        target.ids = [i for i in target.ids if i not in done]
+        target.already = before - len(target.ids)
     return target
+
+
+def cause_prefix(cause_id: str) -> str:
+    """The start of every replay key (and chunk audit key) of one cause."""
+    return f"replay:{cause_id}:"
+
+
+def running_replay(deps: Deps, cause_id: str) -> Replay | None:
+    """A replay of this cause (in any window) still running, if any."""
+    return next((r for r in deps.store.replays_for_cause(cause_id) if r.state == "running"), None)
 
 
 def claim_replay(
@@ -401,5 +419,7 @@ __all__ = [
     "drive_replay",
     "find_target",
     "redrive_stale_replays",
+    "cause_prefix",
     "replay_key",
+    "running_replay",
 ]

@@ -1235,6 +1235,33 @@ class Store:
         with self._transaction("replay", read_only=True) as conn:
             return self._replay_by_key(conn, replay_key)
 
+    def replays_for_cause(self, cause_id: str, *, limit: int = 5) -> list[Replay]:
+        """The cause's replays (any window), newest first."""
+        stmt = (
+            select(outage_replays.c.replay_key)
+            .where(outage_replays.c.cause_id == cause_id)
+            .order_by(outage_replays.c.requested_at.desc(), outage_replays.c.id.desc())
+            .limit(limit)
+        )
+        with self._transaction("replays_for_cause", read_only=True) as conn:
+            keys = list(conn.scalars(stmt))
+            found = [self._replay_by_key(conn, key) for key in keys]
+        return [r for r in found if r is not None]
+
+    def replayed_ids(self, key_prefix: str) -> set[str]:
+        """Ids that audit rows under ``key_prefix`` (a cause's replays) resent or left in Zuora's hands."""
+        if not key_prefix or any(ch in key_prefix for ch in "%_\\"):
+            raise ValueError("key prefix must be plain text")
+        stmt = select(resend_audit.c.outcome).where(
+            resend_audit.c.dedup_key.like(f"{key_prefix}%"),
+            resend_audit.c.status.in_(("succeeded", "partial")),
+        )
+        done: set[str] = set()
+        with self._transaction("replayed_ids", read_only=True) as conn:
+            for text in conn.scalars(stmt):
+                done.update(k for k, v in _outcome_from_json(text).items() if v.ok)
+        return done
+
     def begin_replay_chunk(
         self, replay_id: int, *, owner: str, index: int, request: ResendRequest
     ) -> ResendAuditEntry | None:

@@ -31,6 +31,7 @@ from bot.replay import (
     drive_replay,
     find_target,
     replay_key,
+    running_replay,
 )
 from bot.store import Replay
 from bot.zuora.models import TimeWindow
@@ -69,7 +70,7 @@ def handle_outage_replay(
         logger.info("outage button with a bad window from %s: %s", clicker, ref)
         tell(deps, body, stale_card("its time window is not one the bot shows"))
         return
-    existing = deps.store.replay(replay_key(ref.c, window))
+    existing = deps.store.replay(replay_key(ref.c, window)) or running_replay(deps, ref.c)
     if existing is not None and existing.state != "stopped":
         tell(deps, body, build_replay_busy(existing))
         return
@@ -85,6 +86,16 @@ def handle_outage_replay(
             stale_card(
                 f"Zuora now lists {target.group.count:,} failures of that cause, "
                 f"not the {ref.n:,} you confirmed"
+            ),
+        )
+        return
+    if not target.ids and target.already:
+        tell(
+            deps,
+            body,
+            build_notice(
+                f"All {target.already:,} failures of that cause with a resend ID were already "
+                "resent by an earlier replay; nothing was sent twice."
             ),
         )
         return

@@ -26,7 +26,6 @@ from bot.replay import (
     drive_replay,
     find_target,
     redrive_stale_replays,
-    replay_key,
 )
 from bot.sandbox.replay_tenant import OUTAGE_CAUSE, build_outage_tenant
 from bot.settings import StoreSettings
@@ -121,7 +120,7 @@ def test_replay_refuses_user_not_on_allow_list(tmp_path: Path) -> None:
         text = all_text(harness.posts(reply.response_url)[-1])
         assert "allow-list" in text
         assert harness.zuora.requests(RESEND_PATH_PREFIX) == []
-        assert harness.deps.store.replay(replay_key(OUTAGE_CAUSE.id, window_now())) is None
+        assert harness.deps.store.replays_for_cause(OUTAGE_CAUSE.id) == []
 
 
 def test_replay_refuses_forged_value(harness: Harness) -> None:
@@ -218,8 +217,8 @@ def test_replay_racing_clicks_on_two_workers_resend_once_postgres(tmp_path: Path
                     assert all(r is not None and r[0].status == 200 for r in results)
                     assert len(replay_calls(harness)) == 3
                     assert duplicates(harness) == {}
-                    replay = deps_a.store.replay(replay_key(OUTAGE_CAUSE.id, window_now()))
-                    assert replay is not None and replay.state == "done" and replay.sent == 2500
+                    replays = deps_a.store.replays_for_cause(OUTAGE_CAUSE.id)
+                    assert [(r.state, r.sent) for r in replays] == [("done", 2500)]
 
 
 def test_replay_zuora_down_mid_replay_reports_then_continues(harness: Harness) -> None:
@@ -306,3 +305,78 @@ def test_replay_resolves_missing_ids_with_one_data_query(tmp_path: Path) -> None
         text = all_text(harness.posts(reply.response_url)[-1])
         assert f"{len(target.ids):,} of {len(target.ids):,} callouts resent" in text
         assert duplicates(harness) == {}
+
+
+# --- the CLI twin ------------------------------------------------------------------------------
+
+
+def cli_env(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point `zuora-ops` at the harness's fakes and its database (the Slack button's records)."""
+    stack = harness.stack
+    settings = stack.settings()
+    env = {
+        "SLACK_BOT_TOKEN": stack.bot_token,
+        "SLACK_SIGNING_SECRET": stack.signing_secret,
+        "SLACK_API_URL": harness.slack.base_url,
+        "ZUORA_BASE_URL": harness.zuora.base_url,
+        "ZUORA_UI_URL": harness.zuora.base_url,
+        "ZUORA_CLIENT_ID": harness.zuora.client_id,
+        "ZUORA_CLIENT_SECRET": harness.zuora.client_secret,
+        "ZUORA_TENANT_TIMEZONE": harness.tenant.timezone,
+        "DATABASE_URL": settings.store.database_url,
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+
+
+def run_cli(*argv: str) -> tuple[int, str, str]:
+    import io
+
+    from bot.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_cli_replay_refuses_without_yes_when_not_a_terminal(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cli_env(harness, monkeypatch)
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    code, out, err = run_cli("replay", OUTAGE_CAUSE.id)
+    assert code == 2 and "pass --yes" in err
+    assert "Resend 2,500 callouts of cause" in out and "accounts" in out
+    assert harness.zuora.requests(RESEND_PATH_PREFIX) == []
+
+
+def test_cli_replay_yes_prints_plain_progress_lines_and_summary(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cli_env(harness, monkeypatch)
+    code, out, err = run_cli("replay", OUTAGE_CAUSE.id, "--window", "25h", "--yes")
+    assert code == 0, err
+    assert "resent 0 of 2500 (0 of 3 requests)" in err
+    assert "resent 2500 of 2500 (3 of 3 requests)" in err
+    assert "\r" not in err
+    assert "2,500 of 2,500 callouts resent" in out
+    assert [len(c.ids) for c in replay_calls(harness)] == [1000, 1000, 500]
+
+
+def test_cli_replay_after_the_slack_button_sends_nothing_twice(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    harness.click(replay_button(window_now()))
+    cli_env(harness, monkeypatch)
+    code, out, err = run_cli("replay", OUTAGE_CAUSE.id, "--window", "25h", "--yes")
+    assert code == 0, err
+    assert "2,500 already resent by an earlier replay" in out and "Nothing to send" in out
+    assert len(replay_calls(harness)) == 3 and duplicates(harness) == {}
+
+
+def test_cli_replay_rejects_a_malformed_cause_id(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cli_env(harness, monkeypatch)
+    code, _, err = run_cli("replay", "not-a-cause", "--yes")
+    assert code == 2 and "not a cause id" in err
