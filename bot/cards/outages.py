@@ -24,13 +24,13 @@ from bot.cards.elements import (
 )
 from bot.cards.message import SlackMessage
 from bot.ids import ActionId, OutageRef
-from bot.mrkdwn import date_token, escape, escape_truncated, truncate
+from bot.mrkdwn import code, date_token, escape, truncate
 from bot.outages import CauseGroup, OutageScan, hourly_series, sparkline
 from bot.zuora.models import TimeWindow
 
 OUTAGES_PAGE_SIZE = 10  # causes per card; 10 sections + header + paging stay far below 50 blocks
 LABEL_ROOMS = (160, 90, 48, 24)  # characters of each cause label, tried until the card fits
-SPARK_WIDTH = 24
+SPARK_WIDTH = 30  # bars: a 24h window is 25 one-hour bars, 7d is 29 six-hour bars
 _KIND_ICON = {"callout": ":satellite_antenna:", "email": ":envelope:"}
 
 
@@ -98,9 +98,10 @@ def _cause_section(group: CauseGroup, window: TimeWindow, page: int, room: int) 
     if group.first_at is not None and group.last_at is not None:
         times = f" · first {date_token(group.first_at)} · last {date_token(group.last_at)}"
     lines = [
-        f"{_KIND_ICON.get(kind, '')} *{escape_truncated(group.label, room)}*",
+        # Inline code: the label is shown literally (`*` of a folded path, `_` of a host are no markup).
+        f"{_KIND_ICON.get(kind, '')} {code(group.label, room)}",
         f"{plural(group.count, kind)} · {plural(group.account_count, 'account')}{times}",
-        f"hourly `{_bars(series)}` peak {max(series, default=0):,}/h",
+        _trend(series),
     ]
     accessory = None
     if group.ids or group.unresolved:
@@ -130,9 +131,13 @@ def _cause_section(group: CauseGroup, window: TimeWindow, page: int, room: int) 
     return section("\n".join(lines), accessory=accessory)
 
 
-def _bars(series: list[int]) -> str:
-    """The sparkline for a code span: zero hours as `·` (a code span would trim plain spaces)."""
-    return sparkline(series, width=SPARK_WIDTH).replace(" ", "·") or "·"
+def _trend(series: list[int]) -> str:
+    """`per hour `▁▃█·` · peak 96/h`: the sparkline in a code span (zero bars as `·`, since Slack
+    trims a code span's spaces), saying how many hours one bar sums."""
+    bars = sparkline(series, width=SPARK_WIDTH).replace(" ", "·") or "·"
+    hours = max(1, -(-len(series) // SPARK_WIDTH))
+    per = "per hour" if hours == 1 else f"per {hours} hours"
+    return f"{per} `{bars}` · peak {max(series, default=0):,} in an hour"
 
 
 def _paging(
