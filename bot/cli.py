@@ -20,8 +20,11 @@ from typing import IO, Any
 
 import httpx
 
-from bot.commands import UsageError, parse_account, parse_window
+from bot.cards.outages import SPARK_WIDTH
+from bot.commands import UsageError, parse_account, parse_outage_window, parse_window
 from bot.explain import explain
+from bot.outage_scan import scan_outages
+from bot.outages import HOUR, CauseGroup, OutageScan, hour_of, hourly_series, sparkline
 from bot.settings import SettingsError, ZuoraSettings, load_area
 from bot.store import Replay, ReplayRequest
 from bot.zuora.client import ZuoraClient, build_http_client
@@ -126,6 +129,142 @@ def cmd_failures(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         ],
     )
     return EXIT_OK
+
+
+class ScanProgress:
+    """Progress of a tenant-wide scan on stderr: a bar on a terminal, a plain line now and then
+    otherwise (logs and CI keep them). The share done is read from the records' times: callouts
+    stream oldest first over the window, then emails do."""
+
+    EVERY = 2.0  # seconds between plain lines (and redraws of the bar at most 10x a second)
+
+    def __init__(self, stream: IO[str], window: TimeWindow, *, tty: bool) -> None:
+        self._stream = stream
+        self._window = window
+        self._tty = tty
+        self._started = self._last = time.monotonic()
+
+    def record(self, scan: OutageScan, record: CalloutHistory | EmailHistory) -> None:
+        """Called after each record is counted (see scan_outages' on_record)."""
+        if (scan.callouts + scan.emails) % 200:
+            return
+        now = time.monotonic()
+        if now - self._last < (0.1 if self._tty else self.EVERY):
+            return
+        self._last = now
+        self._show(scan, self._share(record), now)
+
+    def _share(self, record: CalloutHistory | EmailHistory) -> float:
+        span = (self._window.end - self._window.start).total_seconds() or 1.0
+        if isinstance(record, CalloutHistory):
+            at, half = record.create_time, 0.0
+        else:
+            at, half = record.send_time, 0.5
+        return half + 0.5 * min(1.0, max(0.0, (at - self._window.start).total_seconds() / span))
+
+    def _show(self, scan: OutageScan, share: float, now: float) -> None:
+        counted = f"{scan.callouts:,} callouts, {scan.emails:,} emails, {now - self._started:.1f}s"
+        if self._tty:
+            filled = round(30 * share)
+            bar = "#" * filled + "." * (30 - filled)
+            self._stream.write(f"\rScanning [{bar}] {share:4.0%}  {counted}   ")
+        else:
+            self._stream.write(f"scanning: about {share:.0%} done, {counted}\n")
+        self._stream.flush()
+
+    def done(self, scan: OutageScan | None) -> None:
+        """Finish the bar (or say the scan ended)."""
+        if scan is not None:
+            self._show(scan, 1.0, time.monotonic())
+        if self._tty:
+            self._stream.write("\n")
+            self._stream.flush()
+
+
+def cmd_outages(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    """Print the tenant's failures of the window grouped by cause, as a table or JSON."""
+    settings = load_area(ZuoraSettings)
+    length, label = parse_outage_window(args.window)
+    window = TimeWindow.ending_at(time_now().replace(microsecond=0), length, label)
+    progress = ScanProgress(err, window, tty=err.isatty() or args.progress)
+    client = ZuoraClient.from_settings(settings)  # owns (and closes) its httpx client
+    scan: OutageScan | None = None
+    try:
+        track_id = new_track_id("zops", "cli")
+        scan = scan_outages(client, window, track_id=track_id, on_record=progress.record)
+    finally:
+        progress.done(scan)
+        client.close()
+    groups = scan.groups()
+    if args.json:
+        out.write(json.dumps(_outages_json(scan, window), indent=2) + "\n")
+        return EXIT_OK
+    total = sum(g.count for g in groups)
+    out.write(
+        f"Outages in the last {label} ({window.start:%Y-%m-%d %H:%M} – {window.end:%Y-%m-%d %H:%M} "
+        f"UTC): "
+        f"{total:,} failures ({scan.callouts:,} callouts, {scan.emails:,} emails) in "
+        f"{len(groups)} causes\n\n"
+    )
+    _table(
+        out,
+        "Causes, biggest first",
+        ["cause id", "kind", "count", "accounts", "first (UTC)", "last (UTC)", "hourly", "cause"],
+        [
+            [
+                g.cause.id,
+                g.cause.kind,
+                f"{g.count:,}",
+                str(g.account_count),
+                _minute(g.first_at),
+                _minute(g.last_at),
+                sparkline(hourly_series(g, window.start, window.end), width=SPARK_WIDTH),
+                g.label,
+            ]
+            for g in groups
+        ],
+        width=72,
+    )
+    if groups:
+        out.write("Replay one cause once it is fixed: zuora-ops replay <cause id>\n")
+    return EXIT_OK
+
+
+def _outages_json(scan: OutageScan, window: TimeWindow) -> dict[str, Any]:
+    return {
+        "window": {
+            "label": window.label,
+            "start": window.start.isoformat(),
+            "end": window.end.isoformat(),
+        },
+        "callouts": scan.callouts,
+        "emails": scan.emails,
+        "causes": [
+            {
+                "cause_id": g.cause.id,
+                "kind": g.cause.kind,
+                "label": g.label,
+                "count": g.count,
+                "accounts": g.account_count,
+                "first": g.first_at.isoformat() if g.first_at else None,
+                "last": g.last_at.isoformat() if g.last_at else None,
+                "hourly": _hourly(g, window),
+                "resend_ids": len(g.ids),
+                "without_id": g.unresolved,
+            }
+            for g in scan.groups()
+        ],
+    }
+
+
+def _hourly(group: CauseGroup, window: TimeWindow) -> list[dict[str, Any]]:
+    series = hourly_series(group, window.start, window.end)
+    first = hour_of(window.start)
+    return [{"hour": (first + i * HOUR).isoformat(), "count": n} for i, n in enumerate(series)]
+
+
+def _minute(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if moment else ""
 
 
 def cmd_resend(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
@@ -355,10 +494,15 @@ def cmd_demo(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     from bot.log_config import configure_logging
     from bot.sandbox.playground import Playground
     from bot.sandbox.stack import SandboxStack
+    from bot.sandbox.tenant import build_tenant
 
     configure_logging("WARNING" if not args.verbose else "INFO")
     with tempfile.TemporaryDirectory(prefix="zuora-ops-demo-") as workdir:
-        stack = SandboxStack(Path(workdir), audit_channel="C0AUDIT01", bot_port=args.bot_port)
+        # The sandbox tenant has an outage in it (an endpoint down, a bouncing mail domain).
+        tenant = build_tenant(seed=7, now=time_now(), outage=True)
+        stack = SandboxStack(
+            Path(workdir), tenant=tenant, audit_channel="C0AUDIT01", bot_port=args.bot_port
+        )
         with stack, Playground.for_stack(stack, port=args.port) as playground:
             zuora = stack.zuora
             out.write(
@@ -370,6 +514,7 @@ def cmd_demo(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
                 f"    client secret:   {zuora.client_secret}\n"
                 f"  Store (SQLite):    {workdir}/zuora-ops.db\n\n"
                 "Open the playground and type:  /zuora failures A00000001 7d\n"
+                "               or, for the sandbox's outage:  /zuora outages\n"
                 "Press Ctrl-C to stop.\n"
             )
             out.flush()
@@ -427,12 +572,16 @@ def _print_resend(out: IO[str], result: ResendResult, *, as_json: bool) -> None:
         out.write(f"  FAILED {history_id}: {failure.code} — {failure.message}\n")
 
 
-def _table(out: IO[str], title: str, headers: list[str], rows: list[list[str]]) -> None:
+def _table(
+    out: IO[str], title: str, headers: list[str], rows: list[list[str]], *, width: int = 48
+) -> None:
     out.write(f"{title} ({len(rows)})\n")
     if not rows:
         out.write("  none\n\n")
         return
-    cut = [[cell if len(cell) <= 48 else cell[:47] + "…" for cell in row] for row in rows]
+    cut = [
+        [cell if len(cell) <= width else cell[: width - 1] + "…" for cell in row] for row in rows
+    ]
     widths = [max(len(h), *(len(r[i]) for r in cut)) for i, h in enumerate(headers)]
     out.write("  " + "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + "\n")
     for row in cut:
@@ -455,6 +604,11 @@ def build_parser() -> argparse.ArgumentParser:
     failures.add_argument("--json", action="store_true")
     failures.add_argument("--progress", action="store_true", help="show progress when piped")
     failures.set_defaults(run=cmd_failures)
+    outages = sub.add_parser("outages", help="the tenant's failures grouped by cause")
+    outages.add_argument("--window", default="24h", help="5m … 7d (default 24h)")
+    outages.add_argument("--json", action="store_true")
+    outages.add_argument("--progress", action="store_true", help="draw the bar when piped")
+    outages.set_defaults(run=cmd_outages)
     resend = sub.add_parser("resend", help="resend email (or callout) history ids")
     resend.add_argument("ids", nargs="+")
     resend.add_argument("--kind", choices=("email", "callout"), default="email")

@@ -13,11 +13,15 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from time import monotonic
 
 from bot.explain import explain
 from bot.failures import AccountFailures
 from bot.history_ids import HistoryIdResolver, HistoryIds, IdSourceStatus, describe_failure
 from bot.ids import CardRef
+from bot.outage_scan import scan_outages
+from bot.outages import OutageScan
+from bot.zuora.cache import ReadCache
 from bot.zuora.client import ChunkDone, ZuoraClient
 from bot.zuora.errors import ZuoraError
 from bot.zuora.models import (
@@ -31,6 +35,7 @@ from bot.zuora.models import (
 
 logger = logging.getLogger(__name__)
 
+OUTAGE_SCAN_TTL = 600.0  # seconds a tenant-wide scan of one fixed window is reused (paging, replay)
 STATUS_QUERY_WAIT = 20.0  # seconds /zuora status waits for SHOW COLUMNS before it says so
 
 
@@ -63,6 +68,7 @@ class NotificationService:
         self._now = now
         self._ids = ids if ids is not None else HistoryIdResolver(client)
         self._id_wait = client.settings.id_wait if id_wait is None else id_wait
+        self._outage_scans = ReadCache(ttl=OUTAGE_SCAN_TTL, maxsize=4, timer=monotonic)
 
     def close(self) -> None:
         """Stop ID lookups and close the Zuora client."""
@@ -199,6 +205,24 @@ class NotificationService:
     def iter_failed_emails(self, window: TimeWindow, *, track_id: str) -> Iterator[EmailHistory]:
         """Every failed email of the tenant in `window`, streamed (the digest's input)."""
         return self._client.iter_failed_emails(window, track_id=track_id)
+
+    def iter_failed_history(
+        self, window: TimeWindow, *, track_id: str, callouts: bool = True, emails: bool = True
+    ) -> Iterator[CalloutHistory | EmailHistory]:
+        """The tenant's failed callouts and emails in `window` in one concurrent scan (outages)."""
+        return self._client.iter_failed_history(
+            window, track_id=track_id, callouts=callouts, emails=emails
+        )
+
+    def outages(self, window: TimeWindow, *, track_id: str, fresh: bool = False) -> OutageScan:
+        """The tenant's failures in `window` grouped by cause; the same fixed window's scan is
+        reused for OUTAGE_SCAN_TTL seconds (an outages card's paging, a replay), unless `fresh`."""
+        key = ("outages", window.start, window.end)
+        if fresh:
+            self._outage_scans.discard(key)
+        return self._outage_scans.get_or_compute(
+            key, lambda: scan_outages(self, window, track_id=track_id)
+        )
 
     def callout_detail(
         self, card: CardRef, *, created_at: datetime, event_id: str | None, track_id: str

@@ -30,6 +30,7 @@ from bot.commands import (
     Command,
     FailuresCommand,
     HelpCommand,
+    OutagesCommand,
     ResendCommand,
     StatusCommand,
     UsageError,
@@ -41,6 +42,7 @@ from bot.zuora.track import new_track_id
 from handlers.audit import run_audit_command
 from handlers.common import answer_failure, send
 from handlers.digest import run_digest_command
+from handlers.outages import run_outages_command
 
 
 def register(app: App, deps: Deps) -> None:
@@ -103,6 +105,8 @@ def run_command(deps: Deps, parsed: Command, command: dict[str, Any], ack: Ack) 
         )
     elif isinstance(parsed, AuditCommand):
         run_audit_command(deps, parsed, command, ack)
+    elif isinstance(parsed, OutagesCommand):
+        run_outages_command(deps, parsed, command, ack, track_id)
     else:
         run_digest_command(deps, parsed, command, ack, track_id)
 

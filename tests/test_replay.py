@@ -380,3 +380,30 @@ def test_cli_replay_rejects_a_malformed_cause_id(
     cli_env(harness, monkeypatch)
     code, _, err = run_cli("replay", "not-a-cause", "--yes")
     assert code == 2 and "not a cause id" in err
+
+
+# --- from the /zuora outages card ----------------------------------------------------------------
+
+
+def test_replay_from_the_outages_card_resends_the_sandbox_outage_once(tmp_path: Path) -> None:
+    from bot.ids import decode_value
+    from bot.sandbox.tenant import build_tenant
+    from tests.stack_fixtures import buttons
+
+    tenant = build_tenant(seed=7, now=datetime.now(UTC), outage=True)
+    with dispatch_harness(tmp_path, tenant=tenant) as harness:
+        reply = harness.command("outages")
+        (card,) = harness.wait_posts(reply.response_url, 1)
+        button = buttons(card, ActionId.OUTAGE_REPLAY.value)[0]
+        ref = decode_value(button["value"], OutageRef)
+        click = harness.click(button)
+        posts = harness.posts(click.response_url)
+        assert all(p["replace_original"] is True for p in posts) and len(posts) <= 4
+        assert f"Resending 0 of {ref.n:,} callouts" in posts[0]["text"]
+        assert f"{ref.n:,} of {ref.n:,} callouts resent" in all_text(posts[-1])
+        calls = replay_calls(harness)
+        assert sum(len(c.ids) for c in calls) == ref.n
+        assert len(calls) == -(-ref.n // 1000)
+        again = harness.click(button, user_id="U0002")
+        assert "Already replayed" in all_text(harness.posts(again.response_url)[-1])
+        assert len(replay_calls(harness)) == len(calls) and duplicates(harness) == {}
