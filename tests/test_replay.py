@@ -407,3 +407,25 @@ def test_replay_from_the_outages_card_resends_the_sandbox_outage_once(tmp_path: 
         again = harness.click(button, user_id="U0002")
         assert "Already replayed" in all_text(harness.posts(again.response_url)[-1])
         assert len(replay_calls(harness)) == len(calls) and duplicates(harness) == {}
+
+
+def test_replay_summary_groups_zuora_refusals_by_reason(tmp_path: Path) -> None:
+    from bot.sandbox.replay_tenant import OUTAGE_URL
+    from bot.sandbox.tenant import ResendFailure
+
+    tenant = outage_tenant(1500)
+    ids = [c.id for c in tenant.callouts if c.request_url == OUTAGE_URL]
+    gone = ResendFailure("ObjectNotFound", "Callout history does not exist.")
+    locked = ResendFailure("InvalidState", "Callout <b>is</b> locked")
+    for history_id in ids[:3]:
+        tenant.resend_failures[history_id] = gone
+    tenant.resend_failures[ids[1200]] = locked
+    with dispatch_harness(tmp_path, tenant=tenant) as harness:
+        reply = harness.click(replay_button(window_now()))
+        text = all_text(harness.posts(reply.response_url)[-1])
+        assert "1,496 of 1,500 callouts resent" in text
+        assert "4 refused by Zuora" in text
+        assert "3 × `ObjectNotFound` Callout history does not exist." in text
+        assert "1 × `InvalidState` Callout &lt;b&gt;is&lt;/b&gt; locked" in text
+        audit = harness.deps.store.list_resends(limit=5)
+        assert sorted(a.status for a in audit) == ["partial", "partial"]

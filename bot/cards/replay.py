@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.cards.elements import context, finish, mention, section
+from bot.cards.elements import context, finish, mention, plural, section
 from bot.cards.message import SlackMessage
 from bot.mrkdwn import code, date_token, escape_truncated
 from bot.store import Replay
@@ -84,7 +84,8 @@ def build_replay_summary(replay: Replay) -> SlackMessage:
             context(
                 f"{replay.accounts:,} accounts · {_window(replay)} · started by "
                 f"{mention(replay.user_id)} {date_token(replay.requested_at)} · "
-                f"{replay.chunks_done} requests to Zuora · every request is in the audit trail"
+                f"{plural(replay.chunks_done, 'request')} to Zuora · every request is in the "
+                "audit trail"
             ),
         ],
     )
