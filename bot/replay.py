@@ -183,7 +183,12 @@ def drive_replay(
         current = replay
         while current.state == "running" and current.chunks_done < current.chunk_count:
             if current.lease_owner != owner:
-                logger.warning("replay %s: lease held by %s", current.replay_key, owner)
+                logger.warning(
+                    "replay %s: lease now held by %s, not %s; it finishes the replay",
+                    current.replay_key,
+                    current.lease_owner,
+                    owner,
+                )
                 break
             went_on = _send_chunk(deps, current, owner)
             current = _reload(deps, current)

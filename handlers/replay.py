@@ -66,7 +66,7 @@ def handle_outage_replay(
         tell(deps, body, build_access_denied(contact=deps.settings.resend.resend_access_contact))
         return
     window = TimeWindow(start=ref.start, end=ref.end, label=ref.w)
-    if not timedelta_ok(window):
+    if not window_ok(window):
         logger.info("outage button with a bad window from %s: %s", clicker, ref)
         tell(deps, body, stale_card("its time window is not one the bot shows"))
         return
@@ -141,7 +141,7 @@ def handle_outage_replay(
     send(deps, body, build_replay_summary(finished), replace=True)
 
 
-def timedelta_ok(window: TimeWindow) -> bool:
+def window_ok(window: TimeWindow) -> bool:
     """Whether a button's window is one a card could show (forged ones are not)."""
     return window.start < window.end and window.end - window.start <= MAX_REPLAY_WINDOW
 
