@@ -23,7 +23,9 @@ from bot.cards.message import (
     blocks_size,
     check_limits,
 )
+from bot.cards.outages import OUTAGES_PAGE_SIZE, build_outages_card, outage_page_count
 from bot.cards.receipt import build_lookup_receipt, build_receipt
+from bot.cards.replay import build_replay_busy, build_replay_progress, build_replay_summary
 from bot.cards.resend import (
     build_batch_progress,
     build_resend_confirm,
@@ -59,7 +61,13 @@ __all__ = [
     "build_help",
     "build_lookup_receipt",
     "build_receipt",
+    "build_replay_busy",
+    "build_replay_progress",
+    "build_replay_summary",
     "build_notice",
+    "build_outages_card",
+    "OUTAGES_PAGE_SIZE",
+    "outage_page_count",
     "build_placeholder",
     "build_resend_confirm",
     "build_batch_progress",

@@ -7,21 +7,26 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
 import httpx
 
-from bot.commands import UsageError, parse_account, parse_window
+from bot.cards.outages import SPARK_WIDTH
+from bot.commands import UsageError, parse_account, parse_outage_window, parse_window
 from bot.explain import explain
+from bot.outage_scan import scan_outages
+from bot.outages import HOUR, CauseGroup, OutageScan, hour_of, hourly_series, sparkline
 from bot.settings import SettingsError, ZuoraSettings, load_area
+from bot.store import Replay, ReplayRequest
 from bot.zuora.client import ZuoraClient, build_http_client
 from bot.zuora.errors import ZuoraError
 from bot.zuora.models import CalloutHistory, EmailHistory, ResendResult, TimeWindow
@@ -126,6 +131,142 @@ def cmd_failures(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     return EXIT_OK
 
 
+class ScanProgress:
+    """Progress of a tenant-wide scan on stderr: a bar on a terminal, a plain line now and then
+    otherwise (logs and CI keep them). The share done is read from the records' times: callouts
+    stream oldest first over the window, then emails do."""
+
+    EVERY = 2.0  # seconds between plain lines (and redraws of the bar at most 10x a second)
+
+    def __init__(self, stream: IO[str], window: TimeWindow, *, tty: bool) -> None:
+        self._stream = stream
+        self._window = window
+        self._tty = tty
+        self._started = self._last = time.monotonic()
+
+    def record(self, scan: OutageScan, record: CalloutHistory | EmailHistory) -> None:
+        """Called after each record is counted (see scan_outages' on_record)."""
+        if (scan.callouts + scan.emails) % 200:
+            return
+        now = time.monotonic()
+        if now - self._last < (0.1 if self._tty else self.EVERY):
+            return
+        self._last = now
+        self._show(scan, self._share(record), now)
+
+    def _share(self, record: CalloutHistory | EmailHistory) -> float:
+        span = (self._window.end - self._window.start).total_seconds() or 1.0
+        if isinstance(record, CalloutHistory):
+            at, half = record.create_time, 0.0
+        else:
+            at, half = record.send_time, 0.5
+        return half + 0.5 * min(1.0, max(0.0, (at - self._window.start).total_seconds() / span))
+
+    def _show(self, scan: OutageScan, share: float, now: float) -> None:
+        counted = f"{scan.callouts:,} callouts, {scan.emails:,} emails, {now - self._started:.1f}s"
+        if self._tty:
+            filled = round(30 * share)
+            bar = "#" * filled + "." * (30 - filled)
+            self._stream.write(f"\rScanning [{bar}] {share:4.0%}  {counted}   ")
+        else:
+            self._stream.write(f"scanning: about {share:.0%} done, {counted}\n")
+        self._stream.flush()
+
+    def done(self, scan: OutageScan | None) -> None:
+        """Finish the bar (or say the scan ended)."""
+        if scan is not None:
+            self._show(scan, 1.0, time.monotonic())
+        if self._tty:
+            self._stream.write("\n")
+            self._stream.flush()
+
+
+def cmd_outages(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    """Print the tenant's failures of the window grouped by cause, as a table or JSON."""
+    settings = load_area(ZuoraSettings)
+    length, label = parse_outage_window(args.window)
+    window = TimeWindow.ending_at(time_now().replace(microsecond=0), length, label)
+    progress = ScanProgress(err, window, tty=err.isatty() or args.progress)
+    client = ZuoraClient.from_settings(settings)  # owns (and closes) its httpx client
+    scan: OutageScan | None = None
+    try:
+        track_id = new_track_id("zops", "cli")
+        scan = scan_outages(client, window, track_id=track_id, on_record=progress.record)
+    finally:
+        progress.done(scan)
+        client.close()
+    groups = scan.groups()
+    if args.json:
+        out.write(json.dumps(_outages_json(scan, window), indent=2) + "\n")
+        return EXIT_OK
+    total = sum(g.count for g in groups)
+    out.write(
+        f"Outages in the last {label} ({window.start:%Y-%m-%d %H:%M} – {window.end:%Y-%m-%d %H:%M} "
+        f"UTC): "
+        f"{total:,} failures ({scan.callouts:,} callouts, {scan.emails:,} emails) in "
+        f"{len(groups)} causes\n\n"
+    )
+    _table(
+        out,
+        "Causes, biggest first",
+        ["cause id", "kind", "count", "accounts", "first (UTC)", "last (UTC)", "hourly", "cause"],
+        [
+            [
+                g.cause.id,
+                g.cause.kind,
+                f"{g.count:,}",
+                str(g.account_count),
+                _minute(g.first_at),
+                _minute(g.last_at),
+                sparkline(hourly_series(g, window.start, window.end), width=SPARK_WIDTH),
+                g.label,
+            ]
+            for g in groups
+        ],
+        width=72,
+    )
+    if groups:
+        out.write("Replay one cause once it is fixed: zuora-ops replay <cause id>\n")
+    return EXIT_OK
+
+
+def _outages_json(scan: OutageScan, window: TimeWindow) -> dict[str, Any]:
+    return {
+        "window": {
+            "label": window.label,
+            "start": window.start.isoformat(),
+            "end": window.end.isoformat(),
+        },
+        "callouts": scan.callouts,
+        "emails": scan.emails,
+        "causes": [
+            {
+                "cause_id": g.cause.id,
+                "kind": g.cause.kind,
+                "label": g.label,
+                "count": g.count,
+                "accounts": g.account_count,
+                "first": g.first_at.isoformat() if g.first_at else None,
+                "last": g.last_at.isoformat() if g.last_at else None,
+                "hourly": _hourly(g, window),
+                "resend_ids": len(g.ids),
+                "without_id": g.unresolved,
+            }
+            for g in scan.groups()
+        ],
+    }
+
+
+def _hourly(group: CauseGroup, window: TimeWindow) -> list[dict[str, Any]]:
+    series = hourly_series(group, window.start, window.end)
+    first = hour_of(window.start)
+    return [{"hour": (first + i * HOUR).isoformat(), "count": n} for i, n in enumerate(series)]
+
+
+def _minute(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if moment else ""
+
+
 def cmd_resend(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     """Resend history ids after a confirmation (or --yes); exit 1 if any id failed."""
     settings = load_area(ZuoraSettings)
@@ -173,15 +314,195 @@ def cmd_digest(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     return EXIT_OK
 
 
+def cmd_replay(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
+    """Replay one outage cause (`zuora-ops outages` lists them), with the Slack button's record.
+
+    Exit 0 when every id was resent, 1 when Zuora refused some or the replay is someone else's,
+    3 when Zuora stopped answering (run it again to continue; nothing is sent twice).
+    """
+    from bot.deps import build_deps
+    from bot.replay import claim_replay, drive_replay, find_target, running_replay
+    from bot.resend import worker_name
+    from bot.settings import Settings
+
+    cause_id = str(args.cause_id).strip().lower()
+    if not re.fullmatch(r"[a-z2-7]{10}", cause_id):
+        raise UsageError(f"{cause_id!r} is not a cause id (10 letters and digits, from `outages`)")
+    length, label = parse_window(args.window)
+    deps = build_deps(Settings.load())
+    try:
+        busy = running_replay(deps, cause_id)
+        if busy is not None:
+            err.write(f"{_replay_busy_line(busy)}\n")
+            return EXIT_PARTIAL
+        stopped = next(
+            (r for r in deps.store.replays_for_cause(cause_id) if r.state == "stopped"), None
+        )
+        if stopped is not None:
+            window = TimeWindow(
+                start=stopped.window_start, end=stopped.window_end, label=stopped.window_label
+            )
+        else:
+            window = TimeWindow.ending_at(deps.now().replace(microsecond=0), length, label)
+        track_id = new_track_id("zops", "cli")
+        err.write(f"Scanning the tenant's failures, {window.label}…\n")
+        target = find_target(deps, cause_id, window, track_id=track_id)
+        if target is None and stopped is None:
+            out.write(f"No failures of cause {cause_id} in the last {label}; nothing to replay.\n")
+            return EXIT_OK
+        if stopped is not None:
+            left = stopped.total - stopped.handled
+            plan = (
+                f"Continue the replay of {stopped.label}: {left:,} of {stopped.total:,} "
+                f"{stopped.kind}s not sent yet ({stopped.accounts:,} accounts; stopped: "
+                f"{stopped.error or 'no answer'})."
+            )
+        else:
+            assert target is not None
+            plan = (
+                f"Resend {len(target.ids):,} {target.group.cause.kind}s of cause {cause_id}: "
+                f"{target.group.label} ({target.group.account_count:,} accounts, "
+                f"last {label})."
+            )
+            if target.already:
+                plan += f" {target.already:,} already resent by an earlier replay are skipped."
+            if target.unresolved:
+                plan += f" {target.unresolved:,} have no resend ID and are skipped."
+            if not target.ids:
+                out.write(plan + " Nothing to send.\n")
+                return EXIT_OK
+        out.write(plan + "\n")
+        out.flush()
+        if not args.yes:
+            if not sys.stdin.isatty():
+                err.write("Refusing to replay without confirmation: pass --yes in scripts.\n")
+                return EXIT_USAGE
+            if input("Send them through Zuora? [y/N] ").strip().lower() not in ("y", "yes"):
+                err.write("Nothing was resent.\n")
+                return EXIT_OK
+        if target is None:  # a stopped replay whose failures Zuora no longer lists
+            target_replay = deps.store.replay(stopped.replay_key) if stopped else None
+            assert target_replay is not None
+            claim = deps.store.claim_replay(
+                _resume_request(target_replay, deps.now()),
+                owner=f"cli:{worker_name()}",
+                lease=timedelta(seconds=deps.settings.resend.resend_lease),
+                reply_url=target_replay.reply_url,
+            )
+        else:
+            claim = claim_replay(
+                deps,
+                target,
+                team_id="cli",
+                user_id=args.user,
+                track_id=track_id,
+                reply_url=None,
+                owner=f"cli:{worker_name()}",
+            )
+        if not claim.won:
+            err.write(f"{_replay_busy_line(claim.replay)}\n")
+            return EXIT_PARTIAL
+        bar = ReplayBar(err, enabled=err.isatty() or args.progress)
+        bar.draw(claim.replay)
+        done = drive_replay(deps, claim.replay, owner=f"cli:{worker_name()}", progress=bar.draw)
+        bar.done()
+        _print_replay(out, done)
+        if done.state == "stopped":
+            return EXIT_ZUORA
+        return EXIT_OK if done.sent + done.in_progress == done.total else EXIT_PARTIAL
+    finally:
+        deps.close()
+
+
+class ReplayBar:
+    """Replay progress on stderr: a bar redrawn in place on a terminal, one line per chunk otherwise."""
+
+    def __init__(self, stream: IO[str], *, enabled: bool) -> None:
+        self._stream = stream
+        self._tty = enabled
+
+    def draw(self, replay: Replay) -> None:
+        """Show how far the replay got."""
+        done, total = replay.handled, replay.total
+        if self._tty:
+            filled = 30 * done // max(1, total)
+            bar = "#" * filled + "." * (30 - filled)
+            self._stream.write(f"\rResending [{bar}] {done:,} of {total:,}")
+        else:
+            self._stream.write(
+                f"resent {done} of {total} ({replay.chunks_done} of {replay.chunk_count} requests)\n"
+            )
+        self._stream.flush()
+
+    def done(self) -> None:
+        """End the bar's line."""
+        if self._tty:
+            self._stream.write("\n")
+            self._stream.flush()
+
+
+def _resume_request(replay: Replay, now: datetime) -> ReplayRequest:
+    """The request that resumes a stopped replay (its stored ids and window are kept)."""
+    return ReplayRequest(
+        replay_key=replay.replay_key,
+        cause_id=replay.cause_id,
+        kind=replay.kind,
+        label=replay.label,
+        window_start=replay.window_start,
+        window_end=replay.window_end,
+        window_label=replay.window_label,
+        team_id=replay.team_id,
+        user_id=replay.user_id,
+        requested_at=now,
+        track_id=replay.track_id,
+        ids=replay.ids,
+        accounts=replay.accounts,
+        chunk_size=replay.chunk_size,
+    )
+
+
+def _replay_busy_line(replay: Replay) -> str:
+    when = replay.requested_at.strftime("%Y-%m-%d %H:%M UTC")
+    if replay.state == "running":
+        return (
+            f"Replay in progress, started by {replay.user_id} at {when}: "
+            f"{replay.handled:,} of {replay.total:,}. Nothing will be sent twice."
+        )
+    return (
+        f"Already replayed by {replay.user_id} at {when}: {replay.sent:,} of "
+        f"{replay.total:,} resent. Nothing was sent twice."
+    )
+
+
+def _print_replay(out: IO[str], replay: Replay) -> None:
+    out.write(f"{replay.sent:,} of {replay.total:,} {replay.kind}s resent ({replay.label})\n")
+    for reason, count in sorted(replay.refused.items(), key=lambda item: -item[1]):
+        code, _, message = reason.partition("\t")
+        out.write(f"  REFUSED {count:,} × {code}: {message}\n")
+    if replay.in_progress:
+        out.write(f"  {replay.in_progress:,} already done or in progress at Zuora (409)\n")
+    if replay.state == "stopped":
+        left = replay.total - replay.handled
+        out.write(
+            f"  {left:,} not sent yet: {replay.error}\n"
+            f"  Run `zuora-ops replay {replay.cause_id}` again to continue.\n"
+        )
+
+
 def cmd_demo(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     """Start sandbox Zuora, the real bot and the Slack playground on 127.0.0.1 until Ctrl-C."""
     from bot.log_config import configure_logging
     from bot.sandbox.playground import Playground
     from bot.sandbox.stack import SandboxStack
+    from bot.sandbox.tenant import build_tenant
 
     configure_logging("WARNING" if not args.verbose else "INFO")
     with tempfile.TemporaryDirectory(prefix="zuora-ops-demo-") as workdir:
-        stack = SandboxStack(Path(workdir), audit_channel="C0AUDIT01", bot_port=args.bot_port)
+        # The sandbox tenant has an outage in it (an endpoint down, a bouncing mail domain).
+        tenant = build_tenant(seed=7, now=time_now(), outage=True)
+        stack = SandboxStack(
+            Path(workdir), tenant=tenant, audit_channel="C0AUDIT01", bot_port=args.bot_port
+        )
         with stack, Playground.for_stack(stack, port=args.port) as playground:
             zuora = stack.zuora
             out.write(
@@ -193,6 +514,7 @@ def cmd_demo(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
                 f"    client secret:   {zuora.client_secret}\n"
                 f"  Store (SQLite):    {workdir}/zuora-ops.db\n\n"
                 "Open the playground and type:  /zuora failures A00000001 7d\n"
+                "               or, for the sandbox's outage:  /zuora outages\n"
                 "Press Ctrl-C to stop.\n"
             )
             out.flush()
@@ -250,12 +572,16 @@ def _print_resend(out: IO[str], result: ResendResult, *, as_json: bool) -> None:
         out.write(f"  FAILED {history_id}: {failure.code} — {failure.message}\n")
 
 
-def _table(out: IO[str], title: str, headers: list[str], rows: list[list[str]]) -> None:
+def _table(
+    out: IO[str], title: str, headers: list[str], rows: list[list[str]], *, width: int = 48
+) -> None:
     out.write(f"{title} ({len(rows)})\n")
     if not rows:
         out.write("  none\n\n")
         return
-    cut = [[cell if len(cell) <= 48 else cell[:47] + "…" for cell in row] for row in rows]
+    cut = [
+        [cell if len(cell) <= width else cell[: width - 1] + "…" for cell in row] for row in rows
+    ]
     widths = [max(len(h), *(len(r[i]) for r in cut)) for i, h in enumerate(headers)]
     out.write("  " + "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + "\n")
     for row in cut:
@@ -278,12 +604,24 @@ def build_parser() -> argparse.ArgumentParser:
     failures.add_argument("--json", action="store_true")
     failures.add_argument("--progress", action="store_true", help="show progress when piped")
     failures.set_defaults(run=cmd_failures)
+    outages = sub.add_parser("outages", help="the tenant's failures grouped by cause")
+    outages.add_argument("--window", default="24h", help="5m … 7d (default 24h)")
+    outages.add_argument("--json", action="store_true")
+    outages.add_argument("--progress", action="store_true", help="draw the bar when piped")
+    outages.set_defaults(run=cmd_outages)
     resend = sub.add_parser("resend", help="resend email (or callout) history ids")
     resend.add_argument("ids", nargs="+")
     resend.add_argument("--kind", choices=("email", "callout"), default="email")
     resend.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     resend.add_argument("--json", action="store_true")
     resend.set_defaults(run=cmd_resend)
+    replay = sub.add_parser("replay", help="resend every failure of one outage cause")
+    replay.add_argument("cause_id", help="the cause's id, as `outages` lists it")
+    replay.add_argument("--window", default="24h", help="1h … 30d (default 24h)")
+    replay.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    replay.add_argument("--progress", action="store_true", help="draw the bar when piped")
+    replay.add_argument("--user", default="cli", help="who to name in the audit trail")
+    replay.set_defaults(run=cmd_replay)
     digest = sub.add_parser("digest", help="what the daily digests would post")
     digest.add_argument("--dry-run", action="store_true")
     digest.add_argument("--channel", help="only this channel ID")

@@ -22,6 +22,7 @@ from types import FrameType
 from typing import Protocol
 
 from bot.deps import Deps
+from bot.store import Replay
 
 logger = logging.getLogger(__name__)
 
@@ -112,6 +113,7 @@ def run_clock(
 
 def run_redriver(deps: Deps, stop: threading.Event) -> None:
     """Until `stop`: every half resend lease, finish resends whose worker's lease ran out."""
+    from bot.replay import redrive_stale_replays
     from bot.resend import redrive_stale_resends
 
     interval = max(0.5, deps.settings.resend.resend_lease / 2)
@@ -120,8 +122,19 @@ def run_redriver(deps: Deps, stop: threading.Event) -> None:
             finished = redrive_stale_resends(deps)
             if finished:
                 logger.info("re-drove %d unfinished resend(s)", finished)
+            replays = redrive_stale_replays(deps, on_done=lambda r: show_replay_summary(deps, r))
+            if replays:
+                logger.info("re-drove %d unfinished outage replay(s)", replays)
         except Exception:  # the store may be briefly down: try again next round
             logger.exception("re-driving resends failed; trying again in %.0f s", interval)
+
+
+def show_replay_summary(deps: Deps, replay: Replay) -> None:
+    """Put a re-driven replay's summary on the card that started it (its click's response_url)."""
+    from bot.blocks import build_replay_summary
+
+    if replay.reply_url and replay.state != "running":
+        deps.responder.send(replay.reply_url, build_replay_summary(replay), replace_original=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -24,7 +24,8 @@ MAX_WINDOW = timedelta(days=30)
 MIN_WINDOW = timedelta(minutes=5)
 DEFAULT_WINDOW = "24h"
 MAX_DIGEST_ACCOUNTS = 20
-SUBCOMMANDS = ("help", "failures", "resend", "status", "audit", "digest", "alerts")
+SUBCOMMANDS = ("help", "failures", "outages", "resend", "status", "audit", "digest", "alerts")
+MAX_OUTAGE_WINDOW = timedelta(days=7)
 DIGEST_SUBCOMMANDS = ("subscribe", "list", "unsubscribe", "preview")
 ALERT_SUBCOMMANDS = ("subscribe", "list", "unsubscribe")
 DEFAULT_ALERT_THRESHOLD = 10
@@ -61,6 +62,14 @@ class FailuresCommand:
     """`/zuora failures <account> [window]`: an account's failed notifications in the last window."""
 
     account: str
+    window: timedelta
+    label: str
+
+
+@dataclass(frozen=True)
+class OutagesCommand:
+    """`/zuora outages [window]`: the tenant's failures in the last window, grouped by cause."""
+
     window: timedelta
     label: str
 
@@ -143,6 +152,7 @@ AlertCommand = AlertSubscribeCommand | AlertListCommand | AlertUnsubscribeComman
 Command = (
     HelpCommand
     | FailuresCommand
+    | OutagesCommand
     | ResendCommand
     | StatusCommand
     | AuditCommand
@@ -169,6 +179,8 @@ def parse_zuora_command(text: str, *, default_time: tuple[int, int] = (9, 0)) ->
         return HelpCommand()
     if name == "failures":
         return _failures(args)
+    if name in ("outages", "outage"):
+        return _outages(args)
     if name == "resend":
         return _resend(args)
     if name == "status":
@@ -234,6 +246,34 @@ def _failures(args: list[str]) -> FailuresCommand:
     account = parse_account(account_text)
     window, label = parse_window(window_text)
     return FailuresCommand(account=account, window=window, label=label)
+
+
+def parse_outage_window(text: str) -> tuple[timedelta, str]:
+    """Read an outages window (`90m` … `7d`, default `24h`) into its length and label."""
+    match = _WINDOW.match(text)
+    if not match:
+        raise UsageError(
+            f"{echo(text)} is not a time window. Use minutes, hours or days, e.g. `90m`, `24h` "
+            "(the default) or `7d` (at most): `/zuora outages 6h`."
+        )
+    amount, unit = int(match.group(1)), match.group(2).lower()
+    if timedelta(**{_UNIT_NAMES[unit]: amount}) > MAX_OUTAGE_WINDOW:
+        raise UsageError(
+            f"The window {echo(text)} is too large for `outages`: the maximum is 7 days (`7d` or "
+            "`168h`), because the scan reads every failure of the whole tenant. For one account's "
+            "longer history use `/zuora failures <account> 30d`."
+        )
+    return parse_window(text)
+
+
+def _outages(args: list[str]) -> OutagesCommand:
+    if len(args) > 1:
+        raise UsageError(
+            "Too many words after `outages`. Use `/zuora outages [window]`, e.g. "
+            "`/zuora outages` (last 24h) or `/zuora outages 6h`."
+        )
+    window, label = parse_outage_window(args[0] if args else DEFAULT_WINDOW)
+    return OutagesCommand(window=window, label=label)
 
 
 def _resend(args: list[str]) -> ResendCommand:

@@ -35,6 +35,7 @@ from bot.zuora.dataquery import (
     UTC_TIME_LABEL,
     columns_from_show,
     ids_query,
+    ids_query_accounts,
     match_columns,
     parse_utc,
     sample_row_query,
@@ -80,6 +81,7 @@ class Candidate:
     id: str
     at: datetime | None
     fields: Mapping[str, str]
+    account: str = ""  # the row's AccountId, lower-cased (a replay matches per account)
 
 
 @dataclass(frozen=True)
@@ -181,6 +183,7 @@ def index_rows(
                 id=raw_id,
                 at=parse_utc(row.get(UTC_TIME_LABEL)),
                 fields={name: normalise(row.get(name)) for name in used},
+                account=normalise(row.get("accountid")),
             )
         )
     return HistoryIds(kind=kind, candidates=tuple(candidates), columns=used, rows=len(rows))
@@ -297,6 +300,11 @@ class _Entry:
 class _Schema:
     learned: float
     schema: TableSchema
+
+
+GROUP_QUERY_ACCOUNTS = (
+    500  # accounts per `AccountId IN (...)` query of a replay (one job for most outages)
+)
 
 
 class HistoryIdResolver:
@@ -588,6 +596,67 @@ class HistoryIdResolver:
             track_id,
         )
         return found
+
+    def resolve_records(
+        self,
+        kind: NotificationKind,
+        records: Sequence[EmailHistory | CalloutHistory],
+        window: TimeWindow,
+        *,
+        track_id: str,
+    ) -> list[str | None]:
+        """Resend IDs for records of many accounts (an outage replay), in the records' order.
+
+        One Data Query job per GROUP_QUERY_ACCOUNTS accounts (`AccountId IN (...)`), run on the
+        caller's thread; each record is matched by the same strict `match_records` as a card.
+        Records without an account (tenant events) cannot be looked up and stay None.
+        """
+        by_account: dict[str, list[int]] = {}
+        for index, record in enumerate(records):
+            account = record.account_id
+            if account and is_history_id(account):
+                by_account.setdefault(account.lower(), []).append(index)
+        out: list[str | None] = [None] * len(records)
+        if not by_account or self.mode == "rest":
+            return out
+        table = TABLES[kind]
+        schema = self.schema(table, track_id=track_id)
+        accounts = sorted(by_account)
+        candidates: list[Candidate] = []
+        rows = 0
+        used: tuple[str, ...] = ()
+        for start in range(0, len(accounts), GROUP_QUERY_ACCOUNTS):
+            part = accounts[start : start + GROUP_QUERY_ACCOUNTS]
+            query = ids_query_accounts(table, part, window, schema.columns, pad=self.tolerance)
+            found = index_rows(
+                kind, self._client.run_query(query, track_id=track_id), schema.columns
+            )
+            candidates.extend(found.candidates)
+            rows += found.rows
+            used = found.columns
+        per_account: dict[str, list[Candidate]] = {}
+        for candidate in candidates:
+            per_account.setdefault(candidate.account, []).append(candidate)
+        for account, indexes in by_account.items():
+            found = HistoryIds(
+                kind=kind,
+                candidates=tuple(per_account.get(account, ())),
+                columns=used,
+                rows=rows,
+            )
+            mine = [records[i] for i in indexes]
+            matches = match_records(mine, found, tolerance=self.tolerance)
+            for index, match in zip(indexes, matches, strict=True):
+                out[index] = match.id
+        logger.info(
+            "Resolved %d of %d %s IDs for a replay from %d accounts (track %s)",
+            sum(1 for i in out if i),
+            len(records),
+            kind,
+            len(accounts),
+            track_id,
+        )
+        return out
 
 
 def gather(

@@ -13,12 +13,16 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from time import monotonic
 
 from bot.explain import explain
 from bot.failures import AccountFailures
 from bot.history_ids import HistoryIdResolver, HistoryIds, IdSourceStatus, describe_failure
 from bot.ids import CardRef
-from bot.zuora.client import ZuoraClient
+from bot.outage_scan import scan_outages
+from bot.outages import OutageScan
+from bot.zuora.cache import ReadCache
+from bot.zuora.client import ChunkDone, ZuoraClient
 from bot.zuora.errors import ZuoraError
 from bot.zuora.models import (
     Account,
@@ -31,6 +35,7 @@ from bot.zuora.models import (
 
 logger = logging.getLogger(__name__)
 
+OUTAGE_SCAN_TTL = 600.0  # seconds a tenant-wide scan of one fixed window is reused (paging, replay)
 STATUS_QUERY_WAIT = 20.0  # seconds /zuora status waits for SHOW COLUMNS before it says so
 
 
@@ -63,6 +68,7 @@ class NotificationService:
         self._now = now
         self._ids = ids if ids is not None else HistoryIdResolver(client)
         self._id_wait = client.settings.id_wait if id_wait is None else id_wait
+        self._outage_scans = ReadCache(ttl=OUTAGE_SCAN_TTL, maxsize=4, timer=monotonic)
 
     def close(self) -> None:
         """Stop ID lookups and close the Zuora client."""
@@ -200,6 +206,24 @@ class NotificationService:
         """Every failed email of the tenant in `window`, streamed (the digest's input)."""
         return self._client.iter_failed_emails(window, track_id=track_id)
 
+    def iter_failed_history(
+        self, window: TimeWindow, *, track_id: str, callouts: bool = True, emails: bool = True
+    ) -> Iterator[CalloutHistory | EmailHistory]:
+        """The tenant's failed callouts and emails in `window` in one concurrent scan (outages)."""
+        return self._client.iter_failed_history(
+            window, track_id=track_id, callouts=callouts, emails=emails
+        )
+
+    def outages(self, window: TimeWindow, *, track_id: str, fresh: bool = False) -> OutageScan:
+        """The tenant's failures in `window` grouped by cause; the same fixed window's scan is
+        reused for OUTAGE_SCAN_TTL seconds (an outages card's paging, a replay), unless `fresh`."""
+        key = ("outages", window.start, window.end)
+        if fresh:
+            self._outage_scans.discard(key)
+        return self._outage_scans.get_or_compute(
+            key, lambda: scan_outages(self, window, track_id=track_id)
+        )
+
     def callout_detail(
         self, card: CardRef, *, created_at: datetime, event_id: str | None, track_id: str
     ) -> tuple[Account, CalloutHistory | None]:
@@ -217,15 +241,30 @@ class NotificationService:
         *,
         idempotency_key: str,
         track_id: str,
+        on_chunk: ChunkDone | None = None,
     ) -> ResendResult:
-        """Resend history ids through Zuora; the key makes a repeated request a no-op."""
+        """Resend history ids through Zuora; the key makes a repeated request a no-op.
+
+        `on_chunk(done, total)` is called after each request of at most 1,000 ids.
+        """
         if kind == "email":
             return self._client.resend_emails(
-                list(ids), idempotency_key=idempotency_key, track_id=track_id
+                list(ids), idempotency_key=idempotency_key, track_id=track_id, on_chunk=on_chunk
             )
         return self._client.resend_callouts(
-            list(ids), idempotency_key=idempotency_key, track_id=track_id
+            list(ids), idempotency_key=idempotency_key, track_id=track_id, on_chunk=on_chunk
         )
+
+    def resolve_ids(
+        self,
+        kind: NotificationKind,
+        records: Sequence[EmailHistory | CalloutHistory],
+        window: TimeWindow,
+        *,
+        track_id: str,
+    ) -> list[str | None]:
+        """Resend IDs for tenant-wide records listed without one (Data Query, per 500 accounts)."""
+        return self._ids.resolve_records(kind, records, window, track_id=track_id)
 
     def id_source(self, *, track_id: str) -> IdSourceStatus:
         """The resend-ID source and the Data Query columns, relearned now (for /zuora status)."""

@@ -1,44 +1,68 @@
 """Run a tenant-wide outage scan: every failed callout and email of a window, folded by cause.
 
-Both history lists stream through the Zuora client's bounded, adaptive concurrency (pages are fetched
-ahead in parallel, records are folded as they arrive), so memory stays at one group per cause.
+Both history lists stream through ONE scan of the Zuora client's bounded, adaptive concurrency
+(pages of both kinds are fetched ahead in parallel, records are folded as they arrive), so the
+emails do not wait for the callouts' last page and memory stays at one group per cause.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Literal
+import time
+from collections.abc import Callable, Iterator
+from typing import Literal, Protocol
 
-from bot.notifications import NotificationService
 from bot.outages import OutageScan
-from bot.zuora.models import TimeWindow
+from bot.zuora.models import CalloutHistory, EmailHistory, TimeWindow
 
 logger = logging.getLogger(__name__)
 
 ScanKinds = Literal["callouts", "emails", "all"]
+OnRecord = Callable[[OutageScan, CalloutHistory | EmailHistory], None]
+
+
+class HistorySource(Protocol):
+    """What a scan reads: the NotificationService, or a ZuoraClient (the CLI)."""
+
+    def iter_failed_history(
+        self, window: TimeWindow, *, track_id: str, callouts: bool = True, emails: bool = True
+    ) -> Iterator[CalloutHistory | EmailHistory]: ...
 
 
 def scan_outages(
-    service: NotificationService,
+    service: HistorySource,
     window: TimeWindow,
     *,
     track_id: str,
     kinds: ScanKinds = "all",
+    on_record: OnRecord | None = None,
 ) -> OutageScan:
-    """Fold the tenant's failures in `window` into an OutageScan (callouts, then emails)."""
+    """Fold the tenant's failures in `window` into an OutageScan (both kinds in one scan).
+
+    `on_record` is called after each record is counted (a progress display; keep it cheap).
+    """
+    started = time.monotonic()
     scan = OutageScan()
-    if kinds in ("callouts", "all"):
-        for callout in service.iter_failed_callouts(window, track_id=track_id):
-            scan.add_callout(callout)
-    if kinds in ("emails", "all"):
-        for email in service.iter_failed_emails(window, track_id=track_id):
-            scan.add_email(email)
+    records = service.iter_failed_history(
+        window,
+        track_id=track_id,
+        callouts=kinds in ("callouts", "all"),
+        emails=kinds in ("emails", "all"),
+    )
+    for record in records:
+        if isinstance(record, CalloutHistory):
+            scan.add_callout(record)
+        else:
+            scan.add_email(record)
+        if on_record is not None:
+            on_record(scan, record)
     logger.info(
-        "outage scan %s: %d callouts, %d emails, %d causes (track %s)",
+        "outage scan %s: %d callouts, %d emails, %d causes in %.1fs (track %s)",
         window.label,
         scan.callouts,
         scan.emails,
         len(scan.groups()),
+        time.monotonic() - started,
         track_id,
     )
     return scan

@@ -57,6 +57,7 @@ logger = logging.getLogger(__name__)
 ResendKind = Literal["email", "callout"]
 ResendStatus = Literal["requested", "succeeded", "partial", "failed", "error"]
 ResendJobState = Literal["claimed", "answered", "done"]
+ReplayState = Literal["running", "stopped", "done"]
 DigestKind = Literal["callouts", "emails", "all"]
 DigestRunStatus = Literal["claimed", "posting", "posted", "skipped", "failed", "unconfirmed"]
 DigestFinishStatus = Literal["posted", "skipped", "failed", "unconfirmed"]
@@ -70,6 +71,7 @@ RESEND_STATUSES: Final[tuple[ResendStatus, ...]] = (
     "error",
 )
 RESEND_JOB_STATES: Final[tuple[ResendJobState, ...]] = ("claimed", "answered", "done")
+REPLAY_STATES: Final[tuple[ReplayState, ...]] = ("running", "stopped", "done")
 #: Audit statuses after which the same click is handled for good; after 'failed' or 'error' a click
 #: may try again as a new attempt with a new Idempotency-Key (Zuora replays a stored failure 24 h).
 HANDLED_STATUSES: Final = frozenset({"succeeded", "partial"})
@@ -370,6 +372,51 @@ alert_incidents = Table(
 )
 
 
+# An outage replay ("Resend all N" for one cause and window) as durable work. One row per
+# (cause, window): the ids are frozen when it is claimed, so every worker and every re-drive cuts
+# the same chunks and sends each with the same derived Idempotency-Key. `chunks_done` and the
+# outcome counters advance together in one transaction per chunk; each chunk's request and outcome
+# is also one resend_audit row. State: running (under a lease) -> done, or stopped (Zuora refused
+# or was unreachable; a new click or `zuora-ops replay` continues from `chunks_done`).
+outage_replays = Table(
+    "outage_replays",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("replay_key", String(255), nullable=False),
+    Column("cause_id", String(16), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("label", Text, nullable=False),
+    Column("window_start", UtcDateTime(), nullable=False),
+    Column("window_end", UtcDateTime(), nullable=False),
+    Column("window_label", String(16), nullable=False),
+    Column("team_id", String(64), nullable=False),
+    Column("user_id", String(64), nullable=False),
+    Column("requested_at", UtcDateTime(), nullable=False),
+    Column("track_id", String(255), nullable=False),
+    Column("ids", Text, nullable=False),
+    Column("total", Integer, nullable=False),
+    Column("accounts", Integer, nullable=False),
+    Column("chunk_size", Integer, nullable=False),
+    Column("chunks_done", Integer, nullable=False),
+    Column("chunk_attempt", Integer, nullable=False),
+    Column("sent", Integer, nullable=False),
+    Column("in_progress", Integer, nullable=False),
+    Column("not_sent", Integer, nullable=False),
+    Column("refused", Text, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("error", Text, nullable=True),
+    Column("lease_owner", String(255), nullable=True),
+    Column("lease_until", UtcDateTime(), nullable=True),
+    Column("reply_url", Text, nullable=True),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    Column("finished_at", UtcDateTime(), nullable=True),
+    UniqueConstraint("replay_key", name="uq_outage_replays_key"),
+    CheckConstraint("kind IN ('email', 'callout')", name="ck_outage_replays_kind"),
+    CheckConstraint("state IN ('running', 'stopped', 'done')", name="ck_outage_replays_state"),
+    Index("ix_outage_replays_state_lease", "state", "lease_until"),
+)
+
+
 # --- Migrations ---
 
 
@@ -437,6 +484,11 @@ def _migration_4_alerts(conn: Connection) -> None:
     metadata.create_all(conn, tables=[alert_subscriptions, alert_incidents], checkfirst=False)
 
 
+def _migration_5_outage_replays(conn: Connection) -> None:
+    """Create outage_replays: "Resend all N" of one cause as chunked, leased, resumable work."""
+    metadata.create_all(conn, tables=[outage_replays], checkfirst=False)
+
+
 MIGRATIONS: Final[tuple[Migration, ...]] = (
     Migration(
         1,
@@ -450,6 +502,7 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
     ),
     Migration(3, "create resend_jobs", _migration_3_resend_jobs),
     Migration(4, "create alert_subscriptions, alert_incidents", _migration_4_alerts),
+    Migration(5, "create outage_replays", _migration_5_outage_replays),
 )
 
 
@@ -522,6 +575,98 @@ class ResendClaim:
 
     won: bool
     job: ResendJob
+
+
+@dataclass(frozen=True)
+class ReplayRequest:
+    """An outage replay about to start: the cause, its fixed window and the ids frozen for it."""
+
+    replay_key: str
+    cause_id: str
+    kind: ResendKind
+    label: str
+    window_start: datetime
+    window_end: datetime
+    window_label: str
+    team_id: str
+    user_id: str
+    requested_at: datetime
+    track_id: str
+    ids: tuple[str, ...]
+    accounts: int
+    chunk_size: int = 1000
+
+
+@dataclass(frozen=True)
+class Replay:
+    """One outage replay as stored: its frozen ids, how far it got and what Zuora said so far."""
+
+    id: int
+    replay_key: str
+    cause_id: str
+    kind: ResendKind
+    label: str
+    window_start: datetime
+    window_end: datetime
+    window_label: str
+    team_id: str
+    user_id: str
+    requested_at: datetime
+    track_id: str
+    ids: tuple[str, ...]
+    accounts: int
+    chunk_size: int
+    chunks_done: int
+    chunk_attempt: int
+    sent: int
+    in_progress: int
+    not_sent: int
+    refused: Mapping[str, int]  # "code\tmessage" -> ids Zuora refused for that reason
+    state: ReplayState
+    error: str | None
+    lease_owner: str | None
+    lease_until: datetime | None
+    reply_url: str | None
+    updated_at: datetime
+    finished_at: datetime | None
+
+    @property
+    def total(self) -> int:
+        """How many ids the replay resends."""
+        return len(self.ids)
+
+    @property
+    def chunk_count(self) -> int:
+        """How many requests of at most chunk_size ids the replay needs."""
+        return -(-len(self.ids) // self.chunk_size)
+
+    @property
+    def handled(self) -> int:
+        """Ids whose chunk has an outcome (sent, refused, in progress or not sent)."""
+        return min(len(self.ids), self.chunks_done * self.chunk_size)
+
+    def chunk(self, index: int) -> tuple[str, ...]:
+        """The ids of chunk `index` (the same cut on every worker)."""
+        return self.ids[index * self.chunk_size : (index + 1) * self.chunk_size]
+
+
+@dataclass(frozen=True)
+class ReplayClaim:
+    """The answer to a replay click: this caller drives it (`won`), or someone else has it."""
+
+    won: bool
+    replay: Replay
+    resumed: bool = False
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    """What one chunk added to a replay's counters."""
+
+    sent: int = 0
+    in_progress: int = 0
+    not_sent: int = 0
+    refused: Mapping[str, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -1185,6 +1330,362 @@ class Store:
             ),
         )
 
+    # --- outage replays ---
+
+    def claim_replay(
+        self, request: ReplayRequest, *, owner: str, lease: timedelta, reply_url: str | None
+    ) -> ReplayClaim:
+        """Start (or resume a stopped) replay for ``request.replay_key``; one caller wins.
+
+        A running or done replay is returned as it is (won=False). A stopped one is taken over by
+        this caller, keeping its frozen ids and progress (resumed=True). Racing first clicks are
+        decided by the unique replay_key.
+        """
+        now = _require_aware(request.requested_at, "requested_at")
+        _check_literal(request.kind, RESEND_KINDS, "kind")
+        if request.chunk_size < 1:
+            raise ValueError("chunk_size must be positive")
+        try:
+            with self._transaction("claim_replay") as conn:
+                existing = self._replay_by_key(conn, request.replay_key)
+                if existing is not None:
+                    if existing.state != "stopped":
+                        return ReplayClaim(False, existing)
+                    taken = _rowcount(
+                        conn,
+                        update(outage_replays)
+                        .where(
+                            outage_replays.c.id == existing.id,
+                            outage_replays.c.state == "stopped",
+                        )
+                        .values(
+                            state="running",
+                            error=None,
+                            lease_owner=owner,
+                            lease_until=now + lease,
+                            reply_url=reply_url,
+                            updated_at=now,
+                        ),
+                    )
+                    replay = self._replay_by_key(conn, request.replay_key)
+                    assert replay is not None
+                    return ReplayClaim(taken == 1, replay, resumed=taken == 1)
+                conn.execute(
+                    insert(outage_replays).values(
+                        replay_key=request.replay_key,
+                        cause_id=request.cause_id,
+                        kind=request.kind,
+                        label=request.label,
+                        window_start=request.window_start,
+                        window_end=request.window_end,
+                        window_label=request.window_label,
+                        team_id=request.team_id,
+                        user_id=request.user_id,
+                        requested_at=now,
+                        track_id=request.track_id,
+                        ids=_dumps(list(request.ids)),
+                        total=len(request.ids),
+                        accounts=request.accounts,
+                        chunk_size=request.chunk_size,
+                        chunks_done=0,
+                        chunk_attempt=1,
+                        sent=0,
+                        in_progress=0,
+                        not_sent=0,
+                        refused=_dumps({}),
+                        state="running",
+                        lease_owner=owner,
+                        lease_until=now + lease,
+                        reply_url=reply_url,
+                        updated_at=now,
+                    )
+                )
+                replay = self._replay_by_key(conn, request.replay_key)
+        except sa_exc.IntegrityError:
+            # Another worker inserted this replay between our read and our insert: theirs stands.
+            theirs = self.replay(request.replay_key)
+            if theirs is None:
+                raise
+            return ReplayClaim(False, theirs)
+        assert replay is not None
+        return ReplayClaim(True, replay)
+
+    def replay(self, replay_key: str) -> Replay | None:
+        """The replay stored under a key, if any."""
+        with self._transaction("replay", read_only=True) as conn:
+            return self._replay_by_key(conn, replay_key)
+
+    def replays_for_cause(self, cause_id: str, *, limit: int = 5) -> list[Replay]:
+        """The cause's replays (any window), newest first."""
+        stmt = (
+            select(outage_replays.c.replay_key)
+            .where(outage_replays.c.cause_id == cause_id)
+            .order_by(outage_replays.c.requested_at.desc(), outage_replays.c.id.desc())
+            .limit(limit)
+        )
+        with self._transaction("replays_for_cause", read_only=True) as conn:
+            keys = list(conn.scalars(stmt))
+            found = [self._replay_by_key(conn, key) for key in keys]
+        return [r for r in found if r is not None]
+
+    def replayed_ids(self, key_prefix: str) -> set[str]:
+        """Ids that audit rows under ``key_prefix`` (a cause's replays) resent or left in Zuora's hands."""
+        if not key_prefix or any(ch in key_prefix for ch in "%_\\"):
+            raise ValueError("key prefix must be plain text")
+        stmt = select(resend_audit.c.outcome).where(
+            resend_audit.c.dedup_key.like(f"{key_prefix}%"),
+            resend_audit.c.status.in_(("succeeded", "partial")),
+        )
+        done: set[str] = set()
+        with self._transaction("replayed_ids", read_only=True) as conn:
+            for text in conn.scalars(stmt):
+                done.update(k for k, v in _outcome_from_json(text).items() if v.ok)
+        return done
+
+    def begin_replay_chunk(
+        self, replay_id: int, *, owner: str, index: int, request: ResendRequest
+    ) -> ResendAuditEntry | None:
+        """The audit row of chunk ``index``, written ('requested') before Zuora is called.
+
+        A re-driver finds the row its predecessor wrote (same dedup key) instead of adding one.
+        None when ``owner`` no longer holds the replay or the chunk is already counted.
+        """
+        with self._transaction("begin_replay_chunk") as conn:
+            held = conn.execute(
+                select(outage_replays.c.id).where(
+                    outage_replays.c.id == replay_id,
+                    outage_replays.c.lease_owner == owner,
+                    outage_replays.c.state == "running",
+                    outage_replays.c.chunks_done == index,
+                )
+            ).first()
+            if held is None:
+                return None
+            audit_id = conn.scalar(
+                select(resend_audit.c.id)
+                .where(resend_audit.c.dedup_key == request.dedup_key)
+                .order_by(resend_audit.c.id)
+                .limit(1)
+            )
+            if audit_id is None:
+                audit_id = self._insert_requested(conn, request)
+            return self._audit_entry(conn, int(audit_id))
+
+    def finish_replay_chunk(
+        self,
+        replay_id: int,
+        *,
+        owner: str,
+        index: int,
+        audit_id: int,
+        status: ResendStatus,
+        outcome: Mapping[str, IdOutcome],
+        counts: ChunkResult,
+        now: datetime,
+    ) -> bool:
+        """Record a chunk's outcome on its audit row and count it on the replay, atomically.
+
+        False (and nothing written) when ``owner`` lost the replay or the chunk was counted.
+        """
+        now = _require_aware(now, "now")
+        with self._transaction("finish_replay_chunk") as conn:
+            row = conn.execute(
+                select(outage_replays.c.refused).where(
+                    outage_replays.c.id == replay_id,
+                    outage_replays.c.lease_owner == owner,
+                    outage_replays.c.state == "running",
+                    outage_replays.c.chunks_done == index,
+                )
+            ).first()
+            if row is None:
+                return False
+            refused = {str(k): int(v) for k, v in json.loads(row.refused).items()}
+            for reason, count in (counts.refused or {}).items():
+                refused[reason] = refused.get(reason, 0) + count
+            c = outage_replays.c
+            advanced = _rowcount(
+                conn,
+                update(outage_replays)
+                .where(c.id == replay_id, c.lease_owner == owner, c.chunks_done == index)
+                .values(
+                    chunks_done=c.chunks_done + 1,
+                    chunk_attempt=1,
+                    sent=c.sent + counts.sent,
+                    in_progress=c.in_progress + counts.in_progress,
+                    not_sent=c.not_sent + counts.not_sent,
+                    refused=_dumps(refused),
+                    updated_at=now,
+                ),
+            )
+            if advanced != 1:
+                return False
+            self._record_outcome(conn, audit_id, status, outcome, None, now)
+        return True
+
+    def stop_replay(
+        self,
+        replay_id: int,
+        *,
+        owner: str,
+        audit_id: int | None,
+        error: str,
+        new_key: bool,
+        now: datetime,
+    ) -> bool:
+        """Zuora gave no usable answer for the next chunk: record it and stop until asked again.
+
+        With ``new_key`` (Zuora answered with an error, which it may replay for the old key) the
+        chunk's next try uses the next attempt's key; otherwise (no answer: it may have arrived)
+        the same key, so Zuora can never send it twice.
+        """
+        now = _require_aware(now, "now")
+        c = outage_replays.c
+        with self._transaction("stop_replay") as conn:
+            stopped = _rowcount(
+                conn,
+                update(outage_replays)
+                .where(c.id == replay_id, c.lease_owner == owner, c.state == "running")
+                .values(
+                    state="stopped",
+                    error=error,
+                    chunk_attempt=c.chunk_attempt + (1 if new_key else 0),
+                    lease_owner=None,
+                    lease_until=None,
+                    updated_at=now,
+                ),
+            )
+            if stopped == 1 and audit_id is not None:
+                self._record_outcome(conn, audit_id, "error", {}, error, now)
+        return stopped == 1
+
+    def finish_replay(self, replay_id: int, *, owner: str, now: datetime) -> bool:
+        """Mark ``owner``'s replay done once every chunk is counted."""
+        now = _require_aware(now, "now")
+        c = outage_replays.c
+        stmt = (
+            update(outage_replays)
+            .where(c.id == replay_id, c.lease_owner == owner, c.state == "running")
+            .values(state="done", lease_until=None, updated_at=now, finished_at=now)
+        )
+        with self._transaction("finish_replay") as conn:
+            return _rowcount(conn, stmt) == 1
+
+    def renew_replay_lease(self, replay_id: int, *, owner: str, until: datetime) -> bool:
+        """Extend ``owner``'s lease on a running replay; False if someone else holds it now."""
+        c = outage_replays.c
+        stmt = (
+            update(outage_replays)
+            .where(c.id == replay_id, c.lease_owner == owner, c.state == "running")
+            .values(lease_until=_require_aware(until, "until"))
+        )
+        with self._transaction("renew_replay_lease") as conn:
+            return _rowcount(conn, stmt) == 1
+
+    def stale_replays(self, now: datetime, *, limit: int = 20) -> list[Replay]:
+        """Running replays whose lease ran out (their worker died), oldest first."""
+        c = outage_replays.c
+        stmt = (
+            select(c.replay_key)
+            .where(c.state == "running", c.lease_until <= _require_aware(now, "now"))
+            .order_by(c.updated_at)
+            .limit(limit)
+        )
+        with self._transaction("stale_replays", read_only=True) as conn:
+            keys = list(conn.scalars(stmt))
+            found = [self._replay_by_key(conn, key) for key in keys]
+        return [r for r in found if r is not None]
+
+    def take_stale_replay(
+        self, replay_id: int, *, owner: str, now: datetime, lease: timedelta
+    ) -> bool:
+        """Take over a running replay whose lease ran out (at most one taker wins)."""
+        now = _require_aware(now, "now")
+        c = outage_replays.c
+        stmt = (
+            update(outage_replays)
+            .where(c.id == replay_id, c.state == "running", c.lease_until <= now)
+            .values(lease_owner=owner, lease_until=now + lease, updated_at=now)
+        )
+        with self._transaction("take_stale_replay") as conn:
+            return _rowcount(conn, stmt) == 1
+
+    def _record_outcome(
+        self,
+        conn: Connection,
+        audit_id: int,
+        status: ResendStatus,
+        outcome: Mapping[str, IdOutcome],
+        error: str | None,
+        now: datetime,
+    ) -> None:
+        _check_literal(status, RESEND_STATUSES, "status")
+        payload = {
+            key: {"ok": value.ok, "code": value.code, "message": value.message}
+            for key, value in outcome.items()
+        }
+        conn.execute(
+            update(resend_audit)
+            .where(resend_audit.c.id == audit_id)
+            .values(status=status, outcome=_dumps(payload), error=error, finished_at=now)
+        )
+
+    def _audit_entry(self, conn: Connection, audit_id: int) -> ResendAuditEntry:
+        row = conn.execute(select(resend_audit).where(resend_audit.c.id == audit_id)).one()
+        return ResendAuditEntry(
+            id=row.id,
+            requested_at=row.requested_at,
+            team_id=row.team_id,
+            user_id=row.user_id,
+            account_key=row.account_key,
+            kind=_check_literal(row.kind, RESEND_KINDS, "kind"),
+            ids=tuple(json.loads(row.ids)),
+            track_id=row.track_id,
+            dedup_key=row.dedup_key,
+            status=_check_literal(row.status, RESEND_STATUSES, "status"),
+            outcome=_outcome_from_json(row.outcome),
+            error=row.error,
+            finished_at=row.finished_at,
+            audit_channel=row.audit_channel,
+            audit_ts=row.audit_ts,
+        )
+
+    def _replay_by_key(self, conn: Connection, replay_key: str) -> Replay | None:
+        row = conn.execute(
+            select(outage_replays).where(outage_replays.c.replay_key == replay_key)
+        ).first()
+        if row is None:
+            return None
+        return Replay(
+            id=row.id,
+            replay_key=row.replay_key,
+            cause_id=row.cause_id,
+            kind=_check_literal(row.kind, RESEND_KINDS, "kind"),
+            label=row.label,
+            window_start=row.window_start,
+            window_end=row.window_end,
+            window_label=row.window_label,
+            team_id=row.team_id,
+            user_id=row.user_id,
+            requested_at=row.requested_at,
+            track_id=row.track_id,
+            ids=tuple(json.loads(row.ids)),
+            accounts=row.accounts,
+            chunk_size=row.chunk_size,
+            chunks_done=row.chunks_done,
+            chunk_attempt=row.chunk_attempt,
+            sent=row.sent,
+            in_progress=row.in_progress,
+            not_sent=row.not_sent,
+            refused={str(k): int(v) for k, v in json.loads(row.refused).items()},
+            state=_check_literal(row.state, REPLAY_STATES, "state"),
+            error=row.error,
+            lease_owner=row.lease_owner,
+            lease_until=row.lease_until,
+            reply_url=row.reply_url,
+            updated_at=row.updated_at,
+            finished_at=row.finished_at,
+        )
+
     # --- digest subscriptions ---
 
     def add_subscription(self, new: NewSubscription) -> Subscription:
@@ -1828,6 +2329,12 @@ __all__ = [
     "IdOutcome",
     "Migration",
     "NewSubscription",
+    "REPLAY_STATES",
+    "ChunkResult",
+    "Replay",
+    "ReplayClaim",
+    "ReplayRequest",
+    "ReplayState",
     "ResendAuditEntry",
     "ResendClaim",
     "ResendJob",

@@ -10,6 +10,8 @@ from handlers.audit import register as register_audit
 from handlers.commands import register as register_commands
 from handlers.digest import register as register_digest
 from handlers.errors import register as register_errors
+from handlers.outages import register as register_outages
+from handlers.replay import register as register_replay
 
 
 def register(app: App, deps: Deps) -> None:
@@ -19,3 +21,5 @@ def register(app: App, deps: Deps) -> None:
     register_actions(app, deps)
     register_digest(app, deps)
     register_audit(app, deps)
+    register_outages(app, deps)
+    register_replay(app, deps)

@@ -33,6 +33,7 @@ from bot.commands import (
     Command,
     FailuresCommand,
     HelpCommand,
+    OutagesCommand,
     ResendCommand,
     StatusCommand,
     UsageError,
@@ -45,6 +46,7 @@ from handlers.alerts import run_alerts_command
 from handlers.audit import run_audit_command
 from handlers.common import answer_failure, send
 from handlers.digest import run_digest_command
+from handlers.outages import run_outages_command
 
 
 def register(app: App, deps: Deps) -> None:
@@ -109,6 +111,8 @@ def run_command(deps: Deps, parsed: Command, command: dict[str, Any], ack: Ack) 
         run_audit_command(deps, parsed, command, ack)
     elif isinstance(parsed, AlertSubscribeCommand | AlertListCommand | AlertUnsubscribeCommand):
         run_alerts_command(deps, parsed, command, ack)
+    elif isinstance(parsed, OutagesCommand):
+        run_outages_command(deps, parsed, command, ack, track_id)
     else:
         run_digest_command(deps, parsed, command, ack, track_id)
 

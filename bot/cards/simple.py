@@ -23,6 +23,11 @@ HELP_LINES = (
         "in the last `90m`, `24h` (the default) … `30d`, with resend buttons.",
     ),
     (
+        "outages 24h",
+        "The whole tenant's failures grouped by cause (endpoint and response code, or mail "
+        "error), with counts, accounts and an hourly trend; `90m` … `7d`, default `24h`.",
+    ),
+    (
         "resend 2c92c0f87a3b4e21017a3c5d6e7f8091 …",
         "Confirm, then resend up to 40 email history IDs "
         "pasted from Zuora (`resend callout <id> …` for callouts).",
@@ -70,7 +75,7 @@ def build_help(*, did_you_mean: str | None = None, error: str | None = None) -> 
             )
         )
     )
-    text = lead or "/zuora commands: failures, resend, status, audit, digest, alerts, help"
+    text = lead or "/zuora commands: failures, outages, resend, status, audit, digest, alerts, help"
     return finish(text, blocks)
 
 

@@ -256,6 +256,7 @@ class Playground:
             f"/zuora failures {account}",
             f"/zuora failures {account} 7d",
             f"/zuora failures {HOSTILE_ACCOUNT}",
+            "/zuora outages",
             "/zuora digest preview",
             "/zuora status",
             "/zuora help",

@@ -664,8 +664,12 @@ def build_tenant(
     rest_ids: bool = True,
     timezone: str = DEFAULT_TIMEZONE,
     uuid_ids: bool = False,
+    outage: bool = False,
 ) -> Tenant:
     """A believable, deterministic tenant (same arguments -> same data) for tests and the demo.
+
+    With ``outage`` the tenant also has a realistic outage (`add_outage`), added after every other
+    record so the rest of the data is exactly what it is without it.
 
     Features tests rely on: A00000001 is the big account with more than ``big_account_emails`` failed
     emails; accounts A00000003..A00000006 carry HOSTILE_ACCOUNT_NAMES; about 5% of callouts are
@@ -753,7 +757,7 @@ def build_tenant(
             ),
         )
     )
-    return Tenant(
+    tenant = Tenant(
         now=gen.now,
         accounts=accts,
         callouts=callouts,
@@ -763,6 +767,59 @@ def build_tenant(
         resend_failures=failures,
         big_account_id=big.id,
     )
+    if outage:
+        add_outage(tenant, gen)
+    return tenant
+
+
+OUTAGE_ACCOUNTS = 30
+OUTAGE_ENDPOINT = "https://hooks.ledgerlink.example/zuora/v2/accounts/{number}/events"
+OUTAGE_CONTENT = "connect ECONNREFUSED 203.0.113.40:443"
+OUTAGE_HOURS = (7, 5)  # the endpoint is down from 7 h to 5 h before the tenant's now
+BOUNCE_DOMAIN = "northwind-billing.example"
+BOUNCE_ERROR = (
+    "550 5.1.1 <{to}>... User unknown"  # sendmail's words; the card shows "550 5.1.1 user unknown"
+)
+BOUNCE_ACCOUNTS = 6
+BOUNCE_HOURS = 20  # every mail to the domain bounces since 20 h before now
+
+
+def add_outage(tenant: Tenant, gen: _Generator) -> None:
+    """One webhook endpoint down for two hours across 30 accounts, and one bouncing mail domain.
+
+    The endpoint is a shared integration (one URL per account number, which the outages card folds
+    into one endpoint); it refuses connections (no response) for every callout of the two hours.
+    The mail domain answers 550 5.1.1 user unknown for every address at it, for six accounts.
+    Accounts are the tenant's own (not the big account) and, when it has fewer than 30, new ones.
+    """
+    rng = gen.rng
+    accounts = [a for a in tenant.accounts if a.id != tenant.big_account_id]
+    while len(accounts) < OUTAGE_ACCOUNTS:
+        extra = gen.account(len(tenant.accounts))
+        tenant.accounts.append(extra)
+        accounts.append(extra)
+    down_from = gen.now - timedelta(hours=OUTAGE_HOURS[0])
+    down_for = int(timedelta(hours=OUTAGE_HOURS[0] - OUTAGE_HOURS[1]).total_seconds())
+    for account in accounts[:OUTAGE_ACCOUNTS]:
+        url = OUTAGE_ENDPOINT.format(number=account.number)
+        for _ in range(3 + rng.randrange(6)):
+            record = gen.callout(down_from + timedelta(seconds=rng.randrange(down_for)), account)
+            record.request_url = url
+            record.response_code = -1
+            record.response_content = OUTAGE_CONTENT
+            record.context_style = ContextStyle.ACCOUNT
+            tenant.callouts.append(record)
+    bounce_from = gen.now - timedelta(hours=BOUNCE_HOURS)
+    bounce_for = int(timedelta(hours=BOUNCE_HOURS).total_seconds())
+    for account in accounts[-BOUNCE_ACCOUNTS:]:
+        to = f"ap.{account.slug}@{BOUNCE_DOMAIN}"
+        for _ in range(2 + rng.randrange(5)):
+            email = gen.email(bounce_from + timedelta(seconds=rng.randrange(bounce_for)), account)
+            email.to_email = to
+            email.cc = None
+            email.error_message = BOUNCE_ERROR.format(to=to)
+            tenant.emails.append(email)
+    tenant.sort()
 
 
 def build_bulk_tenant(

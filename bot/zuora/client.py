@@ -94,6 +94,9 @@ CLOSE_GRACE = 5.0  # seconds close() waits for other threads' requests in flight
 RATE_LIMIT_RETRIES = 6  # retries of a throttled call (429); other failures get ZUORA_MAX_RETRIES
 EMAIL_WINDOW = timedelta(days=3)  # Zuora refuses longer email-history windows
 CALLOUT_SLICE = timedelta(days=1)  # smaller slices let a long callout scan run in parallel
+# A tenant-wide scan cuts its window into 6-hour listings: more of them run side by side, and a busy
+# day's outage stays far below MAX_PAGES per listing.
+TENANT_SCAN_SLICE = timedelta(hours=6)
 WIRE_TIME = "%Y-%m-%dT%H:%M:%S"
 DATA_FILE_TIMEOUT = 30.0  # seconds to read a Data Query result file from Zuora's S3
 MAX_DATA_FILE_BYTES = 64 * 1024 * 1024
@@ -378,6 +381,37 @@ class ZuoraClient:
         return self.iter_email_history(
             account_id=None, start=window.start, end=window.end, track_id=track_id
         )
+
+    def iter_failed_history(
+        self,
+        window: TimeWindow,
+        *,
+        track_id: str,
+        callouts: bool = True,
+        emails: bool = True,
+        slice_length: timedelta = TENANT_SCAN_SLICE,
+    ) -> Iterator[CalloutHistory | EmailHistory]:
+        """Every failed callout and email of the tenant in `window` in ONE concurrent scan.
+
+        Both lists' pages share the read-ahead, so the emails' first pages are in flight while the
+        callouts' last ones are, instead of starting after them. Callouts come first (slice by
+        slice), then emails; `slice_length` (at most 3 days) cuts more, shorter listings.
+        """
+        track_id = validate_track_id(track_id)
+        _check_window(window.start, window.end)
+        piece_length = min(slice_length, EMAIL_WINDOW)
+        sources: list[_AnyListing] = []
+        if callouts:
+            sources.extend(
+                cast(_AnyListing, self._callout_source(piece, track_id, True, False, MAX_PAGE_SIZE))
+                for piece in window.split(piece_length, tz=self._settings.tz)
+            )
+        if emails:
+            sources.extend(
+                cast(_AnyListing, self._email_source(piece, None, track_id, True, MAX_PAGE_SIZE))
+                for piece in window.split(piece_length, tz=self._settings.tz)
+            )
+        return self._iter_items(sources, track_id)
 
     def _callout_source(
         self,

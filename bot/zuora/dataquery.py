@@ -266,6 +266,26 @@ def ids_query(
     )
 
 
+def ids_query_accounts(
+    table: str,
+    account_ids: Collection[str],
+    window: TimeWindow,
+    columns: Collection[str],
+    *,
+    pad: timedelta,
+) -> str:
+    """`ids_query` for several accounts at once (`AccountId IN (...)`): one outage's lookup.
+
+    Callers keep the list short (a few hundred IDs) so the SQL stays well inside Zuora's limits.
+    """
+    ids = sorted({validate_zuora_id(account_id) for account_id in account_ids})
+    if not ids:
+        raise ZuoraInputError("Data Query needs at least one account ID")
+    single = ids_query(table, ids[0], window, columns, pad=pad)
+    listed = ", ".join(f"'{account_id}'" for account_id in ids)
+    return single.replace(f"AccountId = '{ids[0]}'", f"AccountId IN ({listed})", 1)
+
+
 def match_columns(table: str, columns: Collection[str]) -> tuple[str, ...]:
     """The match columns this tenant has (lower-cased, in MATCH_COLUMNS order)."""
     have = {name.lower() for name in columns}
@@ -294,6 +314,7 @@ __all__ = [
     "QueryResult",
     "columns_from_show",
     "ids_query",
+    "ids_query_accounts",
     "job_request",
     "match_columns",
     "parse_job",

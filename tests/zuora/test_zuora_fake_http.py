@@ -201,3 +201,27 @@ def test_account_scan_runs_pages_in_parallel(fake: FakeZuora) -> None:
     assert 2 <= fake.max_in_flight <= 8
     # Sequential paging would take pages x latency; the scan is bounded by its few page chains.
     assert elapsed < 0.5 * pages * latency
+
+
+def test_tenant_wide_history_scans_both_kinds_at_once_in_6h_listings(
+    client: ZuoraClient, fake: FakeZuora, tenant: Tenant
+) -> None:
+    day = TimeWindow.ending_at(NOW, timedelta(hours=24), "24h")
+    fake.reset_log()
+    records = list(client.iter_failed_history(day, track_id="zops-t"))
+
+    kinds = [type(r).__name__ for r in records]
+    callouts = kinds.count("CalloutHistory")
+    assert kinds == ["CalloutHistory"] * callouts + ["EmailHistory"] * (len(kinds) - callouts)
+    assert callouts == sum(1 for c in tenant.callouts if c.failed and day.start <= c.create_time)
+    assert len(kinds) - callouts == sum(
+        1 for e in tenant.emails if e.failed and day.start <= e.send_time
+    )
+    listed = [r for r in fake.requests() if r.path in (CALLOUTS, EMAILS)]
+    windows = {(r.path, r.query["startTime"][0]) for r in listed}
+    assert len({w for w in windows if w[0] == CALLOUTS}) == 4  # four 6-hour listings each
+    assert len({w for w in windows if w[0] == EMAILS}) == 4
+    # The emails' first pages were asked for before the callouts' scan was over.
+    first_email = next(i for i, r in enumerate(listed) if r.path == EMAILS)
+    last_callout = max(i for i, r in enumerate(listed) if r.path == CALLOUTS)
+    assert first_email < last_callout

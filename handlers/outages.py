@@ -1,0 +1,62 @@
+"""/zuora outages [window] and its paging buttons: the tenant's failures grouped by cause.
+
+The command acks at once with a receipt, scans the whole tenant (streamed, bounded concurrency), and
+posts ONE card through its response_url as a message of its own (a command's response_url cannot
+replace the ack). A page click re-reads the same fixed window (the service reuses a recent scan)
+and redraws the card through the click's own response_url.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot.blocks import build_outages_card, build_receipt, build_stale_button
+from bot.commands import MAX_OUTAGE_WINDOW, OutagesCommand
+from bot.deps import Deps
+from bot.ids import ActionId, OutageRef
+from bot.zuora.models import TimeWindow
+from handlers.common import answer_failure, decode_or_refuse, send, track_id_of, user_of
+
+logger = logging.getLogger(__name__)
+
+
+def register(app: App, deps: Deps) -> None:
+    """Listen for the outages card's Previous / Next buttons (Resend all N is wt-replay's)."""
+
+    @app.action(ActionId.OUTAGE_PAGE.value)
+    def handle_outage_page(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        try:
+            ref = decode_or_refuse(deps, body, action, OutageRef)
+            if ref is None:
+                return
+            if not timedelta(0) < ref.end - ref.start <= MAX_OUTAGE_WINDOW:
+                logger.info("outage page with a bad window from %s", user_of(body))
+                send(deps, body, build_stale_button(), replace=False)
+                return
+            window = TimeWindow(start=ref.start, end=ref.end, label=ref.w)
+            scan = deps.service.outages(window, track_id=track_id_of(body))
+            send(deps, body, build_outages_card(scan, window, page=ref.p), replace=True)
+        except Exception as exc:  # explained to the clicker; see answer_failure
+            answer_failure(deps, body, ack, exc, replace=False)
+
+
+def run_outages_command(
+    deps: Deps, parsed: OutagesCommand, command: dict[str, Any], ack: Ack, track_id: str
+) -> None:
+    """Ack with a receipt, scan the tenant's window ending now, post the card as its own message."""
+    ack(
+        **build_receipt(
+            f"Scanning the whole tenant's failed callouts and emails of the last {parsed.label}"
+        ).as_payload()
+    )
+    # Whole seconds: the card's buttons carry epoch seconds, so a page click names this very window
+    # and finds its scan in the service's short cache.
+    end = deps.now().replace(microsecond=0)
+    window = TimeWindow.ending_at(end, parsed.window, parsed.label)
+    scan = deps.service.outages(window, track_id=track_id, fresh=True)
+    send(deps, command, build_outages_card(scan, window), replace=False)
