@@ -61,7 +61,7 @@ def scan_outages(
         window.label,
         scan.callouts,
         scan.emails,
-        len(scan.groups()),
+        scan.cause_count,
         time.monotonic() - started,
         track_id,
     )

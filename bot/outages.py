@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from urllib.parse import urlsplit
 
 from bot.zuora.models import CalloutHistory, EmailHistory, NotificationKind
@@ -24,6 +25,7 @@ from bot.zuora.models import CalloutHistory, EmailHistory, NotificationKind
 HOUR = timedelta(hours=1)
 NO_RESPONSE_CODES = frozenset({"", "-1", "0"})
 MAX_SIGNATURE_CHARS = 200
+CAUSE_MEMO_SIZE = 4096  # distinct URLs / error texts whose cause a scan remembers (they repeat)
 
 _ID_SEGMENT = re.compile(
     r"^(?:\d+|[0-9a-fA-F]{16,}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
@@ -43,7 +45,7 @@ class Cause:
     kind: NotificationKind
     signature: str
 
-    @property
+    @cached_property
     def id(self) -> str:
         """A stable 10-character id for buttons and the CLI (`zuora-ops replay <id>`)."""
         digest = hashlib.sha256(f"{self.kind}\n{self.signature}".encode()).digest()
@@ -168,21 +170,39 @@ class OutageScan:
 
     def __init__(self) -> None:
         self._groups: dict[Cause, CauseGroup] = {}
+        # The same URL + code and the same error text come back thousands of times in an outage:
+        # their cause is worked out once (bounded, so unique texts cannot grow it without end).
+        self._memo: dict[tuple[str, str | None, str | None], tuple[Cause, str]] = {}
         self.callouts = 0
         self.emails = 0
 
     def add_callout(self, callout: CalloutHistory) -> None:
         """Count one failed callout under its cause."""
-        cause, label = callout_cause(callout)
+        key = ("callout", callout.request_url, callout.response_code)
+        cause, label = self._memo.get(key) or self._remember(key, callout_cause(callout))
         group = self._group(cause, label)
         group.add(callout.create_time, callout.account_id or callout.account_number, callout.id)
         self.callouts += 1
 
     def add_email(self, email: EmailHistory) -> None:
         """Count one failed email under its cause."""
-        cause, label = email_cause(email)
+        key = ("email", email.error_message, None)
+        cause, label = self._memo.get(key) or self._remember(key, email_cause(email))
         self._group(cause, label).add(email.send_time, email.account_id, email.id)
         self.emails += 1
+
+    def _remember(
+        self, key: tuple[str, str | None, str | None], found: tuple[Cause, str]
+    ) -> tuple[Cause, str]:
+        if len(self._memo) >= CAUSE_MEMO_SIZE:
+            self._memo.clear()
+        self._memo[key] = found
+        return found
+
+    @property
+    def cause_count(self) -> int:
+        """How many distinct causes the scan has seen."""
+        return len(self._groups)
 
     def add_all(
         self, callouts: Iterable[CalloutHistory] = (), emails: Iterable[EmailHistory] = ()

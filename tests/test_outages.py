@@ -131,3 +131,15 @@ def test_sparkline_scales_and_buckets() -> None:
     assert sparkline([0, 0]) == "▁▁"
     assert sparkline([]) == ""
     assert len(sparkline([1] * 168, width=24)) == 24
+
+
+def test_scan_memo_stays_bounded_and_agrees_with_fresh_causes() -> None:
+    from bot.outages import CAUSE_MEMO_SIZE
+
+    scan = OutageScan()
+    for i in range(CAUSE_MEMO_SIZE + 10):
+        scan.add_callout(callout(f"https://h{i}.example/hook", 503))
+        scan.add_callout(callout(f"https://h{i}.example/hook", 503))
+    assert len(scan._memo) <= CAUSE_MEMO_SIZE
+    assert scan.cause_count == CAUSE_MEMO_SIZE + 10
+    assert all(g.count == 2 for g in scan.groups())

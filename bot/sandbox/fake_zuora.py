@@ -1381,6 +1381,7 @@ def _build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--bulk-callouts", type=int, help="use build_bulk_tenant with N callouts")
     parser.add_argument("--bulk-emails", type=int, default=0)
     parser.add_argument("--no-rest-ids", action="store_true", help="omit id from REST records")
+    parser.add_argument("--outage", action="store_true", help="add the sandbox outage (not bulk)")
     parser.add_argument("--timezone", default="America/Los_Angeles")
     parser.add_argument("--token-ttl", type=int, default=3599)
     parser.add_argument("--query-delay", type=float, default=2.0)
@@ -1418,6 +1419,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             big_account_emails=args.big_account_emails,
             rest_ids=not args.no_rest_ids,
             timezone=args.timezone,
+            outage=args.outage,
         )
     fake = FakeZuora(
         tenant,

@@ -411,7 +411,8 @@ class ZuoraClient:
                 cast(_AnyListing, self._email_source(piece, None, track_id, True, MAX_PAGE_SIZE))
                 for piece in window.split(piece_length, tz=self._settings.tz)
             )
-        return self._iter_items(sources, track_id)
+        overlap = max(1, self._settings.max_concurrency // 4)
+        return self._iter_items(sources, track_id, overlap=overlap)
 
     def _callout_source(
         self,
@@ -457,17 +458,24 @@ class ZuoraClient:
 
         return Listing(fetch, piece.start, piece.end, _record_time)
 
-    def _iter_items(self, sources: Sequence[Listing[T]], track_id: str) -> Iterator[T]:
-        pages = self._scan(sources, track_id)
+    def _iter_items(
+        self, sources: Sequence[Listing[T]], track_id: str, *, overlap: int = 0
+    ) -> Iterator[T]:
+        pages = self._scan(sources, track_id, overlap=overlap)
         for page in pages:
             yield from page.items
 
-    def _scan(self, sources: Sequence[Listing[T]], track_id: str) -> Iterator[Page[T]]:
+    def _scan(
+        self, sources: Sequence[Listing[T]], track_id: str, *, overlap: int = 0
+    ) -> Iterator[Page[T]]:
+        # `overlap` extra pages may be submitted beyond the in-flight limit: they wait for a slot
+        # of the limiter (which alone bounds what is on the wire) while others parse their answers,
+        # so a slot never idles during parsing.
         limit = self._settings.max_concurrency
         return scan_pages(
             sources,
             submit=self._submit,
-            max_in_flight=limit,
+            max_in_flight=limit + overlap,
             read_ahead=4 * limit,
             max_pages=self.max_pages,
             track_id=track_id,

@@ -225,3 +225,11 @@ def test_tenant_wide_history_scans_both_kinds_at_once_in_6h_listings(
     first_email = next(i for i, r in enumerate(listed) if r.path == EMAILS)
     last_callout = max(i for i, r in enumerate(listed) if r.path == CALLOUTS)
     assert first_email < last_callout
+
+
+def test_tenant_wide_history_never_has_more_on_the_wire_than_the_limit(tenant: Tenant) -> None:
+    with FakeZuora(tenant, clock=lambda: NOW, latency=0.01) as server:
+        with ZuoraClient.from_settings(settings_for(server, max_concurrency=4)) as zuora:
+            found = sum(1 for _ in zuora.iter_failed_history(WEEK, track_id="zops-t"))
+        assert found > 0
+        assert server.max_in_flight <= 4
