@@ -251,6 +251,10 @@ class _Check:
         spike = _spike(group, since, self.now)
         if spike is None or spike.count < sub.threshold:
             return None
+        if self.now - spike.last_at >= self.quiet:
+            # Over before anyone was told (e.g. the first check after subscribing): an alert would
+            # say "ongoing" about history. /zuora outages shows it; alerts are for live spikes.
+            return None
         incident = store.open_alert_incident(
             sub.id,
             cause_id=group.cause.id,

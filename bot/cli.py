@@ -27,7 +27,7 @@ from bot.outage_scan import scan_outages
 from bot.outages import HOUR, CauseGroup, OutageScan, hour_of, hourly_series, sparkline
 from bot.settings import SettingsError, ZuoraSettings, load_area
 from bot.store import Replay, ReplayRequest
-from bot.zuora.client import ZuoraClient, build_http_client
+from bot.zuora.client import ZuoraClient
 from bot.zuora.errors import ZuoraError
 from bot.zuora.models import CalloutHistory, EmailHistory, ResendResult, TimeWindow
 from bot.zuora.track import new_track_id
@@ -65,10 +65,11 @@ class Progress:
 
 
 def _client(settings: ZuoraSettings, progress: Progress | None = None) -> ZuoraClient:
-    http = build_http_client(settings)
+    """A Zuora client that owns (and on close() closes) its httpx client; pages tick `progress`."""
+    client = ZuoraClient.from_settings(settings)
     if progress is not None:
-        http.event_hooks["response"].append(progress.page_done)
-    return ZuoraClient(http, settings)
+        client.http.event_hooks["response"].append(progress.page_done)
+    return client
 
 
 def cmd_failures(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:

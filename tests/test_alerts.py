@@ -390,6 +390,17 @@ def test_alert_quiet_below_threshold_posts_nothing(clocks, clock, tenant, fake_s
     assert posts(fake_slack) == [] and fake_slack.messages(ALERTS) == []
 
 
+def test_alert_spike_already_over_when_first_seen_posts_nothing(clocks, clock, tenant, fake_slack):
+    deps = clocks()
+    subscribe(deps.store, threshold=3, minutes=24 * 60)
+    tenant.fail(*minutes_ago(clock, 300, 299, 298))  # a spike that ended five hours ago
+    assert check(deps, clock) == [], "an alert would call history 'ongoing'"
+    assert posts(fake_slack) == []
+    tenant.fail(*minutes_ago(clock, 3, 2, 1))  # a live spike of the same cause does alert
+    (posted,) = check(deps, clock)
+    assert posted.outcome == "posted"
+
+
 def test_alert_recovers_in_place_and_a_new_spike_is_a_new_post(clocks, clock, tenant, fake_slack):
     deps = clocks()
     sub_id = subscribe(deps.store)

@@ -176,6 +176,11 @@ class ZuoraClient:
         self._owns_http = False
         self._static_headers = _static_headers(settings)
 
+    @property
+    def http(self) -> httpx.Client:
+        """The httpx client Zuora calls go through (e.g. to add a response event hook)."""
+        return self._http
+
     @classmethod
     def from_settings(cls, settings: ZuoraSettings) -> ZuoraClient:
         """A client with its own httpx.Client (closed by `close()`)."""
