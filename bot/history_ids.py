@@ -32,6 +32,8 @@ from bot.zuora.client import ZuoraClient
 from bot.zuora.dataquery import (
     CALLOUT_TABLE,
     EMAIL_TABLE,
+    REQUIRED_COLUMNS,
+    TIME_COLUMNS,
     UTC_TIME_LABEL,
     columns_from_show,
     ids_query,
@@ -171,12 +173,11 @@ def index_rows(
     kind: NotificationKind, rows: Sequence[Mapping[str, Any]], columns: Collection[str]
 ) -> HistoryIds:
     """Data Query rows (lower-cased labels) as candidates; rows without a usable ID are dropped."""
-    used = tuple(name for name in match_columns(TABLES[kind], columns))
+    used = match_columns(TABLES[kind], columns)
     candidates: list[Candidate] = []
     for row in rows:
-        history_id = normalise(row.get("id"))
         raw_id = str(row.get("id") or "").strip()
-        if not history_id or not is_history_id(raw_id):
+        if not is_history_id(raw_id):
             continue
         candidates.append(
             Candidate(
@@ -484,8 +485,7 @@ class HistoryIdResolver:
             return TableStatus(table, error=exc.message)
         except CancelledError:
             return TableStatus(table, error="the bot is stopping")
-        kind = next(k for k, name in TABLES.items() if name == table)
-        wanted = ("id", "accountid", "createdon" if kind == "email" else "createtime")
+        wanted = [name.lower() for name in (*REQUIRED_COLUMNS, TIME_COLUMNS[table])]
         return TableStatus(
             table,
             columns=tuple(sorted(schema.columns)),

@@ -297,6 +297,14 @@ def ids_of(element: JsonDict) -> list[str]:
     return [history_id]
 
 
+def told_not_twice(text: str) -> bool:
+    """A second click's answer: the resend is in progress or was handled, never sent twice."""
+    lowered = text.lower()
+    return ("already handled" in lowered or "resend is in progress" in lowered) and (
+        "twice" in lowered
+    )
+
+
 def menu_option(message: JsonDict, verb: str, *, index: int = 0) -> JsonDict:
     """A pick of `verb` ("Resend", "Details", "Open in Zuora") from the `index`-th row menu."""
     menus = [

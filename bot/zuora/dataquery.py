@@ -308,6 +308,7 @@ __all__ = [
     "DOCUMENTED_COLUMNS",
     "EMAIL_TABLE",
     "MATCH_COLUMNS",
+    "REQUIRED_COLUMNS",
     "TIME_COLUMNS",
     "UTC_TIME_LABEL",
     "QueryJob",

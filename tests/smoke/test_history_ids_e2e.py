@@ -16,8 +16,8 @@ from typing import Any
 
 import httpx
 import pytest
+from stack_fixtures import ids_of
 
-from bot.ids import decode_row_action
 from bot.sandbox.slack_requests import block_actions_body, sign, slash_command_body
 from bot.sandbox.stack import SandboxStack
 from bot.sandbox.tenant import Tenant, build_tenant
@@ -115,14 +115,6 @@ def truth(stack: SandboxStack) -> tuple[set[str], set[str]]:
     }
 
 
-def button_ids(element: JsonDict) -> list[str]:
-    """The history id a row's Resend (button or menu pick) carries."""
-    raw = element.get("value") or element["selected_option"]["value"]
-    history_id = decode_row_action(raw).history_id
-    assert history_id is not None
-    return [history_id]
-
-
 def resend_picks(message: JsonDict) -> list[JsonDict]:
     """The "Resend" pick of every callout row menu, as a click on the menu."""
     return [
@@ -146,8 +138,8 @@ def test_resend_from_a_card_on_a_tenant_without_rest_ids(stack_for: Any) -> None
     email_buttons = elements(card, RESEND_EMAIL)
     callout_buttons = resend_picks(card)
     assert email_buttons and callout_buttons
-    assert all(set(button_ids(b)) <= email_truth for b in email_buttons)
-    assert all(set(button_ids(b)) <= callout_truth for b in callout_buttons)
+    assert all(set(ids_of(b)) <= email_truth for b in email_buttons)
+    assert all(set(ids_of(b)) <= callout_truth for b in callout_buttons)
     assert stack.zuora.requests("/v1/notification-history/email")[0].query.get("accountId")
     assert stack.zuora.data_file_auth_headers_seen() == []
 
@@ -156,8 +148,8 @@ def test_resend_from_a_card_on_a_tenant_without_rest_ids(stack_for: Any) -> None
     email_outcome = wait_posts(stack, email_click, 2)[-1]
     callout_outcome = wait_posts(stack, callout_click, 2)[-1]
 
-    assert resend_ids(stack, "email") == [tuple(button_ids(email_buttons[0]))]
-    assert resend_ids(stack, "callout") == [tuple(button_ids(callout_buttons[0]))]
+    assert resend_ids(stack, "email") == [tuple(ids_of(email_buttons[0]))]
+    assert resend_ids(stack, "callout") == [tuple(ids_of(callout_buttons[0]))]
     assert "Resending" not in email_outcome["text"] and "Resending" not in callout_outcome["text"]
 
     jobs_before = len(stack.zuora.requests("/query/jobs"))
@@ -165,7 +157,7 @@ def test_resend_from_a_card_on_a_tenant_without_rest_ids(stack_for: Any) -> None
     wait_posts(stack, resend_all, 2)
 
     all_ids = resend_ids(stack, "email")[-1]
-    shown = {i for b in email_buttons for i in button_ids(b)}
+    shown = {i for b in email_buttons for i in ids_of(b)}
     assert set(all_ids) >= shown and set(all_ids) <= email_truth
     assert len(stack.zuora.requests("/query/jobs")) == jobs_before, "resend-all reused the lookup"
 
@@ -198,8 +190,8 @@ def test_slow_ids_post_one_card_and_a_refresh_click_brings_the_buttons(stack_for
 
     resent = click(stack, buttons[0])
     wait_posts(stack, resent, 2)
-    assert resend_ids(stack, "email") == [tuple(button_ids(buttons[0]))]
-    assert set(button_ids(buttons[0])) <= email_truth
+    assert resend_ids(stack, "email") == [tuple(ids_of(buttons[0]))]
+    assert set(ids_of(buttons[0])) <= email_truth
 
     jobs = len(stack.zuora.requests("/query/jobs"))
     again = click(stack, elements(updated, REFRESH)[0])

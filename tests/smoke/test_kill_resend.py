@@ -24,6 +24,7 @@ from stack_fixtures import (
     buttons,
     click_body_for,
     fresh_tenant,
+    ids_of,
     post_signed,
 )
 from test_smoke_gunicorn import (
@@ -36,7 +37,6 @@ from test_smoke_gunicorn import (
 )
 from test_store import _postgres_schema
 
-from bot.ids import decode_row_action
 from bot.sandbox.fake_slack import FakeSlack
 from bot.sandbox.fake_zuora import FakeZuora
 from bot.sandbox.slack_requests import sign, slash_command_body
@@ -146,7 +146,7 @@ def test_worker_killed_while_zuora_holds_the_resend(database_url: str, tmp_path:
             assert reached, f"{slack.responses(click_url)}\n{calls}\nclock:\n{logs}\nweb:\n{web}"
             assert clock_process.poll() is None, logs
 
-        (history_id,) = button_ids(row)
+        (history_id,) = ids_of(row)
         assert zuora.resent(history_id) == 1, "exactly one resend reached Zuora"
         calls = zuora.resend_calls("email")
         assert sum(not c.replayed for c in calls) == 1
@@ -163,10 +163,3 @@ def test_worker_killed_while_zuora_holds_the_resend(database_url: str, tmp_path:
     assert entry.status == "succeeded" and entry.outcome[history_id].ok
     assert job is not None and job.state == "done" and job.lease_owner is not None
     assert job.lease_owner.startswith("redrive:"), "the clock finished what the worker began"
-
-
-def button_ids(element: dict[str, Any]) -> list[str]:
-    """The history id a row's Resend button carries (compact row value, bot.ids)."""
-    history_id = decode_row_action(element["value"]).history_id
-    assert history_id is not None
-    return [history_id]

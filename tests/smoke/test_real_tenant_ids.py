@@ -18,8 +18,8 @@ from typing import Any
 
 import httpx
 import pytest
+from stack_fixtures import ids_of
 
-from bot.ids import decode_row_action
 from bot.sandbox.slack_requests import block_actions_body, sign, slash_command_body
 from bot.sandbox.stack import SandboxStack
 from bot.sandbox.tenant import FakeEmail, Tenant, build_tenant
@@ -127,13 +127,6 @@ def last_post(stack: SandboxStack, url: str, count: int, timeout: float = 15.0) 
     return posts[-1]
 
 
-def button_ids(element: JsonDict) -> list[str]:
-    """The history id a row's Resend button carries (compact row value, bot.ids)."""
-    history_id = decode_row_action(element["value"]).history_id
-    assert history_id is not None
-    return [history_id]
-
-
 def failed_email_ids(tenant: Tenant, account_number: str, since: datetime) -> set[str]:
     account = tenant.account(account_number)
     assert account is not None
@@ -156,7 +149,7 @@ def test_every_failed_email_of_the_last_day_gets_a_resend_id(
     url = command(stack, f"failures {ACCOUNT} 24h")
     card = card_with(stack, url, RESEND_ALL)
 
-    buttons = {tuple(button_ids(b)): b for b in elements(card, RESEND_EMAIL)}
+    buttons = {tuple(ids_of(b)): b for b in elements(card, RESEND_EMAIL)}
     assert (recent.id,) in buttons, "the email sent ten minutes ago has its own resend button"
     queries = stack.zuora.queries_submitted
     assert any(q.startswith("SHOW COLUMNS FROM notificationhistoryemail") for q in queries)
@@ -207,7 +200,7 @@ def test_uuid_tenant_ids_resend_from_the_card(stacks: list[SandboxStack], tmp_pa
     url = command(stack, f"failures {account.id} 24h")
     card = card_with(stack, url, RESEND_EMAIL)
     button = elements(card, RESEND_EMAIL)[0]
-    (history_id,) = button_ids(button)
+    (history_id,) = ids_of(button)
     assert len(history_id) == 36
 
     outcome = click(stack, button)
@@ -253,7 +246,7 @@ def test_twin_emails_get_no_button_and_the_card_says_why(
     url = command(stack, f"failures {ACCOUNT} 24h")
     card = card_with(stack, url, RESEND_ALL)
 
-    shown = {tuple(button_ids(b)) for b in elements(card, RESEND_EMAIL)}
+    shown = {tuple(ids_of(b)) for b in elements(card, RESEND_EMAIL)}
     assert (first.id,) not in shown and (twin.id,) not in shown, "never guess between twins"
     shown = json.dumps(card)
     assert shown.count("2 Data Query records match it equally") == 2, "each twin says why"
@@ -271,7 +264,7 @@ def test_a_409_on_resend_says_already_done_or_in_progress_and_is_no_failure(
     stack = start_stack(stacks, tmp_path, tenant)
     recent = add_recent_email(stack, ACCOUNT, timedelta(minutes=3))
     card = card_with(stack, command(stack, f"failures {ACCOUNT} 24h"), RESEND_ALL)
-    button = next(b for b in elements(card, RESEND_EMAIL) if button_ids(b) == [recent.id])
+    button = next(b for b in elements(card, RESEND_EMAIL) if ids_of(b) == [recent.id])
     busy = {"success": False, "reasons": [{"code": 58740050, "message": "still in progress"}]}
     stack.zuora.fail_next("/notifications/email-histories/resend", status=409, body=busy, times=10)
 

@@ -31,6 +31,7 @@ from stack_fixtures import (
     ids_of,
     post_signed,
     postgres_url,
+    told_not_twice,
 )
 
 from bot.sandbox.fake_slack import FakeSlack
@@ -237,11 +238,3 @@ def test_smoke_gunicorn_two_workers_resend_once_on_postgres(tmp_path: Path) -> N
             assert tables is not None and tables[0] > 0, "the bot's tables live in the test schema"
         finally:
             admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-
-
-def told_not_twice(text: str) -> bool:
-    """A second click's answer: the resend is in progress or was handled, never sent twice."""
-    lowered = text.lower()
-    return ("already handled" in lowered or "resend is in progress" in lowered) and (
-        "twice" in lowered
-    )

@@ -20,6 +20,7 @@ from stack_fixtures import (
     click_body_for,
     fresh_tenant,
     post_signed,
+    told_not_twice,
 )
 
 from bot.sandbox.slack_requests import slash_command_body
@@ -166,11 +167,3 @@ def test_smoke_ten_concurrent_identical_clicks_resend_once(
     assert sum(told_not_twice(text) for text in finals) == CLICKS - 1
     assert len(stack.zuora.resend_calls()) == 1
     assert stack.deps is not None and len(stack.deps.store.list_resends()) == 1
-
-
-def told_not_twice(text: str) -> bool:
-    """A second click's answer: the resend is in progress or was handled, never sent twice."""
-    lowered = text.lower()
-    return ("already handled" in lowered or "resend is in progress" in lowered) and (
-        "twice" in lowered
-    )
