@@ -12,7 +12,7 @@ from slack_sdk.errors import SlackClientError
 from bot.failures import ResendOutcome
 from bot.mrkdwn import escape, user
 from bot.store import IdOutcome, ResendAuditEntry, ResendRequest, ResendStatus, Store
-from bot.zuora.models import NotificationKind
+from bot.zuora.models import NotificationKind, ResendResult
 
 logger = logging.getLogger(__name__)
 audit_log = logging.getLogger("zuora_ops.audit")
@@ -31,23 +31,38 @@ def outcome_status(outcome: ResendOutcome) -> ResendStatus:
     """One word for the whole request: succeeded, partial, failed or error."""
     if outcome.result is None:
         return "error"
-    if outcome.result.all_succeeded or not outcome.result.failed:
+    return result_status(outcome.result)
+
+
+def result_status(result: ResendResult) -> ResendStatus:
+    """Zuora's answer in one word: succeeded (nothing refused), partial or failed."""
+    if not result.failed:
         return "succeeded"  # ids Zuora answered 409 for are done or in hand there, not failed
-    return "failed" if outcome.result.all_failed else "partial"
+    return "failed" if result.all_failed else "partial"
+
+
+#: The per-id code for ids Zuora answered 409 for: done or in hand at Zuora, not a failure.
+IN_PROGRESS_CODE = "in_progress"
+IN_PROGRESS = IdOutcome(
+    ok=True, code=IN_PROGRESS_CODE, message="Zuora: already done or in progress (409)"
+)
 
 
 def per_id(outcome: ResendOutcome) -> dict[str, IdOutcome]:
     """Outcome per requested id, as stored."""
     if outcome.result is None:
         return {i: IdOutcome(ok=False, code="error", message=outcome.error) for i in outcome.ids}
-    result = {i: IdOutcome(ok=True, code=None, message=None) for i in outcome.result.succeeded}
-    for history_id in outcome.result.in_progress:
-        result[history_id] = IdOutcome(
-            ok=True, code="in_progress", message="Zuora: already done or in progress (409)"
-        )
-    for history_id, failure in outcome.result.failed.items():
-        result[history_id] = IdOutcome(ok=False, code=failure.code, message=failure.message)
-    return result
+    return result_per_id(outcome.result)
+
+
+def result_per_id(result: ResendResult) -> dict[str, IdOutcome]:
+    """Zuora's answer per id, as stored: sent, in hand at Zuora (409), or refused with its reason."""
+    stored = {i: IdOutcome(ok=True, code=None, message=None) for i in result.succeeded}
+    for history_id in result.in_progress:
+        stored[history_id] = IN_PROGRESS
+    for history_id, failure in result.failed.items():
+        stored[history_id] = IdOutcome(ok=False, code=failure.code, message=failure.message)
+    return stored
 
 
 class AuditTrail:

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from bot.audit import IN_PROGRESS_CODE, result_per_id, result_status
 from bot.clicks import idempotency_key
 from bot.deps import Deps
 from bot.explain import explain
@@ -42,7 +43,6 @@ from bot.zuora.models import CalloutHistory, EmailHistory, ResendResult, TimeWin
 logger = logging.getLogger(__name__)
 audit_log = logging.getLogger("zuora_ops.audit")
 
-IN_PROGRESS_CODE = "in_progress"
 MAX_REPLAY_WINDOW = timedelta(days=30)
 
 Progress = Callable[[Replay], None]
@@ -291,18 +291,7 @@ def _send_chunk(deps: Deps, replay: Replay, owner: str) -> bool:
 
 def _outcome(result: ResendResult) -> tuple[ResendStatus, dict[str, IdOutcome]]:
     """The audit status and per-id outcome of one chunk's answer."""
-    outcome = {i: IdOutcome(ok=True) for i in result.succeeded}
-    for history_id in result.in_progress:
-        outcome[history_id] = IdOutcome(
-            ok=True, code=IN_PROGRESS_CODE, message="Zuora: already done or in progress (409)"
-        )
-    for history_id, failure in result.failed.items():
-        outcome[history_id] = IdOutcome(ok=False, code=failure.code, message=failure.message)
-    if not result.failed:
-        status: ResendStatus = "succeeded"
-    else:
-        status = "failed" if result.all_failed else "partial"
-    return status, outcome
+    return result_status(result), result_per_id(result)
 
 
 def _counts(outcome: dict[str, IdOutcome]) -> ChunkResult:
@@ -414,7 +403,6 @@ class ProgressThrottle:
 
 
 __all__ = [
-    "IN_PROGRESS_CODE",
     "MAX_REPLAY_WINDOW",
     "ProgressThrottle",
     "ReplayTarget",

@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
-from bot.audit import AuditStart
+from bot.audit import IN_PROGRESS_CODE, AuditStart
 from bot.blocks import (
     SlackMessage,
     build_batch_progress,
@@ -50,7 +50,6 @@ from bot.zuora.models import Account, NotificationKind, ResendFailure, ResendRes
 logger = logging.getLogger(__name__)
 
 LEASE_RENEWALS = 4  # a lease is renewed this many times per lease length while Zuora works
-IN_PROGRESS_CODE = "in_progress"
 
 
 class Refusal(Enum):
