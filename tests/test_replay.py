@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from db_urls import postgres_schema
 from slack_bolt import App
 
 from bot.app import create_app
@@ -36,7 +37,6 @@ from tests.stack_fixtures import (
     all_text,
     dispatch_harness,
 )
-from tests.test_store import _postgres_schema
 
 CALLOUT_RESEND = "/notifications/callout-histories/resend"
 
@@ -208,7 +208,7 @@ def test_replay_racing_clicks_on_two_workers_resend_once_sqlite(harness: Harness
 
 @pytest.mark.postgres
 def test_replay_racing_clicks_on_two_workers_resend_once_postgres(tmp_path: Path) -> None:
-    with _postgres_schema() as url:
+    with postgres_schema() as url:
         with dispatch_harness(tmp_path, tenant=outage_tenant()) as harness:
             with second_worker(harness, url) as (deps_a, app_a):
                 with second_worker(harness, url) as (_, app_b):

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from db_urls import postgres_schema
 
 from bot.store import ChunkResult, IdOutcome, ReplayRequest, ResendRequest, Store
-from tests.test_store import _postgres_schema
 
 T0 = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=30)
@@ -27,7 +27,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
         finally:
             s.close()
         return
-    with _postgres_schema() as url:
+    with postgres_schema() as url:
         s = Store.from_url(url)
         try:
             yield s

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_store import _postgres_schema
+from db_urls import database
 
 from bot.deps import build_deps
 from bot.failures import ResendOutcome
@@ -39,14 +39,7 @@ LEASE = timedelta(seconds=30)
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        s = Store.from_url(f"sqlite:///{tmp_path / 'jobs.db'}")
-        try:
-            yield s
-        finally:
-            s.close()
-        return
-    with _postgres_schema() as url:
+    with database(request.param, tmp_path) as url:
         s = Store.from_url(url)
         try:
             yield s

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sqlite3
 import subprocess
 import sys
 import threading
-import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
+from db_urls import PG_URL, postgres_schema
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.pool import NullPool
 
@@ -33,7 +32,6 @@ from bot.store import (
     StoreError,
 )
 
-PG_URL = os.environ.get("DATABASE_URL_TEST", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 WORKER = Path(__file__).with_name("store_race_worker.py")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 T0 = datetime(2025, 3, 14, 9, 30, 0, 123456, tzinfo=UTC)
@@ -42,43 +40,20 @@ LEASE = timedelta(minutes=10)
 TTL = timedelta(minutes=10)
 
 
-@contextmanager
-def _postgres_schema() -> Iterator[str]:
-    """Create a throwaway schema and yield a URL whose connections use only it; drop it afterwards.
-
-    An unreachable server raises here, so PostgreSQL tests error rather than skip.
-    """
-    name = f"zops_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_URL, poolclass=NullPool)
-    try:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'CREATE SCHEMA "{name}"')
-        url = sa.make_url(PG_URL).update_query_dict(
-            {"options": f"-csearch_path={name}", "application_name": name}
-        )
-        yield url.render_as_string(hide_password=False)
-    finally:
-        try:
-            with admin.begin() as conn:
-                conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
-        finally:
-            admin.dispose()
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A URL for an empty database of each kind."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'store.db'}"
     else:
-        with _postgres_schema() as url:
+        with postgres_schema() as url:
             yield url
 
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A URL for an empty PostgreSQL schema."""
-    with _postgres_schema() as url:
+    with postgres_schema() as url:
         yield url
 
 

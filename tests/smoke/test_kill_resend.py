@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from db_urls import database
 from stack_fixtures import (
     ORDINARY_ACCOUNT,
     button,
@@ -35,7 +36,6 @@ from test_smoke_gunicorn import (
     served,
     wait_for_workers,
 )
-from test_store import _postgres_schema
 
 from bot.sandbox.fake_slack import FakeSlack
 from bot.sandbox.fake_zuora import FakeZuora
@@ -50,10 +50,7 @@ ZUORA_HOLDS = 5.0  # seconds the sandbox Zuora holds each resend request (the ki
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'zuora-ops.db'}"
-        return
-    with _postgres_schema() as url:
+    with database(request.param, tmp_path) as url:
         yield url
 
 
