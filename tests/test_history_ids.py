@@ -11,6 +11,7 @@ import dataclasses
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -62,8 +63,10 @@ def make_service() -> Iterator[ServiceFactory]:
     """Start a sandbox Zuora for `tenant` and a real service on it; settings overrides by keyword."""
     started: list[tuple[NotificationService, FakeZuora]] = []
 
-    def build(tenant: Tenant, **overrides: object) -> tuple[NotificationService, FakeZuora]:
-        fake = FakeZuora(tenant, clock=lambda: NOW).start()
+    def build(
+        tenant: Tenant, *, fake_options: dict[str, Any] | None = None, **overrides: object
+    ) -> tuple[NotificationService, FakeZuora]:
+        fake = FakeZuora(tenant, clock=lambda: NOW, **(fake_options or {})).start()
         values: dict[str, object] = {
             "base_url": fake.base_url,
             "client_id": fake.client_id,
@@ -422,22 +425,11 @@ def test_columns_are_learned_once_with_show_columns_and_cached(
 
 
 def test_without_show_columns_a_one_row_query_names_the_columns(
-    tenant_without_ids: Tenant,
+    make_service: ServiceFactory, tenant_without_ids: Tenant
 ) -> None:
-    fake = FakeZuora(tenant_without_ids, clock=lambda: NOW, show_columns=False).start()
-    settings = ZuoraSettings(
-        _env_file=None,
-        base_url=fake.base_url,
-        client_id=fake.client_id,
-        client_secret=fake.client_secret,
-        retry_max_delay=0.05,
-    )
-    service = NotificationService(ZuoraClient.from_settings(settings), now=lambda: NOW)
-    try:
-        failures = service.failures_for(BIG, 2 * DAY, "2d", track_id=TRACK)
-    finally:
-        service.close()
-        fake.stop()
+    service, fake = make_service(tenant_without_ids, fake_options={"show_columns": False})
+
+    failures = service.failures_for(BIG, 2 * DAY, "2d", track_id=TRACK)
 
     assert_ids_are_the_tenants(tenant_without_ids, failures)
     assert sorted(q for q in schema_jobs(fake) if q.startswith("SELECT")) == [
@@ -447,27 +439,16 @@ def test_without_show_columns_a_one_row_query_names_the_columns(
 
 
 def test_a_tenant_without_some_match_columns_still_gets_ids(
-    tenant_without_ids: Tenant,
+    make_service: ServiceFactory, tenant_without_ids: Tenant
 ) -> None:
     hidden = {
         "notificationhistoryemail": ("Subject", "EventCategory"),
         "notificationhistorycallout": ("RequestUrl", "ResponseCode"),  # BYOK hides RequestUrl
     }
-    fake = FakeZuora(tenant_without_ids, clock=lambda: NOW, hidden_columns=hidden).start()
-    settings = ZuoraSettings(
-        _env_file=None,
-        base_url=fake.base_url,
-        client_id=fake.client_id,
-        client_secret=fake.client_secret,
-        retry_max_delay=0.05,
-    )
-    service = NotificationService(ZuoraClient.from_settings(settings), now=lambda: NOW)
-    try:
-        failures = service.failures_for(BIG, 2 * DAY, "2d", track_id=TRACK)
-        status = service.id_source(track_id=TRACK)
-    finally:
-        service.close()
-        fake.stop()
+    service, fake = make_service(tenant_without_ids, fake_options={"hidden_columns": hidden})
+
+    failures = service.failures_for(BIG, 2 * DAY, "2d", track_id=TRACK)
+    status = service.id_source(track_id=TRACK)
 
     queries = [r.json()["query"] for r in jobs_submitted(fake)]
     assert queries and not any("Subject" in q or "ResponseCode" in q for q in queries)
