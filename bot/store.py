@@ -923,6 +923,27 @@ def _hourly_from_json(text: str) -> dict[datetime, int]:
     return {datetime.fromisoformat(key): int(value) for key, value in json.loads(text).items()}
 
 
+def _audit_from_row(row: Any) -> ResendAuditEntry:
+    """A resend_audit row as a ResendAuditEntry."""
+    return ResendAuditEntry(
+        id=row.id,
+        requested_at=row.requested_at,
+        team_id=row.team_id,
+        user_id=row.user_id,
+        account_key=row.account_key,
+        kind=_check_literal(row.kind, RESEND_KINDS, "kind"),
+        ids=tuple(json.loads(row.ids)),
+        track_id=row.track_id,
+        dedup_key=row.dedup_key,
+        status=_check_literal(row.status, RESEND_STATUSES, "status"),
+        outcome=_outcome_from_json(row.outcome),
+        error=row.error,
+        finished_at=row.finished_at,
+        audit_channel=row.audit_channel,
+        audit_ts=row.audit_ts,
+    )
+
+
 def _outcome_from_json(text: str) -> dict[str, IdOutcome]:
     """Parse the outcome column back into IdOutcome values."""
     raw = json.loads(text)
@@ -1099,18 +1120,8 @@ class Store:
         now: datetime,
     ) -> None:
         """Record how a requested resend ended, per id."""
-        _check_literal(status, RESEND_STATUSES, "status")
-        payload = {
-            key: {"ok": value.ok, "code": value.code, "message": value.message}
-            for key, value in outcome.items()
-        }
-        stmt = (
-            update(resend_audit)
-            .where(resend_audit.c.id == audit_id)
-            .values(status=status, outcome=_dumps(payload), error=error, finished_at=now)
-        )
         with self._transaction("record_resend_outcome") as conn:
-            if _rowcount(conn, stmt) != 1:
+            if self._record_outcome(conn, audit_id, status, outcome, error, now) != 1:
                 logger.warning("No resend audit row %d to record an outcome on", audit_id)
 
     def set_audit_message(self, audit_id: int, channel: str, ts: str) -> None:
@@ -1140,26 +1151,7 @@ class Store:
         )
         with self._transaction("list_resends", read_only=True) as conn:
             rows = conn.execute(stmt).all()
-        return [
-            ResendAuditEntry(
-                id=row.id,
-                requested_at=row.requested_at,
-                team_id=row.team_id,
-                user_id=row.user_id,
-                account_key=row.account_key,
-                kind=_check_literal(row.kind, RESEND_KINDS, "kind"),
-                ids=tuple(json.loads(row.ids)),
-                track_id=row.track_id,
-                dedup_key=row.dedup_key,
-                status=_check_literal(row.status, RESEND_STATUSES, "status"),
-                outcome=_outcome_from_json(row.outcome),
-                error=row.error,
-                finished_at=row.finished_at,
-                audit_channel=row.audit_channel,
-                audit_ts=row.audit_ts,
-            )
-            for row in rows
-        ]
+        return [_audit_from_row(row) for row in rows]
 
     def count_resends(self, account_key: str | None = None) -> int:
         """How many audit entries exist, optionally for one account."""
@@ -1292,42 +1284,24 @@ class Store:
 
     def _latest_job(self, conn: Connection, dedup_key: str) -> ResendJob | None:
         stmt = (
-            select(resend_jobs, resend_audit)
-            .join(resend_audit, resend_audit.c.id == resend_jobs.c.audit_id)
+            select(resend_jobs)
             .where(resend_jobs.c.dedup_key == dedup_key)
             .order_by(resend_jobs.c.attempt.desc())
             .limit(1)
         )
-        row = conn.execute(stmt).mappings().first()
+        row = conn.execute(stmt).first()
         if row is None:
             return None
-        job, audit = resend_jobs.c, resend_audit.c
         return ResendJob(
-            id=row[job.id],
-            dedup_key=row[job.dedup_key],
-            attempt=row[job.attempt],
-            state=_check_literal(row[job.state], RESEND_JOB_STATES, "state"),
-            lease_owner=row[job.lease_owner],
-            lease_until=row[job.lease_until],
-            reply_url=row[job.reply_url],
-            context=row[job.context],
-            audit=ResendAuditEntry(
-                id=row[audit.id],
-                requested_at=row[audit.requested_at],
-                team_id=row[audit.team_id],
-                user_id=row[audit.user_id],
-                account_key=row[audit.account_key],
-                kind=_check_literal(row[audit.kind], RESEND_KINDS, "kind"),
-                ids=tuple(json.loads(row[audit.ids])),
-                track_id=row[audit.track_id],
-                dedup_key=row[audit.dedup_key],
-                status=_check_literal(row[audit.status], RESEND_STATUSES, "status"),
-                outcome=_outcome_from_json(row[audit.outcome]),
-                error=row[audit.error],
-                finished_at=row[audit.finished_at],
-                audit_channel=row[audit.audit_channel],
-                audit_ts=row[audit.audit_ts],
-            ),
+            id=row.id,
+            dedup_key=row.dedup_key,
+            attempt=row.attempt,
+            state=_check_literal(row.state, RESEND_JOB_STATES, "state"),
+            lease_owner=row.lease_owner,
+            lease_until=row.lease_until,
+            reply_url=row.reply_url,
+            context=row.context,
+            audit=self._audit_entry(conn, row.audit_id),
         )
 
     # --- outage replays ---
@@ -1617,37 +1591,23 @@ class Store:
         outcome: Mapping[str, IdOutcome],
         error: str | None,
         now: datetime,
-    ) -> None:
+    ) -> int:
+        """Write an audit row's status and per-id outcome; how many rows it changed (0 or 1)."""
         _check_literal(status, RESEND_STATUSES, "status")
         payload = {
             key: {"ok": value.ok, "code": value.code, "message": value.message}
             for key, value in outcome.items()
         }
-        conn.execute(
+        stmt = (
             update(resend_audit)
             .where(resend_audit.c.id == audit_id)
             .values(status=status, outcome=_dumps(payload), error=error, finished_at=now)
         )
+        return _rowcount(conn, stmt)
 
     def _audit_entry(self, conn: Connection, audit_id: int) -> ResendAuditEntry:
         row = conn.execute(select(resend_audit).where(resend_audit.c.id == audit_id)).one()
-        return ResendAuditEntry(
-            id=row.id,
-            requested_at=row.requested_at,
-            team_id=row.team_id,
-            user_id=row.user_id,
-            account_key=row.account_key,
-            kind=_check_literal(row.kind, RESEND_KINDS, "kind"),
-            ids=tuple(json.loads(row.ids)),
-            track_id=row.track_id,
-            dedup_key=row.dedup_key,
-            status=_check_literal(row.status, RESEND_STATUSES, "status"),
-            outcome=_outcome_from_json(row.outcome),
-            error=row.error,
-            finished_at=row.finished_at,
-            audit_channel=row.audit_channel,
-            audit_ts=row.audit_ts,
-        )
+        return _audit_from_row(row)
 
     def _replay_by_key(self, conn: Connection, replay_key: str) -> Replay | None:
         row = conn.execute(
