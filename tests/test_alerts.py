@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from crash_doubles import Crash, CrashingSlack
 from db_urls import database
 from slack_sdk import WebClient
 from stack_fixtures import Harness, all_text, button, buttons, dispatch_harness, mrkdwn_texts
@@ -135,10 +136,6 @@ def test_alerts_list_and_unsubscribe(harness: Harness) -> None:
 # --- the check ---------------------------------------------------------------------------------
 
 
-class Crash(BaseException):
-    """The clock process dies here (nothing in the bot catches a BaseException)."""
-
-
 class Clock:
     """A settable UTC clock shared by the bot, the fake Zuora and the fake Slack's timestamps."""
 
@@ -156,25 +153,6 @@ class Clock:
 
     def unix(self) -> float:
         return self.now().timestamp()
-
-
-class Slack:
-    """The real WebClient, except that chat.postMessage can crash before or after Slack takes it."""
-
-    def __init__(self, client: WebClient, crash: str | None = None) -> None:
-        self._client = client
-        self.crash = crash
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
-
-    def chat_postMessage(self, **kwargs: Any) -> Any:  # noqa: N802 - WebClient's name
-        if self.crash == "before":
-            raise Crash("killed before the post left")
-        response = self._client.chat_postMessage(**kwargs)
-        if self.crash == "after":
-            raise Crash("killed after Slack took the post")
-        return response
 
 
 @dataclass(frozen=True)
@@ -285,7 +263,7 @@ def clocks(
             settings=settings,
             service=NotificationService(ZuoraClient.from_settings(settings.zuora), now=clock.now),
             store=Store.from_url(db_url),
-            slack=Slack(client, crash),
+            slack=CrashingSlack(client, crash),
         )
         built.append(deps)
         return deps

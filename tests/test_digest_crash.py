@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from crash_doubles import Crash, CrashingSlack
 from db_urls import database
 from slack_sdk import WebClient
 from sqlalchemy.pool import NullPool
@@ -34,10 +35,6 @@ START = datetime(2026, 6, 10, 9, 30, tzinfo=UTC)
 LEASE_SECONDS = 120.0
 LEASE = timedelta(seconds=LEASE_SECONDS)
 CHANNEL = "C0DIGEST"
-
-
-class Crash(BaseException):
-    """The process dies here (not an Exception, so nothing in the bot catches it)."""
 
 
 class Clock:
@@ -85,27 +82,6 @@ class Service:
 
     def iter_failed_emails(self, window: TimeWindow, *, track_id: str) -> Iterator[EmailHistory]:
         return iter(())
-
-
-class Slack:
-    """The real WebClient, except that chat.postMessage can crash before or after Slack takes it."""
-
-    def __init__(self, client: WebClient, crash: str | None = None) -> None:
-        self._client = client
-        self.crash = crash
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
-
-    def chat_postMessage(self, **kwargs: Any) -> Any:  # noqa: N802 - WebClient's name
-        if self.crash == "before":
-            raise Crash("killed before the post left")
-        response = self._client.chat_postMessage(**kwargs)
-        if self.crash == "after":
-            raise Crash("killed after Slack took the post")
-        if self.crash == "no-answer":
-            raise ConnectionResetError("connection reset before the answer")
-        return response
 
 
 @dataclass(frozen=True)
@@ -173,7 +149,7 @@ def clocks(db_url: str, make_settings: Any, fake_slack: FakeSlack, clock: Clock)
             token=fake_slack.token, base_url=fake_slack.base_url, retry_handlers=retry_handlers()
         )
         settings = make_settings(digest={"post_interval": 0, "claim_lease": LEASE_SECONDS})
-        return Deps(settings, service, store, Slack(client, crash))
+        return Deps(settings, service, store, CrashingSlack(client, crash))
 
     yield build
     for store in stores:
