@@ -6,6 +6,7 @@ import json
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.sandbox.fake_slack import FakeSlack
 from bot.sandbox.playground import Playground
+from bot.sandbox.tenant import build_tenant
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -231,3 +233,14 @@ def page(chromium: Any) -> Iterator[Any]:
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture
+def outage_sandbox(tmp_path: Path) -> Iterator[Any]:
+    """The real bot behind the playground, on the demo tenant with the sandbox outage switched on."""
+    from bot.sandbox.stack import SandboxStack
+
+    tenant = build_tenant(seed=7, now=datetime.now(UTC), outage=True)
+    with SandboxStack(tmp_path, tenant=tenant) as stack:
+        with Playground.for_stack(stack) as pg:
+            yield stack, pg

@@ -4,27 +4,15 @@ endpoint and the bouncing mail domain on one card, each Resend all N behind its 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.sandbox.playground import DEFAULT_CHANNELS, Playground
-from bot.sandbox.tenant import OUTAGE_ACCOUNTS, build_tenant
+from bot.sandbox.playground import DEFAULT_CHANNELS
+from bot.sandbox.tenant import OUTAGE_ACCOUNTS
 
 BILLING = DEFAULT_CHANNELS[0].id
-
-
-@pytest.fixture
-def outage_sandbox(tmp_path: Path) -> Iterator[Any]:
-    from bot.sandbox.stack import SandboxStack
-
-    tenant = build_tenant(seed=7, now=datetime.now(UTC), outage=True)
-    with SandboxStack(tmp_path, tenant=tenant) as stack:
-        with Playground.for_stack(stack) as pg:
-            yield stack, pg
 
 
 @pytest.mark.browser

@@ -4,28 +4,15 @@ in the dialog; the card turns into the replay's summary in place and Zuora resen
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.ids import OutageRef, decode_value
-from bot.sandbox.playground import DEFAULT_CHANNELS, Playground
-from bot.sandbox.tenant import build_tenant
+from bot.sandbox.playground import DEFAULT_CHANNELS
 
 BILLING = DEFAULT_CHANNELS[0].id
-
-
-@pytest.fixture
-def outage_sandbox(tmp_path: Path) -> Iterator[Any]:
-    from bot.sandbox.stack import SandboxStack
-
-    tenant = build_tenant(seed=7, now=datetime.now(UTC), outage=True)
-    with SandboxStack(tmp_path, tenant=tenant) as stack:
-        with Playground.for_stack(stack) as pg:
-            yield stack, pg
 
 
 @pytest.mark.browser
