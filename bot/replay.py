@@ -15,7 +15,6 @@ from the next chunk and never sends an earlier one again.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,7 +25,7 @@ from bot.clicks import idempotency_key
 from bot.deps import Deps
 from bot.explain import explain
 from bot.outages import CauseGroup, OutageScan, callout_cause, email_cause
-from bot.resend import LEASE_RENEWALS, worker_name
+from bot.resend import LEASE_RENEWALS, renewing, worker_name
 from bot.store import (
     ChunkResult,
     IdOutcome,
@@ -331,25 +330,12 @@ def _lease(deps: Deps) -> timedelta:
 def _keep_lease(deps: Deps, replay_id: int, *, owner: str) -> Iterator[None]:
     """Renew `owner`'s lease on the replay every lease/LEASE_RENEWALS while the block runs."""
     lease = _lease(deps)
-    stop = threading.Event()
 
-    def renew() -> None:
-        while not stop.wait(lease.total_seconds() / LEASE_RENEWALS):
-            try:
-                if not deps.store.renew_replay_lease(
-                    replay_id, owner=owner, until=deps.now() + lease
-                ):
-                    return
-            except Exception:  # a store hiccup: the next renewal tries again
-                logger.warning("replay %d: could not renew the lease", replay_id, exc_info=True)
+    def renew() -> bool:
+        return deps.store.renew_replay_lease(replay_id, owner=owner, until=deps.now() + lease)
 
-    keeper = threading.Thread(target=renew, name=f"replay-lease-{replay_id}", daemon=True)
-    keeper.start()
-    try:
+    with renewing(renew, every=lease / LEASE_RENEWALS, what=f"replay {replay_id}"):
         yield
-    finally:
-        stop.set()
-        keeper.join(timeout=5)
 
 
 def redrive_stale_replays(deps: Deps, *, on_done: Callable[[Replay], None] | None = None) -> int:

@@ -267,18 +267,33 @@ def keep_lease(
     now: Callable[[], datetime],
 ) -> Iterator[None]:
     """Renew `owner`'s lease on the job every lease/LEASE_RENEWALS while the block runs."""
+
+    def renew() -> bool:
+        return store.renew_resend_lease(job_id, owner=owner, until=now() + lease)
+
+    with renewing(renew, every=lease / LEASE_RENEWALS, what=f"resend job {job_id}"):
+        yield
+
+
+@contextmanager
+def renewing(renew: Callable[[], bool], *, every: timedelta, what: str) -> Iterator[None]:
+    """Call `renew` every `every` from a daemon thread while the block runs.
+
+    `renew` returns False once the lease went to someone else (renewing stops); an exception is a
+    store hiccup, logged, and the next round tries again.
+    """
     stop = threading.Event()
 
-    def renew() -> None:
-        while not stop.wait(lease.total_seconds() / LEASE_RENEWALS):
+    def loop() -> None:
+        while not stop.wait(every.total_seconds()):
             try:
-                if not store.renew_resend_lease(job_id, owner=owner, until=now() + lease):
-                    logger.warning("resend job %d: lease lost to another worker", job_id)
+                if not renew():
+                    logger.warning("%s: lease lost to another worker", what)
                     return
-            except Exception:  # a store hiccup: the next renewal tries again
-                logger.warning("resend job %d: could not renew the lease", job_id, exc_info=True)
+            except Exception:
+                logger.warning("%s: could not renew the lease", what, exc_info=True)
 
-    keeper = threading.Thread(target=renew, name=f"resend-lease-{job_id}", daemon=True)
+    keeper = threading.Thread(target=loop, name=f"lease-{what}", daemon=True)
     keeper.start()
     try:
         yield
