@@ -14,11 +14,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+from signed_stack import click, command, elements, wait_posts
 from stack_fixtures import ids_of
 
-from bot.sandbox.slack_requests import block_actions_body, sign, slash_command_body
 from bot.sandbox.stack import SandboxStack
 from bot.sandbox.tenant import Tenant, build_tenant
 
@@ -52,48 +51,6 @@ def stack_for(tmp_path: Path) -> Iterator[Any]:
     yield start
     for stack in stacks:
         stack.stop()
-
-
-def deliver(stack: SandboxStack, body: bytes) -> None:
-    """POST a signed Slack request to the bot; Slack needs the ack within 3 seconds."""
-    headers = sign(stack.signing_secret, body, int(time.time()))
-    reply = httpx.post(stack.bot_url, content=body, headers=headers, timeout=3.0)
-    assert reply.status_code == 200, reply.text
-
-
-def command(stack: SandboxStack, text: str) -> str:
-    url = stack.slack.response_url("cmd", kind="command")
-    deliver(stack, slash_command_body(text=text, response_url=url))
-    return url
-
-
-def click(stack: SandboxStack, element: JsonDict) -> str:
-    url = stack.slack.response_url("click")
-    body = block_actions_body(
-        action_id=str(element["action_id"]),
-        block_id=str(element["block_id"]),
-        value=element.get("value"),
-        selected_option=element.get("selected_option"),
-        response_url=url,
-    )
-    deliver(stack, body)
-    return url
-
-
-def wait_posts(stack: SandboxStack, url: str, count: int, timeout: float = 15.0) -> list[JsonDict]:
-    reached = stack.slack.wait_for(lambda: len(stack.slack.responses(url)) >= count, timeout)
-    posts = stack.slack.responses(url)
-    assert reached, f"expected {count} posts, got {len(posts)}: {json.dumps(posts)[:800]}"
-    return posts
-
-
-def elements(message: JsonDict, action_id: str) -> list[JsonDict]:
-    found = []
-    for block in message.get("blocks") or []:
-        for element in [block.get("accessory"), *(block.get("elements") or [])]:
-            if isinstance(element, dict) and element.get("action_id") == action_id:
-                found.append({**element, "block_id": block.get("block_id", "b")})
-    return found
 
 
 def text_of(message: JsonDict) -> str:

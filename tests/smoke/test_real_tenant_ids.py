@@ -16,11 +16,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+from signed_stack import click, command, elements, wait_posts
 from stack_fixtures import ids_of
 
-from bot.sandbox.slack_requests import block_actions_body, sign, slash_command_body
 from bot.sandbox.stack import SandboxStack
 from bot.sandbox.tenant import FakeEmail, Tenant, build_tenant
 
@@ -68,42 +67,6 @@ def add_recent_email(stack: SandboxStack, account_number: str, age: timedelta) -
     return recent
 
 
-def deliver(stack: SandboxStack, body: bytes) -> float:
-    """POST a signed Slack request; returns how long the ack took (Slack allows 3 s)."""
-    headers = sign(stack.signing_secret, body, int(time.time()))
-    started = time.monotonic()
-    reply = httpx.post(stack.bot_url, content=body, headers=headers, timeout=3.0)
-    assert reply.status_code == 200, reply.text
-    return time.monotonic() - started
-
-
-def command(stack: SandboxStack, text: str) -> str:
-    url = stack.slack.response_url("cmd")
-    deliver(stack, slash_command_body(text=text, response_url=url))
-    return url
-
-
-def click(stack: SandboxStack, element: JsonDict) -> str:
-    url = stack.slack.response_url("click")
-    body = block_actions_body(
-        action_id=str(element["action_id"]),
-        block_id=str(element["block_id"]),
-        value=element.get("value"),
-        response_url=url,
-    )
-    deliver(stack, body)
-    return url
-
-
-def elements(message: JsonDict, action_id: str) -> list[JsonDict]:
-    found = []
-    for block in message.get("blocks") or []:
-        for element in [block.get("accessory"), *(block.get("elements") or [])]:
-            if isinstance(element, dict) and element.get("action_id") == action_id:
-                found.append({**element, "block_id": block.get("block_id", "b")})
-    return found
-
-
 def card_with(stack: SandboxStack, url: str, action_id: str, timeout: float = 20.0) -> JsonDict:
     """The newest message posted to `url` that holds an `action_id` control."""
 
@@ -121,10 +84,7 @@ def card_with(stack: SandboxStack, url: str, action_id: str, timeout: float = 20
 
 
 def last_post(stack: SandboxStack, url: str, count: int, timeout: float = 15.0) -> JsonDict:
-    reached = stack.slack.wait_for(lambda: len(stack.slack.responses(url)) >= count, timeout)
-    posts = stack.slack.responses(url)
-    assert reached, f"expected {count} posts, got {len(posts)}: {json.dumps(posts)[:800]}"
-    return posts[-1]
+    return wait_posts(stack, url, count, timeout)[-1]
 
 
 def failed_email_ids(tenant: Tenant, account_number: str, since: datetime) -> set[str]:
