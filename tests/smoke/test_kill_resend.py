@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -33,7 +34,6 @@ from test_smoke_gunicorn import (
     SIGNING_SECRET,
     bot_env,
     gunicorn,
-    served,
     wait_for_workers,
 )
 
@@ -82,6 +82,33 @@ def poll(condition: Callable[[], bool], *, timeout: float) -> bool:
     return condition()
 
 
+def resend_holder(database_url: str) -> int:
+    """The pid of the worker holding the only resend job: its lease owner, `host:pid`.
+
+    The worker commits that lease before it calls Zuora, so once Zuora holds the request the store
+    names the worker (gunicorn's access line for the click may still be unwritten at that point).
+    """
+    store = Store.from_url(database_url)
+    try:
+        (entry,) = store.list_resends(limit=10)
+        job = store.resend_job(entry.dedup_key)
+    finally:
+        store.close()
+    assert job is not None and job.state != "done" and job.lease_owner is not None, job
+    host, _, pid = job.lease_owner.rpartition(":")
+    assert host == socket.gethostname(), job.lease_owner
+    return int(pid)
+
+
+def gone(pid: int) -> bool:
+    """Whether the process has exited (reaped by its parent, or a zombie waiting to be)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rpartition(")")[2].split()[0] in {"Z", "X"}
+
+
 def card_with_button(slack: FakeSlack, url: str, action_id: str) -> dict[str, Any]:
     def found() -> dict[str, Any] | None:
         for post in reversed(slack.responses(url)):
@@ -107,7 +134,7 @@ def test_worker_killed_while_zuora_holds_the_resend(database_url: str, tmp_path:
             clock(env, tmp_path) as clock_process,
             httpx.Client(timeout=15, headers=FRESH) as http,
         ):
-            wait_for_workers(http, base, log_path)
+            workers = wait_for_workers(http, base, log_path)
             events = f"{base}/slack/events"
             command_url = slack.response_url("cmd")
             ack = post_signed(
@@ -129,8 +156,11 @@ def test_worker_killed_while_zuora_holds_the_resend(database_url: str, tmp_path:
             assert http.post(events, content=body, headers=headers).status_code == 200
             held = poll(lambda: zuora.resends_in_flight == 1, timeout=10)
             assert held, f"{slack.responses(click_url)}\n{log_path.read_text()[-2000:]}"
-            (victim,) = {pid for pid, *_, probe in served(log_path) if probe == "kill"}
+            victim = resend_holder(database_url)
+            assert victim in workers, f"the resend's lease names {victim}, not a worker {workers}"
             os.kill(victim, signal.SIGKILL)
+            assert poll(lambda: gone(victim), timeout=10), f"worker {victim} outlived SIGKILL"
+            assert zuora.resends_in_flight == 1, "the worker died while Zuora held its resend"
 
             def finished() -> bool:
                 posts = slack.responses(click_url)

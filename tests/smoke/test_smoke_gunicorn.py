@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -128,8 +128,26 @@ def served(log_path: Path) -> list[tuple[int, str, str, int, str]]:
     return entries
 
 
-def wait_for_workers(http: httpx.Client, base: str, log_path: Path) -> None:
-    """Poll /healthz until every worker has answered one (the access log names the pid)."""
+def wait_for_access_lines(
+    log_path: Path, count: int, probe: Callable[[str], bool], *, timeout: float = 15.0
+) -> list[tuple[int, str, str, int, str]]:
+    """The access log entries whose probe matches, once there are at least `count` of them.
+
+    gunicorn writes a request's access line only after the response has gone out, so a client that
+    has its answer can read the log before the line is there: wait for the lines instead.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        entries = [entry for entry in served(log_path) if probe(entry[4])]
+        if len(entries) >= count or time.monotonic() >= deadline:
+            break
+        time.sleep(0.02)
+    assert len(entries) >= count, f"{len(entries)} of {count} access lines:\n{log_path.read_text()}"
+    return entries
+
+
+def wait_for_workers(http: httpx.Client, base: str, log_path: Path) -> set[int]:
+    """Poll /healthz until every worker has answered one (the access log names the pid); their pids."""
     deadline = time.monotonic() + BOOT_TIMEOUT
     while time.monotonic() < deadline:
         try:
@@ -145,7 +163,8 @@ def wait_for_workers(http: httpx.Client, base: str, log_path: Path) -> None:
             continue
         pids = {pid for pid, _, path, status, _ in served(log_path) if path == "/healthz"}
         if len(pids) >= WORKERS:
-            return
+            return pids
+        time.sleep(0.05)  # the access lines of these answers may not be written yet
     pytest.fail(f"gunicorn workers did not all answer /healthz:\n{log_path.read_text()[-3000:]}")
 
 
@@ -188,7 +207,9 @@ def run_same_click_on_both_workers(database_url: str, workdir: Path) -> None:
             numbers = range(round_number * CLICKS, (round_number + 1) * CLICKS)
             with ThreadPoolExecutor(max_workers=CLICKS) as pool:
                 assert list(pool.map(click, numbers)) == [200] * CLICKS
-            click_pids = {pid for pid, *_, probe in served(log_path) if probe.startswith("click")}
+            # Every click of the round was answered; wait for their access lines before counting.
+            clicked = wait_for_access_lines(log_path, numbers.stop, lambda p: p.startswith("click"))
+            click_pids = {pid for pid, *_ in clicked}
             if len(click_pids) >= WORKERS:
                 break
         assert len(click_pids) == WORKERS, f"clicks never reached both workers: {click_pids}"
