@@ -25,7 +25,7 @@ from db_urls import postgres_schema
 from stack_fixtures import fresh_tenant
 
 from bot.sandbox.fake_slack import FakeSlack
-from bot.sandbox.fake_zuora import FakeZuora
+from bot.sandbox.fake_zuora import FakeZuora, RecordedRequest
 from bot.schedule import local_date_for
 from bot.store import DigestRun, NewSubscription, Store
 
@@ -111,6 +111,22 @@ def status_is(store: Store, sub_id: int, status: str) -> Callable[[], bool]:
     return check
 
 
+def wait_for_held_request(zuora: FakeZuora, log_path: Path) -> RecordedRequest:
+    """A request of the claimed digest's scan that Zuora is still holding (not answered yet).
+
+    The clock runs its digests one after another, so while the run is claimed and not posted, an
+    unanswered Zuora request is its scan, which cannot post before Zuora answers.
+    """
+    held: list[RecordedRequest] = []
+
+    def holding() -> bool:
+        held[:] = [r for r in zuora.requests() if r.status is None]
+        return bool(held)
+
+    wait_until(holding, "the scan to wait on Zuora", log_path)
+    return held[0]
+
+
 def kill(process: subprocess.Popen[bytes]) -> None:
     process.send_signal(signal.SIGKILL)
     assert process.wait(timeout=10) == -signal.SIGKILL
@@ -163,9 +179,10 @@ def run_kill_scenario(database_url: str, workdir: Path, *, when: str) -> None:
                 zuora.set_latency(ZUORA_STALL)
                 with clock_process(env, log_path) as first:
                     wait_until(status_is(store, sub.id, "claimed"), "the claim", log_path)
-                    time.sleep(0.2)  # well inside the scan, which now waits on Zuora
+                    held = wait_for_held_request(zuora, log_path)
                     kill(first)
                 zuora.set_latency(0)
+                assert held.status is None, "the clock died while Zuora held its scan"
                 assert status_is(store, sub.id, "claimed")(), "killed before the post"
                 assert slack.messages(CHANNEL) == []
 
