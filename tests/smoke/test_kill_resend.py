@@ -104,7 +104,7 @@ def gone(pid: int) -> bool:
     """Whether the process has exited (reaped by its parent, or a zombie waiting to be)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # reaped before the open, or during the read
         return True
     return stat.rpartition(")")[2].split()[0] in {"Z", "X"}
 
