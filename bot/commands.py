@@ -34,12 +34,18 @@ MAX_ALERT_THRESHOLD = 100_000
 MIN_ALERT_MINUTES = 5
 MAX_ALERT_MINUTES = 24 * 60
 
+#: Input bounds checked before any pattern or fuzzy match reads the text: far above any real command
+#: (40 IDs of 64 characters fit in 2,700), so a pasted megabyte costs no more than a line.
+MAX_COMMAND_CHARS = 4000
+MAX_WORD_CHARS = 200
 MIN_TYPED_ID = 8  # a typed id shorter than this is a typo, not one of Zuora's (32 hex or a UUID)
 _WINDOW = re.compile(r"^(\d{1,6})([mhd])$", re.IGNORECASE)
 _ACCOUNT = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _CHANNEL = re.compile(r"^<#([CG][A-Z0-9]{2,30})(?:\|[^>]*)?>$")
 _TIME = re.compile(r"^(\d{1,2}):(\d{2})$")
 _UNIT_NAMES = {"m": "minutes", "h": "hours", "d": "days"}
+_MAX_WINDOW_CHARS = 16  # `_WINDOW` reads at most 7; anything longer is refused unread
+_MAX_GUESS_CHARS = 64  # difflib is quadratic in the word's length: suggest from its start only
 _LOOKALIKES = str.maketrans({"&": "＆", "<": "‹", ">": "›", "`": "ˋ"})
 
 
@@ -171,7 +177,18 @@ def parse_zuora_command(text: str, *, default_time: tuple[int, int] = (9, 0)) ->
 
     `default_time` is the (hour, minute) a digest subscription gets without `at HH:MM`.
     """
+    if len(text) > MAX_COMMAND_CHARS:
+        raise UsageError(
+            f"That command is {len(text):,} characters long; `/zuora` takes at most "
+            f"{MAX_COMMAND_CHARS:,}. Use `/zuora help` to see the commands."
+        )
     tokens = text.split()
+    long_word = next((token for token in tokens if len(token) > MAX_WORD_CHARS), None)
+    if long_word is not None:
+        raise UsageError(
+            f"{echo(long_word)} is {len(long_word):,} characters long; no `/zuora` word is longer "
+            f"than {MAX_WORD_CHARS}. Separate IDs with spaces or commas: `/zuora resend <id> <id>`."
+        )
     if not tokens:
         return HelpCommand()
     name, args = tokens[0].lower(), tokens[1:]
@@ -197,7 +214,7 @@ def parse_zuora_command(text: str, *, default_time: tuple[int, int] = (9, 0)) ->
 
 def parse_window(text: str) -> tuple[timedelta, str]:
     """Read a window like `90m`, `24h` or `7d` into its length and normalised label."""
-    match = _WINDOW.match(text)
+    match = _WINDOW.match(text) if len(text) <= _MAX_WINDOW_CHARS else None
     if not match:
         raise UsageError(
             f"{echo(text)} is not a time window. Use minutes, hours or days, e.g. `90m`, `24h` or `7d` "
@@ -217,7 +234,7 @@ def parse_window(text: str) -> tuple[timedelta, str]:
 
 def parse_account(text: str) -> str:
     """Validate an account number or id: letters, digits, `-`, `_`, `.` (no `..`), at most 64."""
-    if not _ACCOUNT.match(text) or ".." in text:
+    if len(text) > 64 or not _ACCOUNT.match(text) or ".." in text:
         raise UsageError(
             f"That doesn't look like an account number or ID: {echo(text)}. "
             "Use the account number (e.g. `A00000001`) or the 32-character account ID."
@@ -227,8 +244,8 @@ def parse_account(text: str) -> str:
 
 def echo(text: str, limit: int = 40) -> str:
     """User input quoted back in a code span, cut short, with `&<>` and backticks made harmless."""
-    shown = text.translate(_LOOKALIKES)
-    if len(shown) > limit:
+    shown = text[:limit].translate(_LOOKALIKES)
+    if len(text) > limit:
         shown = shown[: limit - 1] + "…"
     return f"`{shown}`"
 
@@ -250,7 +267,7 @@ def _failures(args: list[str]) -> FailuresCommand:
 
 def parse_outage_window(text: str) -> tuple[timedelta, str]:
     """Read an outages window (`90m` … `7d`, default `24h`) into its length and label."""
-    match = _WINDOW.match(text)
+    match = _WINDOW.match(text) if len(text) <= _MAX_WINDOW_CHARS else None
     if not match:
         raise UsageError(
             f"{echo(text)} is not a time window. Use minutes, hours or days, e.g. `90m`, `24h` "
@@ -568,7 +585,7 @@ def _timezone(text: str) -> str:
     name = _zone_name(text)
     if name is None:
         zones = sorted(available_timezones())
-        guesses = difflib.get_close_matches(text, zones, n=1, cutoff=0.6)
+        guesses = difflib.get_close_matches(text[:_MAX_GUESS_CHARS], zones, n=1, cutoff=0.6)
         hint = f" Did you mean `{guesses[0]}`?" if guesses else ""
         raise UsageError(
             f"{echo(text)} is not a time zone.{hint} Use an `Area/City` name such as "
@@ -641,5 +658,5 @@ def _unknown(word: str, args: list[str]) -> UsageError:
 
 
 def _closest(word: str, choices: tuple[str, ...]) -> str | None:
-    matches = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    matches = difflib.get_close_matches(word[:_MAX_GUESS_CHARS], choices, n=1, cutoff=0.6)
     return matches[0] if matches else None

@@ -3,11 +3,14 @@
 Zuora's history lists carry no `id` (zuora-api.md, Trap 1) but both resend calls need one. The IDs
 live in Data Query's `notificationhistoryemail` and `notificationhistorycallout` tables. This module
 learns which columns the tenant's tables really have (SHOW COLUMNS, else a one-row query's header),
-builds each lookup from those columns only, and matches rows back strictly: an email on account,
-event category, recipient and subject with its send time within `ZUORA_ID_MATCH_TOLERANCE` of
-CreatedOn; a callout on `<Object.ID>`, event category, attempt number and response code with its
-create time within the tolerance of CreateTime. A row gets an ID only when exactly one Data Query
-record fits it and that record fits no other row; otherwise it keeps none and says why.
+builds each lookup from those columns only and for failed rows only (Data Query lags the REST
+history, so a delivered look-alike must never stand in for a row not there yet), and matches rows
+back strictly: an email on account, event category, recipient, subject and result (Status) with its
+send time within `ZUORA_ID_MATCH_TOLERANCE` of CreatedOn; a callout on `<Object.ID>`, event
+category, attempt number and response code with its create time within the tolerance of CreateTime.
+A value missing on either side is a mismatch, and a record lacking one of those values gets no ID at
+all. A row gets an ID only when exactly one Data Query record fits it and that record fits no other
+row; otherwise it keeps none and says why.
 
 `ZUORA_HISTORY_IDS` picks the source: `auto` uses the REST `id` when present and Data Query only for
 rows without one (so a tenant whose records carry ids never submits a job), `rest` never queries,
@@ -32,14 +35,13 @@ from bot.zuora.client import ZuoraClient
 from bot.zuora.dataquery import (
     CALLOUT_TABLE,
     EMAIL_TABLE,
-    REQUIRED_COLUMNS,
-    TIME_COLUMNS,
     UTC_TIME_LABEL,
     columns_from_show,
     ids_query,
     ids_query_accounts,
     match_columns,
     parse_utc,
+    required_columns,
     sample_row_query,
     show_columns_query,
 )
@@ -64,7 +66,26 @@ ID_CACHE_SIZE = 256
 
 NO_MATCH = "no Data Query record matches it yet; resend it from Zuora"
 AMBIGUOUS = "{count} Data Query records match it equally; resend it from Zuora"
+_AMBIGUOUS_TAIL = AMBIGUOUS.removeprefix("{count}")
 SHARED = "another row on this card matches the same Data Query record; resend it from Zuora"
+MISSING = (
+    "Zuora's record has no {fields}, so its Data Query record cannot be told apart from others; "
+    "resend it from Zuora"
+)
+DELIVERED_LOOKALIKE = (
+    "Zuora marked this {code} answer failed; Data Query cannot tell it from a delivered callout, "
+    "so resend it from Zuora"
+)
+#: How a row names a match field it lacks (lower-cased Data Query column → words on the card).
+FIELD_NAMES: Mapping[str, str] = {
+    "objectid": "<Object.ID>",
+    "eventcategory": "event category",
+    "attemptnumber": "attempt number",
+    "responsecode": "response code",
+    "to": "recipient",
+    "subject": "subject",
+    "status": "result",
+}
 
 
 @dataclass(frozen=True)
@@ -153,6 +174,7 @@ def record_fields(record: EmailHistory | CalloutHistory) -> dict[str, str]:
             "eventcategory": record.event_category,
             "to": record.to_email,
             "subject": record.subject,
+            "status": record.result,  # REST `result` holds what Data Query calls Status
         }
     else:
         values = {
@@ -198,11 +220,29 @@ def _fits(
 ) -> bool:
     if candidate.at is None or abs(candidate.at - record_time(record)) > tolerance:
         return False
-    for name, value in candidate.fields.items():
-        mine = wanted.get(name, "")
-        if mine and value and mine != value:  # a side that lacks the value cannot disprove it
-            return False
-    return True
+    # Every match column the tenant has must hold the same value on both sides: a value missing
+    # on either side is a mismatch, never a wildcard (a lagging row's look-alike must not fit).
+    return all(value and wanted.get(name, "") == value for name, value in candidate.fields.items())
+
+
+def unmatchable(record: EmailHistory | CalloutHistory, columns: Collection[str]) -> str | None:
+    """Why no Data Query row can be tied to `record` with these match columns, or None if one can.
+
+    A record lacking a value the tenant's rows are told apart by (a callout without <Object.ID>)
+    would fit any row that differs only there; a callout Zuora failed with a 2xx answer looks like
+    a delivered one in Data Query, whose lookups keep to non-2xx rows.
+    """
+    wanted = record_fields(record)
+    lacking = [name for name in columns if not wanted.get(name)]
+    if lacking:
+        return MISSING.format(fields=" or ".join(FIELD_NAMES.get(n, n) for n in lacking))
+    if isinstance(record, CalloutHistory) and _is_2xx(wanted.get("responsecode", "")):
+        return DELIVERED_LOOKALIKE.format(code=wanted["responsecode"])
+    return None
+
+
+def _is_2xx(code: str) -> bool:
+    return len(code) == 3 and code.startswith("2") and code.isdigit()
 
 
 def match_records(
@@ -218,18 +258,25 @@ def match_records(
     """
     pool = [c for c in found.candidates if c.id not in taken]
     fits: list[list[int]] = []
+    reasons: list[str | None] = []
     claimed_by: dict[int, list[int]] = {}
     for row, record in enumerate(records):
+        reason = unmatchable(record, found.columns)
         wanted = record_fields(record)
         hits = [
-            i for i, candidate in enumerate(pool) if _fits(record, wanted, candidate, tolerance)
+            i
+            for i, candidate in enumerate(pool)
+            if reason is None and _fits(record, wanted, candidate, tolerance)
         ]
         fits.append(hits)
+        reasons.append(reason)
         for hit in hits:
             claimed_by.setdefault(hit, []).append(row)
     out: list[Match] = []
-    for hits in fits:
-        if not hits:
+    for hits, reason in zip(fits, reasons, strict=True):
+        if reason is not None:
+            out.append(Match(None, reason))
+        elif not hits:
             out.append(Match(None, NO_MATCH))
         elif len(hits) > 1:
             out.append(Match(None, AMBIGUOUS.format(count=len(hits))))
@@ -273,7 +320,7 @@ def _assign(
 
 
 def tally(failures: AccountFailures, kind: NotificationKind) -> MatchStats:
-    """Rows of `kind` with an ID, with an ambiguous match, and with none."""
+    """Rows of `kind` with an ID, with an ambiguous match, and with none (or none possible)."""
     rows: Sequence[EmailHistory | CalloutHistory] = (
         failures.emails if kind == "email" else failures.callouts
     )
@@ -281,7 +328,7 @@ def tally(failures: AccountFailures, kind: NotificationKind) -> MatchStats:
     for row in rows:
         if row.id:
             stats.matched += 1
-        elif row.id_problem and row.id_problem != NO_MATCH:
+        elif row.id_problem == SHARED or (row.id_problem or "").endswith(_AMBIGUOUS_TAIL):
             stats.ambiguous += 1
         else:
             stats.unmatched += 1
@@ -485,7 +532,7 @@ class HistoryIdResolver:
             return TableStatus(table, error=exc.message)
         except CancelledError:
             return TableStatus(table, error="the bot is stopping")
-        wanted = [name.lower() for name in (*REQUIRED_COLUMNS, TIME_COLUMNS[table])]
+        wanted = [name.lower() for name in required_columns(table)]
         return TableStatus(
             table,
             columns=tuple(sorted(schema.columns)),
@@ -711,6 +758,8 @@ def describe_failure(exc: BaseException) -> str:
 
 __all__ = [
     "AMBIGUOUS",
+    "DELIVERED_LOOKALIKE",
+    "MISSING",
     "NO_MATCH",
     "SHARED",
     "Candidate",
@@ -730,4 +779,5 @@ __all__ = [
     "normalise",
     "record_fields",
     "tally",
+    "unmatchable",
 ]

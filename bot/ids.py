@@ -20,6 +20,8 @@ from bot.zuora.guard import HISTORY_ID_PATTERN
 
 VALUE_VERSION: Literal[1] = 1
 MAX_IDS_PER_VALUE = 40
+MAX_VALUE_CHARS = 2000  # Slack's limit on a button value (slack-platform.md)
+MAX_OPTION_VALUE_CHARS = 150  # Slack's limit on an option value
 
 HistoryId = Annotated[str, StringConstraints(pattern=rf"^{HISTORY_ID_PATTERN}$")]
 AccountId = Annotated[str, StringConstraints(pattern=rf"^{HISTORY_ID_PATTERN}$")]
@@ -61,7 +63,7 @@ class ButtonValue(BaseModel):
     def encode(self) -> str:
         """Compact JSON for a Block Kit `value` (at most 2,000 characters)."""
         text = self.model_dump_json(exclude_defaults=False)
-        if len(text) > 2000:
+        if len(text) > MAX_VALUE_CHARS:
             raise ValueError(f"button value too long ({len(text)} chars)")
         return text
 
@@ -147,6 +149,8 @@ def decode_value(raw: str | None, model: type[V]) -> V:
     """Parse a button value back into its model, or raise InvalidValueError."""
     if not raw:
         raise InvalidValueError("empty value")
+    if len(raw) > MAX_VALUE_CHARS:  # Slack's own limit on a button value: refuse it unread
+        raise InvalidValueError(f"value too long ({len(raw)} chars)")
     if model is CardRef and raw.startswith(f"{ROW_FORMAT}."):
         card: V = decode_card_value(raw)  # type: ignore[assignment]
         return card
@@ -175,7 +179,7 @@ def option_value(kind: Literal["email", "callout"], history_id: str) -> str:
 
 def parse_option_value(raw: str) -> tuple[Literal["email", "callout"], str]:
     """Split a checkbox option value (either spelling), or raise InvalidValueError."""
-    match = _OPTION.match(raw)
+    match = _OPTION.match(raw) if len(raw) <= MAX_OPTION_VALUE_CHARS else None
     if not match:
         raise InvalidValueError("bad option value")
     kind: Literal["email", "callout"] = "email" if match.group(1)[0] == "e" else "callout"
@@ -292,7 +296,7 @@ def card_value(card: CardRef) -> str:
 
 def decode_card_value(raw: str) -> CardRef:
     """The card a compact card value names, or raise InvalidValueError."""
-    return _card_from(_CARD_VALUE.match(raw) if len(raw) <= 2000 else None)
+    return _card_from(_CARD_VALUE.match(raw) if len(raw) <= MAX_VALUE_CHARS else None)
 
 
 def _card_fields(card: CardRef, *, number: bool) -> str:

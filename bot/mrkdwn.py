@@ -19,6 +19,8 @@ _USER_ID = re.compile(r"^[UWB][A-Z0-9]{2,30}$")
 _MENTION = re.compile(
     r"^<(?:#[CG][A-Z0-9]{2,30}|@[UW][A-Z0-9]{2,30}|!subteam\^S[A-Z0-9]{2,30})(?:\|[^<>]*)?>$"
 )
+_MAX_TOKEN_CHARS = 32  # a Slack user id; longer text is refused before the pattern reads it
+_MAX_MENTION_CHARS = 300  # `<#C…|name>` with Slack's longest names; longer text is never a mention
 _DATE_FORMAT_FORBIDDEN = frozenset("^|<>")
 # Characters kept as they are when a URL is made safe for `<url|label>`; everything else is
 # percent-encoded, so `|`, `<`, `>`, spaces and control characters can never end the token early.
@@ -116,7 +118,7 @@ def date_token(
 
 def user(user_id: str) -> str:
     """A `<@U123>` mention of a Slack user id (validated, so it cannot smuggle other tokens)."""
-    if not _USER_ID.match(user_id):
+    if len(user_id) > _MAX_TOKEN_CHARS or not _USER_ID.match(user_id):
         raise ValueError("not a Slack user id")
     return f"<@{user_id}>"
 
@@ -124,7 +126,7 @@ def user(user_id: str) -> str:
 def mention_or_text(text: str, limit: int = 200) -> str:
     """A whole channel, user or user-group mention (`<#C…>`, `<@U…>`) kept as is; other text escaped."""
     stripped = text.strip()
-    if _MENTION.match(stripped):
+    if len(stripped) <= _MAX_MENTION_CHARS and _MENTION.match(stripped):
         return stripped
     return escape_truncated(stripped, limit)
 

@@ -31,10 +31,18 @@ _ID_SEGMENT = re.compile(
     r"^(?:\d+|[0-9a-fA-F]{16,}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
     r"[0-9a-fA-F]{12}|[A-Za-z]{1,4}-?\d{4,})$"
 )
+#: Mail-server texts and callout URLs are cut to these lengths before any pattern reads them: the
+#: cause is decided by their start, and a megabyte of error text costs no more than a line.
+MAX_MAIL_ERROR_CHARS = 1000
+MAX_URL_CHARS = 2048
+# The patterns below stay linear on any text: an address's local part is at most 64 characters
+# (RFC 5321) and a hex number is checked by a look-ahead, and neither gives back what it read
+# (possessive `+`), where the old forms reread a long run from each of its positions, with
+# backtracking (8.5 s on 32k characters).
 _SMTP_CODE = re.compile(r"\b([245]\d{2})(?:[ -]+([245]\.\d{1,3}\.\d{1,3}))?\b")
-_ADDRESS = re.compile(r"<?[\w.+'-]+@[\w-]+(?:\.[\w-]+)+>?")
+_ADDRESS = re.compile(r"<?[\w.+'-]{1,64}+@[\w-]++(?:\.[\w-]++)++>?")
 _BRACKETED = re.compile(r"<[^<>]{1,200}>|\[[^\[\]]{1,200}\]")
-_NUMBERS = re.compile(r"\b[0-9a-fA-F]*\d[0-9a-fA-F]*\b")
+_NUMBERS = re.compile(r"\b(?=[a-fA-F]*+\d)[\da-fA-F]++\b")
 _SPACES = re.compile(r"\s+")
 
 
@@ -138,8 +146,15 @@ def endpoint_of(url: str | None) -> str:
     """`host/path` of a callout URL: no scheme, credentials, query or fragment; IDs folded to `*`."""
     if not url:
         return "(no URL)"
+    url = url.strip()
+    if len(url) > MAX_URL_CHARS:
+        # Cut the path, never the host: a cut inside user info could show part of it as a host.
+        authority_end = url.find("/", url.find("//") + 2)
+        if not 0 < authority_end < MAX_URL_CHARS:
+            return "(unreadable URL)"
+        url = url[:MAX_URL_CHARS]
     try:
-        parts = urlsplit(url.strip())
+        parts = urlsplit(url)
         host = (parts.hostname or "").lower()
         port = f":{parts.port}" if parts.port else ""
     except ValueError:
@@ -152,7 +167,7 @@ def endpoint_of(url: str | None) -> str:
 
 def normalise_mail_error(message: str | None) -> str:
     """'550 5.1.1 <a@b.com>: Recipient address rejected' -> '550 5.1.1 recipient address rejected'."""
-    text = _SPACES.sub(" ", (message or "").strip())
+    text = _SPACES.sub(" ", (message or "")[:MAX_MAIL_ERROR_CHARS].strip())
     if not text:
         return "no error text from the mail server"
     code = _SMTP_CODE.search(text)

@@ -19,6 +19,7 @@ import pytest
 from bot.failures import AccountFailures
 from bot.history_ids import (
     AMBIGUOUS,
+    DELIVERED_LOOKALIKE,
     NO_MATCH,
     SHARED,
     HistoryIdResolver,
@@ -135,24 +136,33 @@ def true_email_ids(tenant: Tenant, failures: AccountFailures) -> dict[tuple[date
     }
 
 
-def true_callout_ids(tenant: Tenant, failures: AccountFailures) -> dict[str, str]:
-    """The tenant's own id of each listed callout, by <Event.ID>."""
+def true_callout_ids(
+    tenant: Tenant, failures: AccountFailures, *, data_query: bool = True
+) -> dict[str, str | None]:
+    """The id each listed callout should get, by <Event.ID>: the tenant's own, or (through Data
+    Query) None for a callout Zuora failed with a 2xx answer, which looks delivered there."""
     window, account = failures.window, failures.account
     return {
-        c.event_id: c.id
+        c.event_id: None if data_query and str(c.response_code).startswith("2") else c.id
         for c in tenant.callouts
         if c.account_id == account.id and c.failed and window.start <= c.create_time < window.end
     }
 
 
-def assert_ids_are_the_tenants(tenant: Tenant, failures: AccountFailures) -> None:
+def assert_ids_are_the_tenants(
+    tenant: Tenant, failures: AccountFailures, *, data_query: bool = True
+) -> None:
     emails = true_email_ids(tenant, failures)
-    callouts = true_callout_ids(tenant, failures)
+    callouts = true_callout_ids(tenant, failures, data_query=data_query)
     assert failures.emails and failures.callouts
     assert {(e.send_time, e.subject): e.id for e in failures.emails} == emails
     assert {c.event_id: c.id for c in failures.callouts} == callouts
     assert all(e.resendable for e in failures.emails)
-    assert all(c.resendable for c in failures.callouts)
+    for callout in failures.callouts:
+        if callouts[callout.event_id] is None:
+            assert callout.id_problem == DELIVERED_LOOKALIKE.format(code=callout.response_code)
+        else:
+            assert callout.resendable
 
 
 # -- tenants with and without REST ids ------------------------------------------------------------
@@ -165,7 +175,7 @@ def test_service_auto_uses_rest_ids_without_any_data_query(
 
     failures = service.failures_for(BIG, 2 * DAY, "2d", track_id=TRACK, defer_ids=True)
 
-    assert_ids_are_the_tenants(tenant_with_ids, failures)
+    assert_ids_are_the_tenants(tenant_with_ids, failures, data_query=False)
     assert not failures.ids_pending and failures.ids_error is None
     assert fake.requests("/query") == []
 
@@ -443,7 +453,7 @@ def test_a_tenant_without_some_match_columns_still_gets_ids(
 ) -> None:
     hidden = {
         "notificationhistoryemail": ("Subject", "EventCategory"),
-        "notificationhistorycallout": ("RequestUrl", "ResponseCode"),  # BYOK hides RequestUrl
+        "notificationhistorycallout": ("RequestUrl", "AttemptNumber"),  # BYOK hides RequestUrl
     }
     service, fake = make_service(tenant_without_ids, fake_options={"hidden_columns": hidden})
 
@@ -451,7 +461,7 @@ def test_a_tenant_without_some_match_columns_still_gets_ids(
     status = service.id_source(track_id=TRACK)
 
     queries = [r.json()["query"] for r in jobs_submitted(fake)]
-    assert queries and not any("Subject" in q or "ResponseCode" in q for q in queries)
+    assert queries and not any("Subject" in q or "AttemptNumber" in q for q in queries)
     assert_ids_are_the_tenants(tenant_without_ids, failures)
     email_table = next(t for t in status.tables if t.table == "notificationhistoryemail")
     assert "subject" not in email_table.columns and "to" in email_table.columns
@@ -490,7 +500,9 @@ def test_status_reports_the_id_source_columns_and_match_counts(
     assert "createtime" in tables["notificationhistorycallout"].columns
     assert all(t.source == "SHOW COLUMNS" and t.error is None for t in status.tables)
     assert status.stats["email"].matched == len(failures.emails)
-    assert status.stats["callout"].matched == len(failures.callouts)
+    lookalikes = [c for c in failures.callouts if c.response_code.startswith("2")]
+    assert status.stats["callout"].matched == len(failures.callouts) - len(lookalikes)
+    assert status.stats["callout"].unmatched == len(lookalikes)
     assert schema_jobs(fake).count("SHOW COLUMNS FROM notificationhistoryemail") == 2
 
 
@@ -642,9 +654,10 @@ def test_rows_keep_rest_ids_and_no_other_row_takes_them() -> None:
         wire_email(id="IDREST0001", sendTime=at, subject="s", toEmail="a@x", eventCategory=1110),
         wire_email(sendTime=at, subject="s", toEmail="a@x", eventCategory=1110),
     ]
+    same = {"subject": "s", "to": "a@x", "eventcategory": "1110"}
     rows = [
-        {"id": "IDREST0001", "at_utc": "2026-05-11T16:00:00.000Z", "subject": "s", "to": "a@x"},
-        {"id": "IDDQ000002", "at_utc": "2026-05-11T15:59:59.000Z", "subject": "s", "to": "a@x"},
+        {"id": "IDREST0001", "at_utc": "2026-05-11T16:00:00.000Z"} | same,
+        {"id": "IDDQ000002", "at_utc": "2026-05-11T15:59:59.000Z"} | same,
     ]
     failures = AccountFailures(
         account=account, window=TimeWindow.ending_at(NOW, DAY, "1d"), callouts=[], emails=emails

@@ -9,7 +9,8 @@ column with plain text. It understands the SQL the bot and the tests write:
     SHOW COLUMNS FROM <table>
     SELECT <cols | *> FROM <table> [WHERE c op v AND ...] [ORDER BY c [ASC|DESC]] [LIMIT n]
 
-where a selected column may be `"Quoted"`, aliased with AS, or wrapped as `to_iso8601(c)` /
+where a condition's column may be `CAST(c AS varchar)` and its operator `[NOT] LIKE 'pattern'`
+besides comparisons, `[NOT] IN (...)` and `IS [NOT] NULL`, and a selected column may be `"Quoted"`, aliased with AS, or wrapped as `to_iso8601(c)` /
 `to_iso8601(c AT TIME ZONE 'UTC')`. Guesses (Zuora does not document them) are marked as such.
 """
 
@@ -129,8 +130,9 @@ _REST_RE = re.compile(
 )
 _LITERAL = r"(?:timestamp\s+)?'(?:[^']|'')*'|-?\d+(?:\.\d+)?"
 _COND_RE = re.compile(
-    rf"\s*(?P<col>{_IDENT})\s*(?:"
+    rf"\s*(?:cast\s*\(\s*(?P<cast>{_IDENT})\s+as\s+varchar\s*\)|(?P<col>{_IDENT}))\s*(?:"
     rf"(?P<op>=|!=|<>|>=|<=|>|<)\s*(?P<val>{_LITERAL})"
+    r"|\s+(?P<lneg>not\s+)?like\s+(?P<pattern>'(?:[^']|'')*')"
     r"|\s+(?P<neg>not\s+)?in\s*\((?P<list>[^)]*)\)"
     r"|\s+is\s+(?P<isnot>not\s+)?null)\s*",
     re.IGNORECASE,
@@ -208,6 +210,22 @@ class _Output:
     label: str
     iso: bool = False
     utc_zone: bool = False
+
+
+def _as_varchar(column: Column) -> Column:
+    """`CAST(column AS varchar)`: numbers as their digits, NULL stays NULL."""
+
+    def text(record: Any) -> str | None:
+        value = column.get(record)
+        return None if value is None else str(value)
+
+    return Column(f"CAST({column.name} AS varchar)", "varchar", text)
+
+
+def _like(pattern: str) -> re.Pattern[str]:
+    """A LIKE pattern as a regex: `%` any run, `_` one character, the rest literal."""
+    parts = ("." if ch == "_" else ".*" if ch == "%" else re.escape(ch) for ch in pattern)
+    return re.compile("".join(parts), re.DOTALL)
 
 
 def _compare(left: Any, op: str, right: Any) -> bool:
@@ -323,9 +341,20 @@ class Query:
             if match is None:
                 fragment = where[pos : pos + 40]
                 raise QueryError(f"{_position(self.text, fragment)}: mismatched input '{fragment}'")
-            column = self._column(match["col"])
-            if match["op"]:
-                values: tuple[Any, ...] = (self._literal(column, match["op"], match["val"]),)
+            column = self._column(match["cast"] or match["col"])
+            values: tuple[Any, ...]
+            if match["cast"]:
+                column = _as_varchar(column)
+            if match["pattern"] is not None:
+                if not column.type.startswith("varchar"):
+                    raise QueryError(
+                        f"{_position(self.text, column.name)}: Cannot apply operator: "
+                        f"{column.type} LIKE varchar"
+                    )
+                op = "not like" if match["lneg"] else "like"
+                values = (_like(match["pattern"][1:-1].replace("''", "'")),)
+            elif match["op"]:
+                values = (self._literal(column, match["op"], match["val"]),)
                 op = match["op"]
             elif match["list"] is not None:
                 op = "not in" if match["neg"] else "in"
@@ -388,6 +417,9 @@ class Query:
                 ok = value is not None
             elif cond.op == "in":
                 ok = any(_compare(value, "=", v) for v in cond.values)
+            elif cond.op in ("like", "not like"):
+                found = value is not None and cond.values[0].fullmatch(str(value)) is not None
+                ok = value is not None and found == (cond.op == "like")
             elif cond.op == "not in":
                 ok = value is not None and not any(_compare(value, "=", v) for v in cond.values)
             else:

@@ -531,6 +531,7 @@ class FakeZuora:
         self._query_failures: list[str] = []
         self._queries_submitted: list[str] = []
         self._max_active_queries = 0
+        self._dq_lagging: set[str] = set()
         self._sign_key = secrets.token_bytes(16)
         self.reindex()
 
@@ -660,6 +661,14 @@ class FakeZuora:
         """Make the next submitted Data Query job end ``failed`` with this errorMessage."""
         with self._lock:
             self._query_failures.append(reason)
+
+    def lag_data_query(self, *history_ids: str, lagging: bool = True) -> None:
+        """Keep these records out of Data Query (its rows lag REST) until called with lagging=False."""
+        with self._lock:
+            if lagging:
+                self._dq_lagging.update(history_ids)
+            else:
+                self._dq_lagging.difference_update(history_ids)
 
     @property
     def resends_in_flight(self) -> int:
@@ -1198,6 +1207,10 @@ class FakeZuora:
             records = index.lists.get((False, account, None), [])
         else:
             records = index.lists.get((False, None, None), [])
+        with self._lock:
+            lagging = set(self._dq_lagging)
+        if lagging:
+            records = [record for record in records if record.id not in lagging]
         rows = query.run(records)
         data = render_rows(rows, query.labels(), job.output_format)
         ext = "json" if job.output_format == "JSON" else "csv"

@@ -52,9 +52,23 @@ TIME_COLUMNS: Mapping[str, str] = {EMAIL_TABLE: "CreatedOn", CALLOUT_TABLE: "Cre
 UTC_TIME_LABEL = "at_utc"
 #: Columns an ID lookup cannot do without; the rest only sharpen the match when they exist.
 REQUIRED_COLUMNS = ("Id", "AccountId")
+#: Each table's outcome column: without it a lookup cannot keep to failed rows, so it is required.
+#: Email `Status` is OK, Failed or Warning (Data Source "Notification History - Email"); the callout
+#: table has no status, and Zuora's own sample queries call a callout failed by its ResponseCode.
+STATUS_COLUMNS: Mapping[str, str] = {EMAIL_TABLE: "Status", CALLOUT_TABLE: "ResponseCode"}
+#: The WHERE clause keeping a lookup to failed rows: an email whose Status is not OK, a callout
+#: whose response code is not 2xx. The cast makes the callout test work whether a tenant types
+#: ResponseCode as integer (Zuora's sample compares it with 200) or as varchar (it can be negative
+#: or non-HTTP); a NULL outcome is never selected. A callout Zuora failed *with* a 2xx answer (it
+#: parsed the body) cannot be told from a delivered one here, so such a row gets no ID.
+FAILED_ROWS: Mapping[str, str] = {
+    EMAIL_TABLE: "Status <> 'OK'",
+    CALLOUT_TABLE: "CAST(ResponseCode AS varchar) NOT LIKE '2__'",
+}
 #: Columns compared between a REST record and a Data Query row, per table, when the tenant has them.
+#: A value missing on either side disqualifies the row (history_ids._fits).
 MATCH_COLUMNS: Mapping[str, tuple[str, ...]] = {
-    EMAIL_TABLE: ("EventCategory", "To", "Subject"),
+    EMAIL_TABLE: ("EventCategory", "To", "Subject", "Status"),
     CALLOUT_TABLE: ("ObjectId", "EventCategory", "AttemptNumber", "ResponseCode"),
 }
 
@@ -238,16 +252,18 @@ def ids_query(
     *,
     pad: timedelta,
 ) -> str:
-    """SQL for one account's history IDs (and match columns) around `window`, padded by `pad`.
+    """SQL for one account's failed history IDs (and match columns) around `window`, padded by `pad`.
 
     Uses only columns in `columns` (the tenant's, lower-cased); the time column comes back as
     ISO-8601 UTC text made by Zuora (`to_iso8601(… AT TIME ZONE 'UTC')`) under `UTC_TIME_LABEL`.
+    Only failed rows (`FAILED_ROWS`) are selected: a delivered notification's row must never stand
+    in for a failed one whose own row Data Query has not caught up with yet.
     ZuoraQueryError when a required column is missing.
     """
     table = _table(table)
     have = {name.lower() for name in columns}
     time_column = TIME_COLUMNS[table]
-    missing = [name for name in (*REQUIRED_COLUMNS, time_column) if name.lower() not in have]
+    missing = [name for name in required_columns(table) if name.lower() not in have]
     if missing:
         raise ZuoraQueryError(
             f"this tenant's Data Query table {table} has no {', '.join(missing)} column"
@@ -262,7 +278,8 @@ def ids_query(
         f"SELECT {', '.join(selected)} FROM {table} "
         f"WHERE AccountId = '{validate_zuora_id(account_id)}' "
         f"AND {time_column} >= {utc_literal(window.start - pad)} "
-        f"AND {time_column} < {utc_literal(window.end + pad)}"
+        f"AND {time_column} < {utc_literal(window.end + pad)} "
+        f"AND {FAILED_ROWS[table]}"
     )
 
 
@@ -286,6 +303,12 @@ def ids_query_accounts(
     return single.replace(f"AccountId = '{ids[0]}'", f"AccountId IN ({listed})", 1)
 
 
+def required_columns(table: str) -> tuple[str, ...]:
+    """The columns an ID lookup on `table` cannot do without: ids, account, time and outcome."""
+    table = _table(table)
+    return (*REQUIRED_COLUMNS, TIME_COLUMNS[table], STATUS_COLUMNS[table])
+
+
 def match_columns(table: str, columns: Collection[str]) -> tuple[str, ...]:
     """The match columns this tenant has (lower-cased, in MATCH_COLUMNS order)."""
     have = {name.lower() for name in columns}
@@ -307,8 +330,10 @@ __all__ = [
     "CALLOUT_TABLE",
     "DOCUMENTED_COLUMNS",
     "EMAIL_TABLE",
+    "FAILED_ROWS",
     "MATCH_COLUMNS",
     "REQUIRED_COLUMNS",
+    "STATUS_COLUMNS",
     "TIME_COLUMNS",
     "UTC_TIME_LABEL",
     "QueryJob",
@@ -323,6 +348,7 @@ __all__ = [
     "parse_rows",
     "parse_utc",
     "poll_delays",
+    "required_columns",
     "sample_row_query",
     "show_columns_query",
     "utc_literal",

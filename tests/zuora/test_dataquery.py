@@ -31,6 +31,7 @@ from bot.zuora.dataquery import (
     EMAIL_TABLE,
     columns_from_show,
     ids_query,
+    ids_query_accounts,
     parse_result,
     parse_rows,
     parse_utc,
@@ -99,9 +100,14 @@ def test_run_query_polls_until_completed_and_returns_the_rows(
     big = tenant.big_account
     assert big is not None
     start = NOW - timedelta(days=2) - PAD
-    expected = {e.id for e in tenant.emails if e.account_id == big.id and e.send_time >= start}
+    expected = {
+        e.id
+        for e in tenant.emails
+        if e.account_id == big.id and e.send_time >= start and e.result != "OK"
+    }
     assert {row["id"] for row in rows} == expected and expected
-    assert set(rows[0]) == {"id", "accountid", "at_utc", "eventcategory", "to", "subject"}
+    assert set(rows[0]) == {"id", "accountid", "at_utc", "eventcategory", "to", "subject", "status"}
+    assert {row["status"] for row in rows} == {"Failed"}
     assert all(str(row["at_utc"]).endswith("Z") for row in rows)
     polls = [r for r in fake.requests("/query/jobs/") if r.method == "GET"]
     assert len(polls) == len(sleep.calls) >= 2, "one status poll after each back-off sleep"
@@ -198,7 +204,9 @@ def test_csv_output_is_parsed_with_its_header(fake: FakeZuora, tenant: Tenant) -
     expected = {
         c.id
         for c in tenant.callouts
-        if c.account_id == big.id and start <= callout_create_time(c) < end
+        if c.account_id == big.id
+        and start <= callout_create_time(c) < end
+        and not str(c.response_code).startswith("2")
     }
     assert {row["id"] for row in result.rows} == expected and expected
     assert result.columns == (
@@ -319,10 +327,11 @@ def test_email_query_names_only_documented_columns_and_utc_literals_with_an_offs
 
     assert query == (
         "SELECT Id, AccountId, to_iso8601(CreatedOn AT TIME ZONE 'UTC') AS at_utc, "
-        'EventCategory, "To", Subject '
+        'EventCategory, "To", Subject, Status '
         "FROM notificationhistoryemail WHERE AccountId = '8ad08c0f7b3e4a1b017b4f2a9c1e2d3f' "
         "AND CreatedOn >= TIMESTAMP '2026-11-01 06:59:50.000 +00:00' "
-        "AND CreatedOn < TIMESTAMP '2026-11-02 08:00:10.000 +00:00'"
+        "AND CreatedOn < TIMESTAMP '2026-11-02 08:00:10.000 +00:00' "
+        "AND Status <> 'OK'"
     )
 
 
@@ -362,6 +371,23 @@ def test_query_leaves_out_match_columns_the_tenant_lacks_and_refuses_without_req
     assert "Subject" not in query and '"To"' not in query and "EventCategory" in query
     with pytest.raises(ZuoraQueryError, match="has no CreatedOn column"):
         ids_query(EMAIL_TABLE, account, window, ALL_EMAIL_COLUMNS - {"createdon"}, pad=PAD)
+    # Without its outcome column a lookup cannot keep to failed rows: it refuses to run.
+    with pytest.raises(ZuoraQueryError, match="has no Status column"):
+        ids_query(EMAIL_TABLE, account, window, ALL_EMAIL_COLUMNS - {"status"}, pad=PAD)
+    with pytest.raises(ZuoraQueryError, match="has no ResponseCode column"):
+        ids_query(CALLOUT_TABLE, account, window, ALL_CALLOUT_COLUMNS - {"responsecode"}, pad=PAD)
+
+
+def test_callout_query_keeps_to_non_2xx_rows_whatever_the_code_column_type() -> None:
+    window = TimeWindow.ending_at(NOW, timedelta(hours=24), "24h")
+    account = "8ad08c0f7b3e4a1b017b4f2a9c1e2d3f"
+    query = ids_query(CALLOUT_TABLE, account, window, ALL_CALLOUT_COLUMNS, pad=PAD)
+    many = ids_query_accounts(
+        CALLOUT_TABLE, [account, "8a" + "0" * 30], window, ALL_CALLOUT_COLUMNS, pad=PAD
+    )
+
+    for sql in (query, many):
+        assert sql.endswith(" AND CAST(ResponseCode AS varchar) NOT LIKE '2__'")
 
 
 @pytest.mark.parametrize(
