@@ -111,9 +111,9 @@ def test_gate_unsigned_request_reaches_no_listener_and_no_error_handler(
         body = slash_command_body(text="alerts list", response_url=url, team_id=team())
         sent = {"Content-Type": FORM_CONTENT_TYPE, **headers}
         reply = bot.http.post(bot.events, content=body, headers=sent)
+        assert stays_silent(listener), listener.calls()  # main posted its error card here (SSRF)
         assert reply.status_code == 401, reply.text
         assert reply.json()["ok"] is False
-        assert stays_silent(listener), listener.calls()
         # Even on the allowed Slack host nothing arrives: the gate, not the host rule, stopped it.
         allowed = bot.slack.response_url("unsigned", kind="command")
         body = slash_command_body(text="alerts list", response_url=allowed, team_id=team())
