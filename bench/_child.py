@@ -30,6 +30,7 @@ def _settings(spec: dict[str, Any]) -> ZuoraSettings:
         client_id=spec["client_id"],
         client_secret=spec["client_secret"],
         tenant_timezone=spec["timezone"],
+        result_file_hosts="http://127.0.0.1",  # the fake's result files, any loopback port
         max_concurrency=int(spec.get("concurrency", 8)),
         cache_ttl=0,
     )

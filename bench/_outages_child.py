@@ -66,6 +66,7 @@ def main(argv: list[str]) -> int:
         client_id=spec["client_id"],
         client_secret=spec["client_secret"],
         tenant_timezone=spec["timezone"],
+        result_file_hosts="http://127.0.0.1",  # the fake's result files, any loopback port
         max_concurrency=int(spec["concurrency"]),
         cache_ttl=0,
     )

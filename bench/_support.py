@@ -36,6 +36,7 @@ class FakeZuoraInfo:
     """What the fake prints on start: where it listens, its credentials and its record counts."""
 
     base_url: str
+    files_base_url: str
     client_id: str
     client_secret: str
     timezone: str
@@ -84,6 +85,7 @@ class FakeZuoraProcess:
         raw = json.loads(line)
         self._info = FakeZuoraInfo(
             base_url=raw["base_url"],
+            files_base_url=raw["files_base_url"],
             client_id=raw["client_id"],
             client_secret=raw["client_secret"],
             timezone=raw["timezone"],
@@ -136,6 +138,7 @@ def zuora_settings(info: FakeZuoraInfo, **overrides: Any) -> ZuoraSettings:
         "tenant_timezone": info.timezone,
         "max_concurrency": 8,
         "cache_ttl": 0,
+        "result_file_hosts": info.files_base_url,
     }
     values.update(overrides)
     return ZuoraSettings(_env_file=None, **values)

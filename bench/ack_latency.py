@@ -258,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
                 "SLACK_BOT_TOKEN": bot_token,
                 "SLACK_SIGNING_SECRET": secret,
                 "SLACK_API_URL": slack.base_url,
+                "SLACK_RESPONSE_URL_HOSTS": slack.root_url,
+                "ZUORA_RESULT_FILE_HOSTS": info.files_base_url,
                 "ZUORA_BASE_URL": info.base_url,
                 "ZUORA_UI_URL": info.base_url,
                 "ZUORA_CLIENT_ID": info.client_id,

@@ -93,6 +93,8 @@ def main() -> int:
             "SLACK_BOT_TOKEN": BOT_TOKEN,
             "SLACK_SIGNING_SECRET": SIGNING_SECRET,
             "SLACK_API_URL": slack.base_url,
+            "SLACK_RESPONSE_URL_HOSTS": slack.root_url,
+            "ZUORA_RESULT_FILE_HOSTS": zuora.files_base_url,
             "ZUORA_BASE_URL": zuora.base_url,
             "ZUORA_UI_URL": zuora.base_url,
             "ZUORA_CLIENT_ID": zuora.client_id,

@@ -48,7 +48,7 @@ def build_deps(settings: Settings, *, now: Callable[[], datetime] = utc_now) -> 
         store=store,
         slack=slack,
         access=AccessPolicy(settings.resend.resend_allowed_users, slack),
-        responder=Responder(),
+        responder=Responder(hosts=settings.slack.response_url_rules),
         audit=AuditTrail(store, slack, channel=settings.resend.audit_channel),
         now=now,
     )

@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.url_rules import HostRule, HostRuleError, parse_rules
+
 _PLACEHOLDER = re.compile(
     r"(^|[-_])(changeme|change-me|placeholder|your|dummy|example|replace|todo|xxx+)([-_]|$)|^<.*>$",
     re.IGNORECASE,
@@ -51,6 +53,16 @@ def _http_url(env_name: str, value: str, *, trailing_slash: bool) -> str:
     return value + "/" if trailing_slash else value
 
 
+def _host_list(env_name: str, value: str) -> str:
+    try:
+        rules = parse_rules(value)
+    except HostRuleError as exc:
+        raise ValueError(f"{env_name}: {exc}") from None
+    if not rules:
+        raise ValueError(f"{env_name} is empty; name at least one host")
+    return ",".join(str(rule) for rule in rules)
+
+
 class SlackSettings(BaseSettings):
     """Slack credentials and endpoint."""
 
@@ -69,6 +81,19 @@ class SlackSettings(BaseSettings):
     api_url: str = Field(
         default="https://slack.com/api/",
         description="Slack Web API base URL (tests and the demo point it at a local fake).",
+    )
+    response_url_hosts: str = Field(
+        default="hooks.slack.com",
+        description="Comma list of hosts the bot may post a `response_url` to (https only; "
+        "`*.domain` for subdomains, `http://host:port` for a local fake); any other is refused "
+        "and logged.",
+    )
+    max_body_bytes: int = Field(
+        default=1048576,
+        ge=1024,
+        le=16777216,
+        description="Largest request body accepted on /slack/events; a larger one gets 413 "
+        "before it is read.",
     )
 
     @field_validator("bot_token")
@@ -92,6 +117,16 @@ class SlackSettings(BaseSettings):
     @classmethod
     def _api_url(cls, value: str) -> str:
         return _http_url("SLACK_API_URL", value, trailing_slash=True)
+
+    @field_validator("response_url_hosts")
+    @classmethod
+    def _response_url_hosts(cls, value: str) -> str:
+        return _host_list("SLACK_RESPONSE_URL_HOSTS", value)
+
+    @property
+    def response_url_rules(self) -> tuple[HostRule, ...]:
+        """SLACK_RESPONSE_URL_HOSTS as rules for bot.url_rules.allowed_url."""
+        return parse_rules(self.response_url_hosts)
 
 
 class ZuoraSettings(BaseSettings):
@@ -176,6 +211,11 @@ class ZuoraSettings(BaseSettings):
         le=60,
         description="Seconds a failures card waits for resend IDs before it is shown without them.",
     )
+    result_file_hosts: str = Field(
+        default="*.amazonaws.com",
+        description="Comma list of hosts Data Query result files may be fetched from (https "
+        "only; Zuora names an S3 URL; `http://host:port` for a local fake).",
+    )
 
     @field_validator("client_id")
     @classmethod
@@ -196,6 +236,16 @@ class ZuoraSettings(BaseSettings):
     @classmethod
     def _ui_url(cls, value: str) -> str:
         return _http_url("ZUORA_UI_URL", value, trailing_slash=False)
+
+    @field_validator("result_file_hosts")
+    @classmethod
+    def _result_file_hosts(cls, value: str) -> str:
+        return _host_list("ZUORA_RESULT_FILE_HOSTS", value)
+
+    @property
+    def result_file_rules(self) -> tuple[HostRule, ...]:
+        """ZUORA_RESULT_FILE_HOSTS as rules for bot.url_rules.allowed_url."""
+        return parse_rules(self.result_file_hosts)
 
     @field_validator("tenant_timezone")
     @classmethod

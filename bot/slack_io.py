@@ -19,6 +19,7 @@ from slack_sdk.webhook import WebhookClient
 
 from bot.blocks import SlackMessage
 from bot.settings import SlackSettings
+from bot.url_rules import HostRule, allowed_url, host_of
 
 logger = logging.getLogger(__name__)
 
@@ -44,10 +45,21 @@ def build_web_client(settings: SlackSettings) -> WebClient:
 
 
 class Responder:
-    """Posts to a response_url with retries (Bolt's respond() does not retry a 429)."""
+    """Posts to a response_url with retries (Bolt's respond() does not retry a 429).
 
-    def __init__(self, *, timeout: int = SLACK_TIMEOUT_SECONDS) -> None:
+    Only to a response_url on an allowed host (SLACK_RESPONSE_URL_HOSTS, Slack's by default): a
+    request body names its response_url, so any other host is refused and logged, never contacted.
+    """
+
+    def __init__(
+        self, *, hosts: tuple[HostRule, ...], timeout: int = SLACK_TIMEOUT_SECONDS
+    ) -> None:
+        self._hosts = hosts
         self._timeout = timeout
+
+    def allows(self, response_url: str) -> bool:
+        """Whether `response_url` is on a host this responder may post to."""
+        return allowed_url(response_url, self._hosts)
 
     def send(
         self,
@@ -58,6 +70,13 @@ class Responder:
         response_type: Literal["ephemeral", "in_channel"] = "ephemeral",
     ) -> bool:
         """Deliver `message`; replace_original is always explicit. False when Slack refused it."""
+        if not self.allows(response_url):
+            logger.warning(
+                "refused to post to a response_url on %s: not an allowed Slack host "
+                "(SLACK_RESPONSE_URL_HOSTS)",
+                host_of(response_url),
+            )
+            return False
         client = WebhookClient(response_url, timeout=self._timeout, retry_handlers=retry_handlers())
         payload: dict[str, Any] = {
             **message.as_payload(),

@@ -489,6 +489,38 @@ def _migration_5_outage_replays(conn: Connection) -> None:
     metadata.create_all(conn, tables=[outage_replays], checkfirst=False)
 
 
+#: The columns that make two active subscriptions the same one (migration 9's unique indexes).
+ALERT_SUBSCRIPTION_KEY: Final = ("team_id", "channel_id", "threshold", "minutes", "kind")
+DIGEST_SUBSCRIPTION_KEY: Final = ("team_id", "channel_id", "kind", "accounts")
+
+
+def _migration_9_one_active_subscription(conn: Connection) -> None:
+    """At most one active alert / digest subscription per identical request (a replayed command).
+
+    Duplicates an earlier release let in (a signed request replayed within its five minutes) are
+    deactivated, the oldest kept; then a partial unique index over the active rows makes the next
+    identical insert fail, which the store answers with the existing subscription.
+    """
+    for table, key, index in (
+        (alert_subscriptions, ALERT_SUBSCRIPTION_KEY, "uq_alert_subscriptions_active"),
+        (digest_subscriptions, DIGEST_SUBSCRIPTION_KEY, "uq_digest_subscriptions_active"),
+    ):
+        older = table.alias("older")
+        duplicate = (
+            select(older.c.id)
+            .where(
+                older.c.active.is_(True),
+                older.c.id < table.c.id,
+                *(older.c[name] == table.c[name] for name in key),
+            )
+            .exists()
+        )
+        conn.execute(update(table).where(table.c.active.is_(True), duplicate).values(active=False))
+        conn.exec_driver_sql(
+            f"CREATE UNIQUE INDEX {index} ON {table.name} ({', '.join(key)}) WHERE active"
+        )
+
+
 MIGRATIONS: Final[tuple[Migration, ...]] = (
     Migration(
         1,
@@ -503,6 +535,11 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
     Migration(3, "create resend_jobs", _migration_3_resend_jobs),
     Migration(4, "create alert_subscriptions, alert_incidents", _migration_4_alerts),
     Migration(5, "create outage_replays", _migration_5_outage_replays),
+    Migration(
+        9,
+        "alert_subscriptions, digest_subscriptions: one active row per identical subscription",
+        _migration_9_one_active_subscription,
+    ),
 )
 
 
@@ -1671,6 +1708,29 @@ class Store:
             row = conn.execute(stmt).one()
         return self._subscription(row)
 
+    def ensure_subscription(self, new: NewSubscription) -> tuple[Subscription, bool]:
+        """Add `new` unless an active one with the same key exists: (the subscription, whether new).
+
+        The key is DIGEST_SUBSCRIPTION_KEY; a concurrent identical insert (a replayed command) loses
+        on the unique index and gets the winner's row.
+        """
+        try:
+            return self.add_subscription(new), True
+        except sa_exc.IntegrityError:
+            table = digest_subscriptions
+            stmt = select(table).where(
+                table.c.active.is_(True),
+                table.c.team_id == new.team_id,
+                table.c.channel_id == new.channel_id,
+                table.c.kind == new.kind,
+                table.c.accounts == _dumps(list(new.accounts)),
+            )
+            with self._transaction("ensure_subscription", read_only=True) as conn:
+                row = conn.execute(stmt).first()
+            if row is None:
+                raise
+            return self._subscription(row), False
+
     def list_subscriptions(
         self, *, team_id: str | None = None, channel_id: str | None = None
     ) -> list[Subscription]:
@@ -1940,6 +2000,36 @@ class Store:
         with self._transaction("add_alert_subscription") as conn:
             row = conn.execute(stmt).one()
         return self._alert_subscription(row)
+
+    def ensure_alert_subscription(
+        self, new: NewAlertSubscription
+    ) -> tuple[AlertSubscription, bool]:
+        """Add `new` unless an identical active one exists: (the subscription, whether it is new).
+
+        Identical means the same ALERT_SUBSCRIPTION_KEY (team, channel, threshold, window, kinds);
+        the unique index settles two identical requests racing (a replayed command).
+        """
+        table = alert_subscriptions
+        stmt = select(table).where(
+            table.c.active.is_(True),
+            table.c.team_id == new.team_id,
+            table.c.channel_id == new.channel_id,
+            table.c.threshold == new.threshold,
+            table.c.minutes == new.minutes,
+            table.c.kind == new.kind,
+        )
+        with self._transaction("find_alert_subscription", read_only=True) as conn:
+            row = conn.execute(stmt).first()
+        if row is not None:
+            return self._alert_subscription(row), False
+        try:
+            return self.add_alert_subscription(new), True
+        except sa_exc.IntegrityError:
+            with self._transaction("find_alert_subscription", read_only=True) as conn:
+                row = conn.execute(stmt).first()
+            if row is None:
+                raise
+            return self._alert_subscription(row), False
 
     def list_alert_subscriptions(
         self, *, team_id: str | None = None, channel_id: str | None = None

@@ -57,6 +57,29 @@ def overlaps(new: NewSubscription, existing: Subscription) -> str | None:
     )
 
 
+def is_repeat(new: NewSubscription, existing: Subscription) -> bool:
+    """Whether `new` asks for exactly what active `existing` already is (a repeated command)."""
+    return existing.active and (
+        new.team_id,
+        new.channel_id,
+        new.kind,
+        tuple(new.accounts),
+        new.hour,
+        new.minute,
+        new.timezone,
+        new.quiet,
+    ) == (
+        existing.team_id,
+        existing.channel_id,
+        existing.kind,
+        tuple(existing.accounts),
+        existing.hour,
+        existing.minute,
+        existing.timezone,
+        existing.quiet,
+    )
+
+
 def find_overlap(new: NewSubscription, existing: Iterable[Subscription]) -> str | None:
     """The first overlap of `new` with any of `existing`, explained; None if it overlaps none."""
     for sub in existing:

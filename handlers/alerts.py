@@ -14,6 +14,7 @@ from bot.cards.alerts import (
     build_alert_subscribed,
     build_alert_unsubscribed,
 )
+from bot.cards.repeats import build_alert_already_subscribed, build_already_unsubscribed
 from bot.channels import posting_problem
 from bot.commands import AlertCommand, AlertListCommand, AlertSubscribeCommand
 from bot.deps import Deps
@@ -57,6 +58,9 @@ def answer_alerts_command(
     if not isinstance(parsed, AlertSubscribeCommand):
         if deps.store.remove_alert_subscription(parsed.subscription_id, team_id=team_id):
             return build_alert_unsubscribed(parsed.subscription_id)
+        gone = deps.store.get_alert_subscription(parsed.subscription_id)
+        if gone is not None and gone.team_id == team_id and not gone.active:
+            return build_already_unsubscribed("alerts", parsed.subscription_id)
         return build_alert_refused(
             f"There is no spike alert #{parsed.subscription_id} in this workspace; "
             "`/zuora alerts list` shows them."
@@ -65,7 +69,8 @@ def answer_alerts_command(
     problem = posting_problem(deps.slack, channel_id)
     if problem:
         return build_alert_refused(problem)
-    sub = deps.store.add_alert_subscription(
+    # A repeat of the same request (a replayed or re-sent command) names the existing one instead.
+    sub, created = deps.store.ensure_alert_subscription(
         NewAlertSubscription(
             team_id=team_id,
             channel_id=channel_id,
@@ -76,5 +81,7 @@ def answer_alerts_command(
             kind=parsed.kind,
         )
     )
+    if not created:
+        return build_alert_already_subscribed(sub)
     check_minutes = max(1, round(deps.settings.alert.check_interval / 60))
     return build_alert_subscribed(sub, check_minutes=check_minutes)

@@ -7,6 +7,7 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from bot.blocks import SlackMessage, build_failures_card, build_receipt
+from bot.cards.repeats import build_already_unsubscribed, build_digest_already_subscribed
 from bot.channels import posting_problem
 from bot.commands import (
     DigestListCommand,
@@ -26,7 +27,7 @@ from bot.digest_cards import (
 from bot.ids import ActionId, CardRef
 from bot.schedule import next_due_at
 from bot.store import NewSubscription
-from bot.subscriptions import find_overlap
+from bot.subscriptions import find_overlap, is_repeat, overlaps
 from bot.zuora.errors import ZuoraNotFoundError
 from handlers.common import decode_or_refuse, send, track_id_of
 
@@ -99,6 +100,9 @@ def unsubscribe(deps: Deps, subscription_id: int, *, team_id: str) -> SlackMessa
     """Remove one subscription of this workspace, or say there is none with that id."""
     if deps.store.remove_subscription(subscription_id, team_id=team_id):
         return build_unsubscribed(subscription_id)
+    gone = deps.store.get_subscription(subscription_id)
+    if gone is not None and gone.team_id == team_id and not gone.active:
+        return build_already_unsubscribed("digest", subscription_id)
     return build_subscription_refused(
         f"There is no digest #{subscription_id} in this workspace; `/zuora digest list` shows them."
     )
@@ -132,8 +136,16 @@ def subscribe(
         quiet=parsed.quiet,
     )
     existing = deps.store.list_subscriptions(team_id=new.team_id, channel_id=channel_id)
+    # A repeat of the same request (a replayed or re-sent command) names the existing one.
+    same = next((sub for sub in existing if is_repeat(new, sub)), None)
+    if same is not None:
+        return build_digest_already_subscribed(same)
     reason = find_overlap(new, existing)
     if reason:
         return build_subscription_refused(reason)
-    sub = deps.store.add_subscription(new)
+    sub, created = deps.store.ensure_subscription(new)
+    if not created:  # an identical request won the race to the insert
+        if is_repeat(new, sub):
+            return build_digest_already_subscribed(sub)
+        return build_subscription_refused(overlaps(new, sub) or "An identical digest exists.")
     return build_subscribed(sub, first_post_at=next_due_at(sub, deps.now()))

@@ -24,6 +24,8 @@ SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 BOT_TOKEN = "xoxb-1234-5678-testtoken"
 ZUORA_CLIENT_ID = "4c1a6a3e-5d2b-4c5e-9f1a-2b3c4d5e6f70"
 ZUORA_CLIENT_SECRET = "s3cr3t-zuora-client-value"
+# Loopback fakes (FakeSlack response_urls, FakeZuora result files) over http on any port.
+LOOPBACK_HOSTS = "http://127.0.0.1"
 POSTGRES_URL = os.environ.get(
     "DATABASE_URL_TEST", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
@@ -52,13 +54,20 @@ def make_settings(tmp_path: Any) -> Callable[..., Settings]:
         return Settings(
             slack=SlackSettings(
                 _env_file=None,
-                **{"bot_token": BOT_TOKEN, "signing_secret": SIGNING_SECRET, **(slack or {})},
+                **{
+                    "bot_token": BOT_TOKEN,
+                    "signing_secret": SIGNING_SECRET,
+                    # Tests' response_urls come from a FakeSlack on 127.0.0.1, any port.
+                    "response_url_hosts": LOOPBACK_HOSTS,
+                    **(slack or {}),
+                },
             ),
             zuora=ZuoraSettings(
                 _env_file=None,
                 **{
                     "client_id": ZUORA_CLIENT_ID,
                     "client_secret": ZUORA_CLIENT_SECRET,
+                    "result_file_hosts": LOOPBACK_HOSTS,
                     **(zuora or {}),
                 },
             ),

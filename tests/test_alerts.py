@@ -129,8 +129,10 @@ def test_alerts_list_and_unsubscribe(harness: Harness) -> None:
     gone = _answer(harness, f"alerts unsubscribe {sub.id}")
     assert f"#{sub.id} unsubscribed" in all_text(gone)
     assert harness.deps.store.list_alert_subscriptions() == []
-    again = _answer(harness, f"alerts unsubscribe {sub.id}")
-    assert f"no spike alert #{sub.id}" in all_text(again)
+    again = _answer(harness, f"alerts unsubscribe {sub.id}")  # a repeat: already gone, said so
+    assert f"Spike alert #{sub.id} was already unsubscribed" in all_text(again)
+    unknown = _answer(harness, f"alerts unsubscribe {sub.id + 100}")
+    assert f"no spike alert #{sub.id + 100}" in all_text(unknown)
 
 
 # --- the check ---------------------------------------------------------------------------------

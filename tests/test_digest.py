@@ -820,6 +820,8 @@ def sandbox(monkeypatch, tmp_path):
             "SLACK_BOT_TOKEN": "xoxb-digest-main-test",
             "SLACK_SIGNING_SECRET": "8f742231b10e8888abcd99yyyzzz85a5",
             "SLACK_API_URL": slack.base_url,
+            "SLACK_RESPONSE_URL_HOSTS": slack.root_url,
+            "ZUORA_RESULT_FILE_HOSTS": zuora.files_base_url,
             "ZUORA_BASE_URL": zuora.base_url,
             "ZUORA_UI_URL": zuora.base_url,
             "ZUORA_CLIENT_ID": zuora.client_id,

@@ -89,8 +89,10 @@ def test_digest_list_and_unsubscribe(harness: Harness) -> None:
     gone = _answer(harness, f"digest unsubscribe {sub.id}")
     assert harness.deps.store.list_subscriptions() == []
     assert str(sub.id) in all_text(gone)
-    again = _answer(harness, f"digest unsubscribe {sub.id}")
-    assert f"no digest #{sub.id}" in all_text(again)
+    again = _answer(harness, f"digest unsubscribe {sub.id}")  # a repeat: already gone, said so
+    assert f"Digest #{sub.id} was already unsubscribed" in all_text(again)
+    unknown = _answer(harness, f"digest unsubscribe {sub.id + 100}")
+    assert f"no digest #{sub.id + 100}" in all_text(unknown)
 
 
 def test_digest_preview_is_built_now_and_posts_nowhere(harness: Harness) -> None:

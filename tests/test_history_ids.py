@@ -73,6 +73,7 @@ def make_service() -> Iterator[ServiceFactory]:
             "client_id": fake.client_id,
             "client_secret": fake.client_secret,
             "retry_max_delay": 0.05,
+            "result_file_hosts": fake.files_base_url,
         }
         values.update(overrides)
         settings = ZuoraSettings(_env_file=None, **values)  # type: ignore[arg-type]

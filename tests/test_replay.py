@@ -318,6 +318,8 @@ def cli_env(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
         "SLACK_BOT_TOKEN": stack.bot_token,
         "SLACK_SIGNING_SECRET": stack.signing_secret,
         "SLACK_API_URL": harness.slack.base_url,
+        "SLACK_RESPONSE_URL_HOSTS": harness.slack.root_url,
+        "ZUORA_RESULT_FILE_HOSTS": harness.zuora.files_base_url,
         "ZUORA_BASE_URL": harness.zuora.base_url,
         "ZUORA_UI_URL": harness.zuora.base_url,
         "ZUORA_CLIENT_ID": harness.zuora.client_id,

@@ -74,15 +74,23 @@ class SandboxStack:
                 bot_token=self.bot_token,
                 signing_secret=self.signing_secret,
                 api_url=self.slack.base_url,
+                # The fake Slack issues the response_urls, over http on its own port.
+                response_url_hosts=self.slack.root_url,
             ),
             zuora=ZuoraSettings(
                 _env_file=None,
-                base_url=self.zuora.base_url,
-                ui_url=self.zuora.base_url,
-                client_id=self.zuora.client_id,
-                client_secret=self.zuora.client_secret,
-                tenant_timezone=self.tenant.timezone if self.tenant else "America/Los_Angeles",
-                **self.zuora_overrides,
+                **{
+                    "base_url": self.zuora.base_url,
+                    "ui_url": self.zuora.base_url,
+                    "client_id": self.zuora.client_id,
+                    "client_secret": self.zuora.client_secret,
+                    "tenant_timezone": self.tenant.timezone
+                    if self.tenant
+                    else "America/Los_Angeles",
+                    # The fake's "S3" serves result files over http on a second port.
+                    "result_file_hosts": self.zuora.files_base_url,
+                    **self.zuora_overrides,
+                },
             ),
             resend=ResendSettings(
                 _env_file=None,
@@ -109,7 +117,12 @@ class SandboxStack:
         self.zuora.start()
         self.slack.start()
         self.deps = build_deps(self.settings())
-        application = create_wsgi_app(create_app(self.deps))
+        slack_settings = self.deps.settings.slack
+        application = create_wsgi_app(
+            create_app(self.deps),
+            signing_secret=slack_settings.signing_secret.get_secret_value(),
+            max_body_bytes=slack_settings.max_body_bytes,
+        )
         self._server = make_server(
             "127.0.0.1",
             self.bot_port,

@@ -26,6 +26,7 @@ from typing import Any, TypeVar, cast
 import httpx
 
 from bot.settings import ZuoraSettings
+from bot.url_rules import allowed_url, host_of
 from bot.zuora.auth import TokenStatus, ZuoraOAuth
 from bot.zuora.cache import ReadCache
 from bot.zuora.dataquery import (
@@ -814,11 +815,20 @@ class ZuoraClient:
 
     def _download(self, url: str, *, track_id: str) -> bytes:
         """GET a pre-signed result file: a plain request, no Zuora auth, its own timeout, retried."""
-        target = httpx.URL(url)
-        if target.scheme not in ("https", "http") or not target.host:
-            raise ZuoraQueryError(
-                "Zuora's result file URL is not an http(s) URL", track_id=track_id
+        if not allowed_url(url, self._settings.result_file_rules):
+            # The URL's query holds a signature: only its host is logged.
+            logger.warning(
+                "Refused Data Query result file URL on %s: not https on a host in "
+                "ZUORA_RESULT_FILE_HOSTS (track %s)",
+                host_of(url),
+                track_id,
             )
+            raise ZuoraQueryError(
+                "Zuora's result file URL is not https on an allowed file host "
+                "(ZUORA_RESULT_FILE_HOSTS)",
+                track_id=track_id,
+            )
+        target = httpx.URL(url)
         # The query string holds the signature: only the host and path are ever logged.
         where = f"{target.host}{target.path[:60]}"
         attempt = 0

@@ -54,6 +54,8 @@ def clock_env(zuora: FakeZuora, slack: FakeSlack, database_url: str) -> dict[str
             "SLACK_BOT_TOKEN": slack.token,
             "SLACK_SIGNING_SECRET": "kill-test-signing-secret-" + "0" * 8,
             "SLACK_API_URL": slack.base_url,
+            "SLACK_RESPONSE_URL_HOSTS": slack.root_url,
+            "ZUORA_RESULT_FILE_HOSTS": zuora.files_base_url,
             "ZUORA_BASE_URL": zuora.base_url,
             "ZUORA_UI_URL": zuora.base_url,
             "ZUORA_CLIENT_ID": zuora.client_id,

@@ -292,7 +292,7 @@ def test_completed_job_without_a_file_and_cancelled_job_are_errors() -> None:
 
 def test_result_file_is_retried_after_a_5xx_and_sent_without_auth() -> None:
     router, timer, sleeps = Router(), ManualTimer(), Sleeps()
-    url = "https://s3.example/files/j3.json?X-Amz-Signature=abc"
+    url = "https://example.s3.us-west-2.amazonaws.com/files/j3.json?X-Amz-Signature=abc"
     router.route("POST", "/query/jobs")(
         lambda _: httpx.Response(200, json=job_body("j3", "completed", dataFile=url))
     )

@@ -261,6 +261,7 @@ def settings_for(fake: FakeZuora, **overrides: object) -> ZuoraSettings:
         "client_secret": fake.client_secret,
         "cache_ttl": 0,
         "retry_max_delay": 0.05,
+        "result_file_hosts": fake.files_base_url,
     }
     values.update(overrides)
     return ZuoraSettings(_env_file=None, **values)  # type: ignore[arg-type]
