@@ -489,6 +489,7 @@ def setting_docs() -> Iterator[SettingDoc]:
 def public_config(settings: Settings) -> list[tuple[str, str]]:
     """The non-secret settings worth showing in `/zuora status`."""
     allowed = settings.resend.resend_allowed_users
+    readers = settings.resend.read_allowed_users
     return [
         ("ZUORA_BASE_URL", mask_url(settings.zuora.base_url)),
         ("ZUORA_TENANT_TIMEZONE", settings.zuora.tenant_timezone),
@@ -497,6 +498,10 @@ def public_config(settings: Settings) -> list[tuple[str, str]]:
         (
             "RESEND_ALLOWED_USERS",
             ", ".join(sorted(allowed)) if allowed else "nobody (resend is off)",
+        ),
+        (
+            "READ_ALLOWED_USERS",
+            ", ".join(sorted(readers)) if readers else "unset (the resend allow-list reads)",
         ),
         ("AUDIT_CHANNEL", settings.resend.audit_channel or "unset"),
         ("DATABASE_URL", mask_database_url(settings.store.database_url)),

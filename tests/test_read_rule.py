@@ -202,7 +202,8 @@ def test_read_rule_status_refused_to_a_stranger_and_zuora_is_not_called(tmp_path
 
         allowed = command(harness, "status", user_id=ALLOWED)
 
-        assert ALLOWED in posted_text(harness, allowed)  # readers see the configuration
+        shown = posted_text(harness, allowed)
+        assert ALLOWED in shown and "READ_ALLOWED_USERS" in shown  # readers see the configuration
         assert harness.zuora.requests()
 
 
