@@ -25,6 +25,7 @@ from bot.commands import UsageError, parse_account, parse_outage_window, parse_w
 from bot.explain import explain
 from bot.outage_scan import scan_outages
 from bot.outages import HOUR, CauseGroup, OutageScan, hour_of, hourly_series, sparkline
+from bot.secrets_mask import mask_url, mask_urls_in_text
 from bot.settings import SettingsError, ZuoraSettings, load_area
 from bot.store import Replay, ReplayRequest
 from bot.zuora.client import ZuoraClient
@@ -109,7 +110,7 @@ def cmd_failures(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
                 c.event_name,
                 c.response_code or "",
                 str(c.attempted_num or ""),
-                c.request_url or "",
+                mask_url(c.request_url) if c.request_url else "",
             ]
             for c in callouts
         ],
@@ -123,7 +124,7 @@ def cmd_failures(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
                 e.send_time.strftime("%Y-%m-%d %H:%M"),
                 e.event_name,
                 e.to_email or "",
-                e.error_message or "",
+                mask_urls_in_text(e.error_message or ""),
                 e.id or "(no id)",
             ]
             for e in emails
@@ -539,7 +540,7 @@ def _callout_json(callout: CalloutHistory) -> dict[str, Any]:
         "event_id": callout.event_id,
         "response_code": callout.response_code,
         "attempts": callout.attempted_num,
-        "url": callout.request_url,
+        "url": mask_url(callout.request_url) if callout.request_url else None,
     }
 
 
@@ -550,7 +551,7 @@ def _email_json(email: EmailHistory) -> dict[str, Any]:
         "notification": email.event_name,
         "to": email.to_email,
         "subject": email.subject,
-        "error": email.error_message,
+        "error": mask_urls_in_text(email.error_message) if email.error_message else None,
     }
 
 

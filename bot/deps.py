@@ -47,7 +47,11 @@ def build_deps(settings: Settings, *, now: Callable[[], datetime] = utc_now) -> 
         service=NotificationService(ZuoraClient.from_settings(settings.zuora), now=now),
         store=store,
         slack=slack,
-        access=AccessPolicy(settings.resend.resend_allowed_users, slack),
+        access=AccessPolicy(
+            settings.resend.resend_allowed_users,
+            slack,
+            readers=settings.resend.read_allowed_users,
+        ),
         responder=Responder(hosts=settings.slack.response_url_rules),
         audit=AuditTrail(store, slack, channel=settings.resend.audit_channel),
         now=now,

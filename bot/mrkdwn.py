@@ -11,6 +11,8 @@ import re
 from datetime import UTC, datetime
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from bot.secrets_mask import MAX_URL_CHARS, mask_path_segment
+
 ELLIPSIS = "…"
 
 _ENTITY = re.compile(r"&(?:amp|lt|gt);")
@@ -69,8 +71,12 @@ def truncate_mrkdwn(text: str, limit: int) -> str:
 
 
 def redact_url(url: str) -> str:
-    """A URL fit to show: scheme, host, port and path only (no user, password, query or fragment)."""
-    text = url.strip()
+    """A URL fit to show: scheme, host, port and path only (no user, password, query or fragment).
+
+    Path segments that look like tokens are masked too (bot.secrets_mask.mask_path_segment); to show
+    a URL with its parameter names, use bot.secrets_mask.mask_url.
+    """
+    text = url[:MAX_URL_CHARS].strip()
     try:
         parts = urlsplit(text)
         port = parts.port
@@ -82,13 +88,15 @@ def redact_url(url: str) -> str:
         if ":" in host:
             host = f"[{host}]"
         netloc = f"{host}:{port}" if port is not None else host
-        return urlunsplit((parts.scheme.lower(), netloc, parts.path, "", ""))
+        path = "/".join(mask_path_segment(s) for s in parts.path.split("/"))
+        return urlunsplit((parts.scheme.lower(), netloc, path, "", ""))
     # Not a URL urllib can read: still drop anything after ? or # and any user info before the host.
     text = re.split(r"[?#]", text, maxsplit=1)[0]
     scheme, sep, rest = text.partition("://")
     if not sep:
         scheme, rest = "", text
     authority, slash, path = rest.partition("/")
+    path = "/".join(mask_path_segment(s) for s in path.split("/"))
     return f"{scheme}{sep}{authority.rsplit('@', 1)[-1]}{slash}{path}"
 
 

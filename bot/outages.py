@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from urllib.parse import urlsplit
 
+from bot.secrets_mask import looks_like_token, mask_path_segment
 from bot.zuora.models import CalloutHistory, EmailHistory, NotificationKind
 
 HOUR = timedelta(hours=1)
@@ -143,7 +144,11 @@ def email_cause(email: EmailHistory) -> tuple[Cause, str]:
 
 
 def endpoint_of(url: str | None) -> str:
-    """`host/path` of a callout URL: no scheme, credentials, query or fragment; IDs folded to `*`."""
+    """`host/path` of a callout URL: no scheme, credentials, query or fragment; IDs folded to `*`.
+
+    Token-like segments fold to `*` too, and matrix parameters (`;jsessionid=…`) keep only their
+    names (bot.secrets_mask), so a label never carries a credential and sessions share one cause.
+    """
     if not url:
         return "(no URL)"
     url = url.strip()
@@ -160,7 +165,12 @@ def endpoint_of(url: str | None) -> str:
     except ValueError:
         return "(unreadable URL)"
     segments = [s for s in parts.path.split("/") if s]
-    folded = ["*" if _ID_SEGMENT.match(s) else s for s in segments]
+    folded = [
+        "*"
+        if _ID_SEGMENT.match(s) or looks_like_token(s.partition(";")[0])
+        else mask_path_segment(s)
+        for s in segments
+    ]
     path = "/" + "/".join(folded) if folded else "/"
     return f"{host}{port}{path}" if host else path
 

@@ -8,9 +8,17 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from bot.secrets_mask import mask_database_url, mask_url
 from bot.url_rules import HostRule, HostRuleError, parse_rules
 
 _PLACEHOLDER = re.compile(
@@ -272,7 +280,7 @@ class ZuoraSettings(BaseSettings):
 
 
 class ResendSettings(BaseSettings):
-    """Who may resend, and where resends are announced."""
+    """Who may resend and who may read, and where resends are announced."""
 
     model_config = SettingsConfigDict(env_prefix="", extra="ignore")
 
@@ -283,7 +291,14 @@ class ResendSettings(BaseSettings):
     )
     resend_access_contact: str = Field(
         default="a Zuora Ops admin",
-        description="Who to ask for resend access, shown to denied users (e.g. `#billing-ops`).",
+        description="Who to ask for resend or read access, shown to denied users (e.g. "
+        "`#billing-ops`).",
+    )
+    read_allowed_users: Annotated[frozenset[str], NoDecode] = Field(
+        default=frozenset(),
+        description="Who else may read callout details (response bodies), `/zuora audit` and "
+        "`/zuora status`, besides RESEND_ALLOWED_USERS: user (`U…`/`W…`) and user-group (`S…`) "
+        "IDs, or `*` for everyone in the workspace; unset means the resend allow-list only.",
     )
     audit_channel: str | None = Field(
         default=None,
@@ -297,9 +312,9 @@ class ResendSettings(BaseSettings):
         "(renewed while the worker lives; a killed worker's resend is re-driven with the same key).",
     )
 
-    @field_validator("resend_allowed_users", mode="before")
+    @field_validator("resend_allowed_users", "read_allowed_users", mode="before")
     @classmethod
-    def _allow_list(cls, value: object) -> frozenset[str]:
+    def _allow_list(cls, value: object, info: ValidationInfo) -> frozenset[str]:
         if value is None:
             return frozenset()
         items = value.split(",") if isinstance(value, str) else list(value)  # type: ignore[call-overload]
@@ -307,7 +322,7 @@ class ResendSettings(BaseSettings):
         for item in cleaned:
             if item != "*" and not _SLACK_ID.match(item):
                 raise ValueError(
-                    f"RESEND_ALLOWED_USERS: {item!r} is not a Slack user (U…/W…) or "
+                    f"{str(info.field_name).upper()}: {item!r} is not a Slack user (U…/W…) or "
                     "user-group (S…) ID; use IDs, not names"
                 )
         return cleaned
@@ -523,8 +538,9 @@ def setting_docs() -> Iterator[SettingDoc]:
 def public_config(settings: Settings) -> list[tuple[str, str]]:
     """The non-secret settings worth showing in `/zuora status`."""
     allowed = settings.resend.resend_allowed_users
+    readers = settings.resend.read_allowed_users
     return [
-        ("ZUORA_BASE_URL", settings.zuora.base_url),
+        ("ZUORA_BASE_URL", mask_url(settings.zuora.base_url)),
         ("ZUORA_TENANT_TIMEZONE", settings.zuora.tenant_timezone),
         ("ZUORA_HISTORY_IDS", settings.zuora.history_ids),
         ("ZUORA_MAX_CONCURRENCY", str(settings.zuora.max_concurrency)),
@@ -532,10 +548,10 @@ def public_config(settings: Settings) -> list[tuple[str, str]]:
             "RESEND_ALLOWED_USERS",
             ", ".join(sorted(allowed)) if allowed else "nobody (resend is off)",
         ),
+        (
+            "READ_ALLOWED_USERS",
+            ", ".join(sorted(readers)) if readers else "unset (the resend allow-list reads)",
+        ),
         ("AUDIT_CHANNEL", settings.resend.audit_channel or "unset"),
-        ("DATABASE_URL", _without_password(settings.store.database_url)),
+        ("DATABASE_URL", mask_database_url(settings.store.database_url)),
     ]
-
-
-def _without_password(url: str) -> str:
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)

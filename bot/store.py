@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
+import stat
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -51,6 +53,8 @@ from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.sql.expression import Executable
 from sqlalchemy.types import TypeDecorator
+
+from bot.secrets_mask import mask_database_url
 
 logger = logging.getLogger(__name__)
 
@@ -912,6 +916,36 @@ def _begin_sqlite(conn: Connection) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _create_private_file(path: str) -> None:
+    """Create a new SQLite file readable by its owner only (0600): it holds live response_urls.
+
+    SQLite gives the -wal and -shm files it creates the main file's mode, so they are private too.
+    An existing file keeps its mode (an operator may have chosen it); a group- or world-readable one
+    is logged once so it can be tightened.
+    """
+    if path.startswith("file:"):
+        return  # a SQLite URI: SQLite opens it itself
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        try:
+            mode = stat.S_IMODE(os.stat(path).st_mode)
+        except OSError:
+            return
+        if mode & 0o077:
+            logger.warning(
+                "SQLite file %s is readable by others (mode %o); it holds live response_urls: "
+                "chmod 600 it",
+                path,
+                mode,
+            )
+        return
+    except OSError:
+        return  # a missing directory and the like: SQLite reports it when it opens the file
+    os.close(fd)
+    os.chmod(path, 0o600)  # os.open's mode is filtered by the umask; be exact
+
+
 def _build_engine(url: str) -> Engine:
     """Create the engine for ``url`` with the per-dialect settings described in the module docstring."""
     parsed = make_url(url)
@@ -922,6 +956,7 @@ def _build_engine(url: str) -> Engine:
     if backend == "sqlite":
         if parsed.database in (None, "", ":memory:") or parsed.query.get("mode") == "memory":
             raise ValueError("an in-memory SQLite database is not supported; use sqlite:///path.db")
+        _create_private_file(parsed.database)
         engine = create_engine(parsed, pool_pre_ping=True)
         event.listen(engine, "connect", _set_sqlite_pragmas)
         event.listen(engine, "begin", _begin_sqlite)
@@ -999,7 +1034,8 @@ class Store:
         """Wrap an engine built by ``from_url`` (SQLite needs its connect and begin hooks)."""
         self._engine = engine
         self._read_engine = engine.execution_options(**{_READ_ONLY_OPTION: True})
-        self._safe_url = engine.url.render_as_string(hide_password=True)
+        # The password can sit in the query too (`?password=…`), which hide_password leaves alone.
+        self._safe_url = mask_database_url(engine.url.render_as_string(hide_password=False))
 
     @classmethod
     def from_url(cls, url: str) -> Store:
@@ -1017,7 +1053,7 @@ class Store:
         self._engine.dispose()
 
     def describe(self) -> str:
-        """The database URL with its password masked, for logs and status output."""
+        """The database URL with its password (userinfo or query) masked, for logs and status output."""
         return self._safe_url
 
     def __repr__(self) -> str:
@@ -1173,12 +1209,23 @@ class Store:
                 logger.warning("No resend audit row %d to attach a message to", audit_id)
 
     def list_resends(
-        self, *, account_key: str | None = None, limit: int = 10, offset: int = 0
+        self,
+        *,
+        team_id: str | None = None,
+        account_key: str | None = None,
+        limit: int = 10,
+        offset: int = 0,
     ) -> list[ResendAuditEntry]:
-        """Audit entries newest first, optionally for one account, one page at a time."""
+        """Audit entries newest first, optionally of one workspace and one account, one page at a time.
+
+        Anything shown to a Slack user passes its workspace's `team_id`: one workspace never sees
+        another's trail. None (every workspace) is for the CLI and tests.
+        """
         if limit < 0 or offset < 0:
             raise ValueError("limit and offset must not be negative")
         stmt = select(resend_audit)
+        if team_id is not None:
+            stmt = stmt.where(resend_audit.c.team_id == team_id)
         if account_key is not None:
             stmt = stmt.where(resend_audit.c.account_key == account_key)
         stmt = (
@@ -1190,9 +1237,11 @@ class Store:
             rows = conn.execute(stmt).all()
         return [_audit_from_row(row) for row in rows]
 
-    def count_resends(self, account_key: str | None = None) -> int:
-        """How many audit entries exist, optionally for one account."""
+    def count_resends(self, account_key: str | None = None, *, team_id: str | None = None) -> int:
+        """How many audit entries exist, optionally of one workspace and for one account."""
         stmt = select(func.count()).select_from(resend_audit)
+        if team_id is not None:
+            stmt = stmt.where(resend_audit.c.team_id == team_id)
         if account_key is not None:
             stmt = stmt.where(resend_audit.c.account_key == account_key)
         with self._transaction("count_resends", read_only=True) as conn:

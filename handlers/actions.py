@@ -53,6 +53,7 @@ from handlers.common import (
     user_of,
 )
 from handlers.digest_resend import is_shared_message, resend_all_from_digest
+from handlers.read_rule import may_read_or_refuse
 
 logger = logging.getLogger(__name__)
 
@@ -295,6 +296,8 @@ def handle_details(deps: Deps, ack: Ack, body: dict[str, Any], action: dict[str,
 def _show_details(
     deps: Deps, body: dict[str, Any], card: CardRef, *, created: int, event_id: str | None
 ) -> None:
+    if not may_read_or_refuse(deps, body, "details"):
+        return  # checked before Zuora is asked for the response body
     account, callout = deps.service.callout_detail(
         card,
         created_at=datetime.fromtimestamp(created, UTC),

@@ -1,4 +1,4 @@
-"""/zuora audit [account] and its paging buttons: the stored resend trail."""
+"""/zuora audit [account] and its paging buttons: this workspace's stored resend trail, for readers."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from bot.blocks import AUDIT_PAGE_SIZE, SlackMessage, build_audit_card, build_re
 from bot.commands import AuditCommand
 from bot.deps import Deps
 from bot.ids import ActionId, AuditPageRef
-from handlers.common import decode_or_refuse, send
+from handlers.common import decode_or_refuse, send, team_of
+from handlers.read_rule import may_read_or_refuse
 
 
 def register(app: App, deps: Deps) -> None:
@@ -19,19 +20,27 @@ def register(app: App, deps: Deps) -> None:
     @app.action(ActionId.AUDIT_PAGE.value)
     def handle_audit_page(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
+        if not may_read_or_refuse(deps, body, "audit"):
+            return
         ref = decode_or_refuse(deps, body, action, AuditPageRef)
         if ref is not None:
-            send(deps, body, build_audit_page(deps, ref.account, ref.offset), replace=True)
+            page = build_audit_page(deps, ref.account, ref.offset, team_id=team_of(body))
+            send(deps, body, page, replace=True)
 
 
 def run_audit_command(deps: Deps, parsed: AuditCommand, command: dict[str, Any], ack: Ack) -> None:
-    """Ack at once, then answer /zuora audit from the store via response_url (a busy database can wait)."""
-    ack(**build_receipt("Reading the resend audit trail").as_payload())
-    send(deps, command, build_audit_page(deps, parsed.account, parsed.offset), replace=False)
+    """Ack at once, check the read rule, then answer /zuora audit from the store via response_url."""
+    ack(**build_receipt("Checking your access to the resend audit trail").as_payload())
+    if not may_read_or_refuse(deps, command, "audit"):
+        return
+    page = build_audit_page(deps, parsed.account, parsed.offset, team_id=team_of(command))
+    send(deps, command, page, replace=False)
 
 
-def build_audit_page(deps: Deps, account: str | None, offset: int) -> SlackMessage:
-    """One page of the audit trail, newest first."""
-    entries = deps.store.list_resends(account_key=account, limit=AUDIT_PAGE_SIZE, offset=offset)
-    total = deps.store.count_resends(account)
+def build_audit_page(deps: Deps, account: str | None, offset: int, *, team_id: str) -> SlackMessage:
+    """One page of this workspace's audit trail, newest first (another workspace's is never read)."""
+    entries = deps.store.list_resends(
+        team_id=team_id, account_key=account, limit=AUDIT_PAGE_SIZE, offset=offset
+    )
+    total = deps.store.count_resends(account, team_id=team_id)
     return build_audit_card(entries, total=total, offset=offset, account=account)

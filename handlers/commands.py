@@ -47,6 +47,7 @@ from handlers.audit import run_audit_command
 from handlers.common import answer_failure, send
 from handlers.digest import run_digest_command
 from handlers.outages import run_outages_command
+from handlers.read_rule import may_read_or_refuse
 
 
 def register(app: App, deps: Deps) -> None:
@@ -91,9 +92,11 @@ def run_command(deps: Deps, parsed: Command, command: dict[str, Any], ack: Ack) 
     elif isinstance(parsed, StatusCommand):
         ack(
             **build_receipt(
-                "Checking the connection to Zuora and its Data Query columns"
+                "Checking your access, then the connection to Zuora and its Data Query columns"
             ).as_payload()
         )
+        if not may_read_or_refuse(deps, command, "status"):
+            return
         health = deps.service.check_zuora(track_id=track_id)
         id_source = deps.service.id_source(track_id=track_id) if health.ok else None
         reply(

@@ -653,7 +653,7 @@ def test_build_failures_card_redacts_callout_urls():
     message = build_failures_card(make_failures(1, 0), ui_url=UI_URL)
     dumped = json.dumps(message.blocks)
     assert "s3cret" not in dumped and "token=abc123" not in dumped
-    assert "https://hooks.acme.example.com/zuora/0" in dumped
+    assert "https://***@hooks.acme.example.com/zuora/0?token=***" in dumped
 
 
 def test_build_failures_card_page_out_of_range_shows_the_last_page():

@@ -110,7 +110,9 @@ def test_audit_card_lists_a_resend_newest_first_and_pages(harness: Harness) -> N
     resend = button(card, ActionId.RESEND_EMAIL.value)
     click = harness.click(resend, user_id="U0ALLOWED")
     harness.wait_posts(click.response_url, 2)
-    audit = _answer(harness, f"audit {ORDINARY_ACCOUNT}", user_id="U0ANYONE")
+    refused = _answer(harness, f"audit {ORDINARY_ACCOUNT}", user_id="U0ANYONE")
+    assert "read list" in refused["text"] and "<@U0ALLOWED>" not in all_text(refused)
+    audit = _answer(harness, f"audit {ORDINARY_ACCOUNT}", user_id="U0ALLOWED")
     text = all_text(audit)
     assert "<@U0ALLOWED>" in text and "succeeded" in text
     assert "1 entry" in audit["text"] or "1 entry" in text

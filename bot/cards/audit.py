@@ -8,6 +8,7 @@ from bot.cards.elements import actions, button, context, finish, header, mention
 from bot.cards.message import SlackMessage
 from bot.ids import ActionId, AuditPageRef
 from bot.mrkdwn import date_token, escape_truncated
+from bot.secrets_mask import mask_urls_in_text
 from bot.store import ResendAuditEntry
 
 AUDIT_PAGE_SIZE = 10
@@ -36,10 +37,10 @@ def _entry_line(entry: ResendAuditEntry) -> str:
             line += (
                 f"\n    `{escape_truncated(history_id, 64)}`: "
                 f"{escape_truncated(outcome.code or '?', 40)} — "
-                f"{escape_truncated(outcome.message or '', 160)}"
+                f"{escape_truncated(mask_urls_in_text(outcome.message or ''), 160)}"
             )
     if entry.error:
-        line += f"\n    {escape_truncated(entry.error, 300)}"
+        line += f"\n    {escape_truncated(mask_urls_in_text(entry.error), 300)}"
     line += f"\n    track id `{escape_truncated(entry.track_id, 64)}`"
     return line
 

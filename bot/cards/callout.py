@@ -14,7 +14,8 @@ from bot.cards.elements import (
     section,
 )
 from bot.cards.message import SlackMessage
-from bot.mrkdwn import code, code_block, date_token, escape_truncated, redact_url
+from bot.mrkdwn import code, code_block, date_token, escape_truncated
+from bot.secrets_mask import mask_url
 from bot.zuora.models import Account, CalloutHistory
 
 # Response-body budgets tried in order until the card fits the JSON budget.
@@ -40,7 +41,7 @@ def build_callout_details(callout: CalloutHistory, *, account: Account) -> Slack
 def _blocks(
     callout: CalloutHistory, account: Account, *, content_chars: int
 ) -> list[dict[str, Any]]:
-    target = redact_url(callout.request_url) if callout.request_url else "(no URL)"
+    target = mask_url(callout.request_url) if callout.request_url else "(no URL)"
     fields = [
         f"*Account*\n{escape_truncated(account.name, 80)} ({escape_truncated(account.number, 64)})",
         f"*Time*\n{date_token(callout.create_time)}",

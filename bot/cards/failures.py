@@ -60,6 +60,7 @@ from bot.mrkdwn import (
     truncate,
     truncate_mrkdwn,
 )
+from bot.secrets_mask import mask_url
 from bot.zuora.guard import is_history_id
 from bot.zuora.models import Account, CalloutHistory, EmailHistory
 
@@ -440,7 +441,7 @@ class _Rows:
         room = self.room
         attempts = callout.attempted_num
         tail = f" · {plural(attempts, 'attempt')}" if attempts is not None else ""
-        target = redact_url(callout.request_url) if callout.request_url else "(no URL)"
+        target = mask_url(callout.request_url) if callout.request_url else "(no URL)"
         lines = [
             f"{number}. *{escape_truncated(callout.event_name, room.event)}* · "
             f"{date_token(callout.create_time)}",
