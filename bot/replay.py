@@ -28,7 +28,14 @@ from bot.clicks import idempotency_key
 from bot.deps import Deps
 from bot.explain import explain
 from bot.outages import CauseGroup, OutageScan, callout_cause, email_cause
-from bot.resend import ASK_AGAIN_FOR, LEASE_RENEWALS, next_ask, renewing, worker_name
+from bot.resend import (
+    ASK_AGAIN_FOR,
+    LEASE_RENEWALS,
+    next_ask,
+    renewing,
+    unknown_reason,
+    worker_name,
+)
 from bot.store import (
     ChunkResult,
     IdOutcome,
@@ -269,7 +276,7 @@ def _send_chunk(deps: Deps, replay: Replay, owner: str) -> bool:
                     owner=owner,
                     index=index,
                     audit_id=audit.id,
-                    error=explanation.message,
+                    error=unknown_reason(exc),
                     retry_at=retry_at,
                     now=deps.now(),
                 )

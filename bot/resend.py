@@ -52,7 +52,14 @@ from bot.failures import ResendOutcome
 from bot.ids import CardRef
 from bot.mrkdwn import date_token, user
 from bot.store import ResendAuditEntry, ResendJob, ResendRequest, Store
-from bot.zuora.errors import ZuoraError, is_unknown_outcome
+from bot.zuora.errors import (
+    ZuoraConnectionError,
+    ZuoraError,
+    ZuoraServerError,
+    ZuoraStatusError,
+    ZuoraTimeoutError,
+    is_unknown_outcome,
+)
 from bot.zuora.models import Account, NotificationKind, ResendFailure, ResendResult
 
 logger = logging.getLogger(__name__)
@@ -295,10 +302,26 @@ def ask_zuora(deps: Deps, click: ResendClick, *, key: str) -> ResendOutcome:
     except ZuoraError as exc:
         explanation = explain(exc)
         if is_unknown_outcome(exc):  # Zuora may have done it: not a failure, ask again later
-            return replace(base, at=deps.now(), error=explanation.message, waiting=True)
+            return replace(base, at=deps.now(), error=unknown_reason(exc), waiting=True)
         error = explanation.message + (f" {explanation.hint}" if explanation.hint else "")
         return replace(base, at=deps.now(), error=error)
     return replace(base, at=deps.now(), result=result)
+
+
+def unknown_reason(exc: ZuoraError) -> str:
+    """Why Zuora's answer is unknown, in words (never "failed": Zuora may have done it)."""
+    track = f" (Zuora track id `{exc.track_id}`)" if exc.track_id else ""
+    if isinstance(exc, ZuoraTimeoutError):
+        why = "Zuora did not answer in time"
+    elif isinstance(exc, ZuoraConnectionError):
+        why = "The connection to Zuora broke before its answer arrived"
+    elif isinstance(exc, ZuoraServerError):
+        why = f"Zuora answered with an error on its side (HTTP {exc.status_code})"
+    elif isinstance(exc, ZuoraStatusError):
+        why = f"Zuora turned a retry away (HTTP {exc.status_code}) after a try it may have done"
+    else:
+        why = "Zuora's answer was lost"
+    return f"{why}{track}."
 
 
 @contextmanager
