@@ -227,3 +227,45 @@ def test_unknown_outcome_a_definite_refusal_lets_a_new_click_use_a_new_key(
     keys = [r.headers["idempotency-key"] for r in stack.zuora.requests(EMAIL_RESEND)]
     assert len(keys) == 2 and keys[0] != keys[1], "the retry after a refusal used a new key"
     assert sorted(e.status for e in deps.store.list_resends()) == ["error", "succeeded"]
+
+
+# -- replay chunks ---------------------------------------------------------------------------------
+
+
+def test_unknown_outcome_replay_chunk_waits_and_the_clock_sends_it_once_with_its_key(
+    tmp_path: Path,
+) -> None:
+    from bot.replay import redrive_stale_replays
+    from bot.sandbox.replay_tenant import OUTAGE_CAUSE, build_outage_tenant
+    from tests.stack_fixtures import all_text, dispatch_harness
+    from tests.test_replay import replay_button, window_now
+
+    tenant = build_outage_tenant(failed=1500, now=datetime.now(UTC))
+    overrides = {"read_timeout": 2.0, "max_retries": 0}
+    with dispatch_harness(tmp_path, tenant=tenant, zuora_overrides=overrides) as harness:
+        deps = harness.deps
+        # Zuora resends chunk 1 but a gateway answers 502: its outcome is unknown.
+        harness.zuora.lose_next_resend_answers(status=502)
+
+        reply = harness.click(replay_button(window_now()))
+
+        last = all_text(harness.posts(reply.response_url)[-1])
+        assert "Waiting for Zuora's answer to request 1 of 2" in last and "Not failed" in last
+        (replay,) = deps.store.replays_for_cause(OUTAGE_CAUSE.id)
+        assert replay.waiting and replay.chunks_done == 0 and replay.state == "running"
+        assert [a.status for a in deps.store.list_resends()] == ["waiting"]
+        assert redrive_stale_replays(deps) == 0, "not yet due"
+        shown: list[Any] = []
+        assert redrive_stale_replays(later(deps, 60), on_done=shown.append) == 1
+
+        assert shown and shown[0].state == "done" and shown[0].sent == 1500
+        counts = harness.zuora.resend_counts()
+        assert len(counts) == 1500 and set(counts.values()) == {1}, "each id resent once"
+        calls = harness.zuora.resend_calls("callout")
+        assert [(len(c.ids), c.replayed) for c in calls] == [
+            (1000, False),
+            (1000, True),
+            (500, False),
+        ]
+        assert calls[0].idempotency_key == calls[1].idempotency_key, "chunk 1 kept its key"
+        assert {a.status for a in deps.store.list_resends()} == {"succeeded"}
