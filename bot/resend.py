@@ -376,8 +376,9 @@ def redrive_stale_resends(deps: Deps) -> int:
     """Finish every resend whose worker's lease ran out; returns how many were finished.
 
     A job still `claimed` is asked of Zuora again with its own Idempotency-Key (Zuora answers from
-    its stored result, or with 409 while the first request still runs); an `answered` one only
-    needs its card. Each job is taken by one re-driver at a time.
+    its stored result, or with 409 while the first request still runs); so is one waiting for
+    Zuora's answer, once its backoff (`next_ask`) is over, until the answer is definite. An
+    `answered` one only needs its card. Each job is taken by one re-driver at a time.
     """
     owner = f"redrive:{worker_name()}"
     lease = timedelta(seconds=deps.settings.resend.resend_lease)
