@@ -97,7 +97,7 @@ class AlreadyStarted:
         if self.in_flight and audit.status == "waiting":
             return build_notice(
                 f":hourglass_flowing_sand: Waiting for Zuora's answer to the resend {who} started "
-                f"at {when}: Zuora did not answer in time, so it may have sent it. The bot asks "
+                f"at {when}: its answer did not arrive, so Zuora may have sent it. The bot asks "
                 "again with the same Idempotency-Key, so nothing is sent twice; the card shows "
                 "the outcome when Zuora answers."
             )
