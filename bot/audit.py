@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
@@ -28,7 +29,9 @@ class AuditStart:
 
 
 def outcome_status(outcome: ResendOutcome) -> ResendStatus:
-    """One word for the whole request: succeeded, partial, failed or error."""
+    """One word for the whole request: waiting (answer unknown), succeeded, partial, failed or error."""
+    if outcome.waiting:
+        return "waiting"
     if outcome.result is None:
         return "error"
     return result_status(outcome.result)
@@ -118,14 +121,67 @@ class AuditTrail:
 
     def finish(self, start: AuditStart, outcome: ResendOutcome) -> None:
         """Record the outcome per id and reply in the announcement's thread."""
-        status = outcome_status(outcome)
         self._store.record_resend_outcome(
             start.audit_id,
-            status=status,
+            status=outcome_status(outcome),
             outcome=per_id(outcome),
             error=outcome.error,
             now=outcome.at,
         )
+        self._tell(start, outcome)
+
+    def finish_job(
+        self, start: AuditStart, outcome: ResendOutcome, *, job_id: int, owner: str
+    ) -> bool:
+        """Record a resend job's definite outcome, only while `owner` still holds the job.
+
+        False (nothing recorded or announced) when its lease went to someone else, who records it.
+        """
+        if not self._store.finish_resend(
+            job_id,
+            owner=owner,
+            status=outcome_status(outcome),
+            outcome=per_id(outcome),
+            error=outcome.error,
+            now=outcome.at,
+        ):
+            return False
+        self._tell(start, outcome)
+        return True
+
+    def wait_job(
+        self,
+        start: AuditStart,
+        outcome: ResendOutcome,
+        *,
+        job_id: int,
+        owner: str,
+        retry_at: datetime,
+        first_wait: bool,
+    ) -> bool:
+        """Record that Zuora's answer is unknown and the job is asked again at `retry_at`.
+
+        The thread hears it once (`first_wait`), not at every re-ask. False when `owner` lost the job.
+        """
+        if not self._store.wait_resend(
+            job_id,
+            owner=owner,
+            error=outcome.error or "Zuora gave no answer",
+            retry_at=retry_at,
+            now=outcome.at,
+        ):
+            return False
+        if first_wait:
+            self._tell(start, outcome)
+        else:
+            logger.info(
+                "resend %d still without Zuora's answer; next ask %s", start.audit_id, retry_at
+            )
+        return True
+
+    def _tell(self, start: AuditStart, outcome: ResendOutcome) -> None:
+        """Log the outcome to the audit log and reply in the announcement's thread."""
+        status = outcome_status(outcome)
         failed = {} if outcome.result is None else outcome.result.failed
         audit_log.info(
             "resend finished %s",
@@ -146,7 +202,13 @@ class AuditTrail:
         )
         if not (start.channel and start.ts):
             return
-        if outcome.result is None:
+        if outcome.waiting:
+            text = (
+                ":hourglass_flowing_sand: Waiting for Zuora's answer "
+                f"({escape(outcome.error or 'no answer')}): not failed. The bot asks again with the "
+                "same Idempotency-Key, so nothing is sent twice."
+            )
+        elif outcome.result is None:
             text = f":x: Resend failed: {escape(outcome.error or 'unknown error')}"
         else:
             ok = len(outcome.result.succeeded)

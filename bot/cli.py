@@ -483,6 +483,13 @@ def _print_replay(out: IO[str], replay: Replay) -> None:
         out.write(f"  REFUSED {count:,} × {code}: {message}\n")
     if replay.in_progress:
         out.write(f"  {replay.in_progress:,} already done or in progress at Zuora (409)\n")
+    if replay.waiting:
+        out.write(
+            f"  WAITING for Zuora's answer to request {replay.chunks_done + 1} of "
+            f"{replay.chunk_count}: {replay.error}\n"
+            "  Not failed: the clock asks again with the same Idempotency-Key (nothing is sent "
+            "twice).\n"
+        )
     if replay.state == "stopped":
         left = replay.total - replay.handled
         out.write(

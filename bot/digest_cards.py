@@ -329,6 +329,11 @@ def resend_note(outcome: ResendOutcome) -> str:
         )
     asked = plural(len(outcome.ids), "failed email")
     when = date_token(outcome.at)
+    if outcome.waiting:
+        return (
+            f":hourglass_flowing_sand: {mention(outcome.requested_by)} asked to resend {asked}"
+            f"{target} {when}; waiting for Zuora's answer (see the thread)."
+        )
     if outcome.result is None:
         return (
             f":x: {mention(outcome.requested_by)} tried to resend {asked}{target} {when}; "

@@ -62,3 +62,6 @@ class ResendOutcome:
     error: str | None = None  # set when Zuora could not be asked or refused the whole request
     card: CardRef | None = None  # where "Refresh" goes
     track_id: str | None = None
+    # Zuora's answer is unknown (timeout, dropped connection, 5xx): not a failure; the bot asks
+    # again with the same Idempotency-Key until Zuora answers. `error` says what happened.
+    waiting: bool = False

@@ -9,7 +9,10 @@ result instead of resending. Before each chunk its `resend_audit` row is written
 chunk's outcome and the replay's counters are then written in one transaction. A replay whose
 worker died is finished by the clock (`redrive_stale_replays`). When Zuora refuses or cannot be
 reached, the replay stops with what it did so far; a new click (or `zuora-ops replay`) continues
-from the next chunk and never sends an earlier one again.
+from the next chunk and never sends an earlier one again. When a chunk's outcome is unknown (a
+timeout or a connection dropped after it was sent, a 5xx) nothing is counted and the replay does
+not stop: it waits, still running, with its lease released until the clock asks for that chunk
+again with the same key (backing off, see bot.resend.next_ask), until Zuora answers for sure.
 """
 
 from __future__ import annotations
@@ -25,7 +28,14 @@ from bot.clicks import idempotency_key
 from bot.deps import Deps
 from bot.explain import explain
 from bot.outages import CauseGroup, OutageScan, callout_cause, email_cause
-from bot.resend import LEASE_RENEWALS, renewing, worker_name
+from bot.resend import (
+    ASK_AGAIN_FOR,
+    LEASE_RENEWALS,
+    next_ask,
+    renewing,
+    unknown_reason,
+    worker_name,
+)
 from bot.store import (
     ChunkResult,
     IdOutcome,
@@ -36,7 +46,7 @@ from bot.store import (
     ResendStatus,
 )
 from bot.zuora.client import MAX_RESEND_BATCH
-from bot.zuora.errors import ZuoraConnectionError, ZuoraError
+from bot.zuora.errors import ZuoraConnectionError, ZuoraError, is_unknown_outcome
 from bot.zuora.models import CalloutHistory, EmailHistory, ResendResult, TimeWindow
 
 logger = logging.getLogger(__name__)
@@ -237,7 +247,7 @@ def _send_chunk(deps: Deps, replay: Replay, owner: str) -> bool:
     )
     status: ResendStatus
     outcome: dict[str, IdOutcome]
-    if audit.status not in ("requested", "error"):
+    if audit.status not in ("requested", "waiting", "error"):
         # A predecessor got Zuora's answer but died before counting it: count what it recorded.
         status, outcome = audit.status, dict(audit.outcome)
     else:
@@ -250,6 +260,27 @@ def _send_chunk(deps: Deps, replay: Replay, owner: str) -> bool:
             )
         except ZuoraError as exc:
             explanation = explain(exc)
+            if is_unknown_outcome(exc) and deps.now() - audit.requested_at < ASK_AGAIN_FOR:
+                retry_at = next_ask(audit.requested_at, deps.now())
+                logger.warning(
+                    "replay %s: chunk %d of %d has no definite answer (%s); asking again at %s "
+                    "with the same key",
+                    replay.replay_key,
+                    index + 1,
+                    replay.chunk_count,
+                    type(exc).__name__,
+                    retry_at.isoformat(),
+                )
+                deps.store.wait_replay_chunk(
+                    replay.id,
+                    owner=owner,
+                    index=index,
+                    audit_id=audit.id,
+                    error=unknown_reason(exc),
+                    retry_at=retry_at,
+                    now=deps.now(),
+                )
+                return False
             error = explanation.message + (f" {explanation.hint}" if explanation.hint else "")
             logger.warning(
                 "replay %s: chunk %d of %d not sent (%s); stopping",

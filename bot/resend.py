@@ -10,6 +10,14 @@ instead of resending, and completes the audit and the card. A click on a job sti
 told who started it and when; a click after a recorded failure starts a new attempt with a new key,
 because Zuora replays a stored failure for 24 hours.
 
+An unknown outcome (a timeout or a connection dropped after the request was sent, a 5xx) is not a
+failure: Zuora may have sent it. The audit row says 'waiting', the card "waiting for Zuora's
+answer", and the job stays on its attempt (same key) with its lease released until the next ask:
+the clock asks again, backing off, until Zuora answers for sure (its stored answer for the key, or
+a definite refusal). A click meanwhile is told so; only a definite refusal allows a new attempt.
+Every write of an outcome is a compare-and-set on the lease owner and the job's state, so a slow
+worker whose lease was taken over never overwrites what the new holder recorded.
+
 A click may resend both kinds ("Resend selected" with emails and callouts ticked): one job and one
 Zuora request per kind, each under its own click key, shown as one progress and one outcome card.
 A re-driver finishes each kind's job on its own and shows that kind's outcome.
@@ -44,12 +52,25 @@ from bot.failures import ResendOutcome
 from bot.ids import CardRef
 from bot.mrkdwn import date_token, user
 from bot.store import ResendAuditEntry, ResendJob, ResendRequest, Store
-from bot.zuora.errors import ZuoraError
+from bot.zuora.errors import (
+    ZuoraConnectionError,
+    ZuoraError,
+    ZuoraServerError,
+    ZuoraStatusError,
+    ZuoraTimeoutError,
+    is_unknown_outcome,
+)
 from bot.zuora.models import Account, NotificationKind, ResendFailure, ResendResult
 
 logger = logging.getLogger(__name__)
 
 LEASE_RENEWALS = 4  # a lease is renewed this many times per lease length while Zuora works
+# Asking Zuora again about an unknown outcome: first after ASK_AGAIN_FIRST, then after as long as
+# the job has waited so far (doubling), at most ASK_AGAIN_MAX apart, for ASK_AGAIN_FOR in all (Zuora
+# keeps an Idempotency-Key's answer 24 hours; after that the same key no longer protects).
+ASK_AGAIN_FIRST = timedelta(seconds=10)
+ASK_AGAIN_MAX = timedelta(minutes=30)
+ASK_AGAIN_FOR = timedelta(hours=23)
 
 
 class Refusal(Enum):
@@ -73,6 +94,13 @@ class AlreadyStarted:
         """What the second clicker reads: who started it, when, and that nothing is sent twice."""
         audit = self.job.audit
         who, when = user(audit.user_id), date_token(audit.requested_at)
+        if self.in_flight and audit.status == "waiting":
+            return build_notice(
+                f":hourglass_flowing_sand: Waiting for Zuora's answer to the resend {who} started "
+                f"at {when}: its answer did not arrive, so Zuora may have sent it. The bot asks "
+                "again with the same Idempotency-Key, so nothing is sent twice; the card shows "
+                "the outcome when Zuora answers."
+            )
         if self.in_flight:
             return build_notice(
                 f":hourglass_flowing_sand: That resend is in progress, started by {who} at "
@@ -107,6 +135,12 @@ def worker_name() -> str:
 def attempt_key(dedup_key: str, attempt: int) -> str:
     """The Idempotency-Key of one attempt: stable across re-drives, new for each retry."""
     return idempotency_key(dedup_key if attempt == 1 else f"{dedup_key}#attempt-{attempt}")
+
+
+def next_ask(requested_at: datetime, now: datetime) -> datetime:
+    """When to ask Zuora again about an unknown outcome: back off by the time already waited."""
+    waited = max(now - requested_at, timedelta(0))
+    return now + min(ASK_AGAIN_MAX, max(ASK_AGAIN_FIRST, waited))
 
 
 @dataclass(frozen=True)
@@ -209,16 +243,31 @@ def perform_resends(
         )
     )
     outcomes: list[ResendOutcome] = []
+    answered: list[ResendJob] = []  # jobs whose definite answer this worker recorded
     with _leases(deps, [job.id for _, job in won], owner=owner, lease=lease):
         for click, job in won:
             start = deps.audit.announce(job.audit.id, job.audit)
             outcome = ask_zuora(deps, click, key=attempt_key(job.dedup_key, job.attempt))
-            deps.audit.finish(start, outcome)
-            deps.store.advance_resend(job.id, owner=owner, state="answered", now=deps.now())
             outcomes.append(outcome)
+            if outcome.waiting:
+                logger.warning(
+                    "resend job %d: Zuora's answer is unknown (%s); the clock asks again",
+                    job.id,
+                    outcome.error,
+                )
+                deps.audit.wait_job(
+                    start,
+                    outcome,
+                    job_id=job.id,
+                    owner=owner,
+                    retry_at=next_ask(job.audit.requested_at, deps.now()),
+                    first_wait=True,
+                )
+            elif deps.audit.finish_job(start, outcome, job_id=job.id, owner=owner):
+                answered.append(job)
         batch = ResendBatch(outcomes=tuple(outcomes), started=tuple(started))
         (deliver or show)(build_resend_outcomes(batch.outcomes, duplicates=batch.duplicates))
-        for _, job in won:
+        for job in answered:
             deps.store.advance_resend(job.id, owner=owner, state="done", now=deps.now())
     return batch
 
@@ -252,9 +301,27 @@ def ask_zuora(deps: Deps, click: ResendClick, *, key: str) -> ResendOutcome:
         )
     except ZuoraError as exc:
         explanation = explain(exc)
+        if is_unknown_outcome(exc):  # Zuora may have done it: not a failure, ask again later
+            return replace(base, at=deps.now(), error=unknown_reason(exc), waiting=True)
         error = explanation.message + (f" {explanation.hint}" if explanation.hint else "")
         return replace(base, at=deps.now(), error=error)
     return replace(base, at=deps.now(), result=result)
+
+
+def unknown_reason(exc: ZuoraError) -> str:
+    """Why Zuora's answer is unknown, in words (never "failed": Zuora may have done it)."""
+    track = f" (Zuora track id `{exc.track_id}`)" if exc.track_id else ""
+    if isinstance(exc, ZuoraTimeoutError):
+        why = "Zuora did not answer in time"
+    elif isinstance(exc, ZuoraConnectionError):
+        why = "The connection to Zuora broke before its answer arrived"
+    elif isinstance(exc, ZuoraServerError):
+        why = f"Zuora answered with an error on its side (HTTP {exc.status_code})"
+    elif isinstance(exc, ZuoraStatusError):
+        why = f"Zuora turned a retry away (HTTP {exc.status_code}) after a try it may have done"
+    else:
+        why = "Zuora's answer was lost"
+    return f"{why}{track}."
 
 
 @contextmanager
@@ -288,7 +355,7 @@ def renewing(renew: Callable[[], bool], *, every: timedelta, what: str) -> Itera
         while not stop.wait(every.total_seconds()):
             try:
                 if not renew():
-                    logger.warning("%s: lease lost to another worker", what)
+                    logger.info("%s: lease released or taken over; no longer renewed", what)
                     return
             except Exception:
                 logger.warning("%s: could not renew the lease", what, exc_info=True)
@@ -309,8 +376,9 @@ def redrive_stale_resends(deps: Deps) -> int:
     """Finish every resend whose worker's lease ran out; returns how many were finished.
 
     A job still `claimed` is asked of Zuora again with its own Idempotency-Key (Zuora answers from
-    its stored result, or with 409 while the first request still runs); an `answered` one only
-    needs its card. Each job is taken by one re-driver at a time.
+    its stored result, or with 409 while the first request still runs); so is one waiting for
+    Zuora's answer, once its backoff (`next_ask`) is over, until the answer is definite. An
+    `answered` one only needs its card. Each job is taken by one re-driver at a time.
     """
     owner = f"redrive:{worker_name()}"
     lease = timedelta(seconds=deps.settings.resend.resend_lease)
@@ -327,26 +395,52 @@ def redrive_stale_resends(deps: Deps) -> int:
 
 
 def _finish(deps: Deps, job: ResendJob, owner: str) -> bool:
-    """Complete one taken job; False when Zuora still runs the first request (ask again later)."""
+    """Complete one taken job; False when Zuora's answer is still to come (ask again later)."""
     click = click_from_job(job)
     audit = job.audit
     if job.state == "claimed":
-        logger.warning(
-            "re-driving resend job %d (attempt %d, %d ids) left unfinished by %s",
-            job.id,
-            job.attempt,
-            len(audit.ids),
-            job.lease_owner,
-        )
+        if audit.status == "waiting":
+            logger.info(
+                "asking Zuora again about resend job %d (attempt %d, same key): %s",
+                job.id,
+                job.attempt,
+                audit.error,
+            )
+        else:
+            logger.warning(
+                "re-driving resend job %d (attempt %d, %d ids) left unfinished by %s",
+                job.id,
+                job.attempt,
+                len(audit.ids),
+                job.lease_owner,
+            )
         outcome = ask_zuora(deps, click, key=attempt_key(job.dedup_key, job.attempt))
         if outcome.result is not None and outcome.result.in_progress:
-            # 409: the dead worker's request is still running at Zuora. Its answer is stored
-            # under the same key; the next round (after this lease) reads it.
+            # 409: the first request is still running at Zuora. Its answer is stored under the
+            # same key; the next round (after this lease) reads it.
             logger.info("resend job %d still running at Zuora; asking again later", job.id)
             return False
         start = AuditStart(audit.id, audit.audit_channel, audit.audit_ts)
-        deps.audit.finish(start, outcome)
-        deps.store.advance_resend(job.id, owner=owner, state="answered", now=deps.now())
+        if outcome.waiting:
+            if deps.now() - audit.requested_at < ASK_AGAIN_FOR:
+                deps.audit.wait_job(
+                    start,
+                    outcome,
+                    job_id=job.id,
+                    owner=owner,
+                    retry_at=next_ask(audit.requested_at, deps.now()),
+                    first_wait=audit.status != "waiting",
+                )
+                return False
+            hours = int(ASK_AGAIN_FOR.total_seconds() // 3600)
+            outcome = replace(
+                outcome,
+                waiting=False,
+                error=f"Zuora gave no answer in {hours} hours ({outcome.error}). Check the "
+                "Notification History in Zuora before you resend it.",
+            )
+        if not deps.audit.finish_job(start, outcome, job_id=job.id, owner=owner):
+            return False
     else:
         outcome = outcome_from_audit(audit, click)
     if job.reply_url:

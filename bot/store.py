@@ -59,7 +59,8 @@ from bot.secrets_mask import mask_database_url
 logger = logging.getLogger(__name__)
 
 ResendKind = Literal["email", "callout"]
-ResendStatus = Literal["requested", "succeeded", "partial", "failed", "error"]
+# 'waiting': Zuora's answer is unknown (timeout, dropped connection, 5xx); asked again with the same key.
+ResendStatus = Literal["requested", "waiting", "succeeded", "partial", "failed", "error"]
 ResendJobState = Literal["claimed", "answered", "done"]
 ReplayState = Literal["running", "stopped", "done"]
 DigestKind = Literal["callouts", "emails", "all"]
@@ -69,6 +70,7 @@ DigestFinishStatus = Literal["posted", "skipped", "failed", "unconfirmed"]
 RESEND_KINDS: Final[tuple[ResendKind, ...]] = ("email", "callout")
 RESEND_STATUSES: Final[tuple[ResendStatus, ...]] = (
     "requested",
+    "waiting",
     "succeeded",
     "partial",
     "failed",
@@ -190,6 +192,34 @@ click_keys = Table(
 resend_audit = Table(
     "resend_audit",
     metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("requested_at", UtcDateTime(), nullable=False),
+    Column("team_id", String(64), nullable=False),
+    Column("user_id", String(64), nullable=False),
+    Column("account_key", String(255), nullable=True),
+    Column("kind", String(16), nullable=False),
+    Column("ids", Text, nullable=False),
+    Column("track_id", String(255), nullable=False),
+    Column("dedup_key", String(255), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("outcome", Text, nullable=False),
+    Column("error", Text, nullable=True),
+    Column("finished_at", UtcDateTime(), nullable=True),
+    Column("audit_channel", String(64), nullable=True),
+    Column("audit_ts", String(64), nullable=True),
+    CheckConstraint("kind IN ('email', 'callout')", name="ck_resend_audit_kind"),
+    CheckConstraint(
+        "status IN ('requested', 'waiting', 'succeeded', 'partial', 'failed', 'error')",
+        name="ck_resend_audit_status",
+    ),
+    Index("ix_resend_audit_account_requested", "account_key", "requested_at"),
+    Index("ix_resend_audit_requested", "requested_at"),
+)
+
+# resend_audit as migration 1 created it (before migration 7 allowed the 'waiting' status).
+_resend_audit_v1 = Table(
+    "resend_audit",
+    MetaData(),
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("requested_at", UtcDateTime(), nullable=False),
     Column("team_id", String(64), nullable=False),
@@ -440,9 +470,8 @@ def _migration_1_initial(conn: Connection) -> None:
     the table migration 2 changed. When a later step changes another table, freeze its version-1 definition
     the same way so a fresh database still replays every step in order.
     """
-    metadata.create_all(
-        conn, tables=[click_keys, resend_audit, digest_subscriptions], checkfirst=False
-    )
+    metadata.create_all(conn, tables=[click_keys, digest_subscriptions], checkfirst=False)
+    _resend_audit_v1.create(conn, checkfirst=False)
     _digest_runs_v1.create(conn, checkfirst=False)
 
 
@@ -493,6 +522,33 @@ def _migration_5_outage_replays(conn: Connection) -> None:
     metadata.create_all(conn, tables=[outage_replays], checkfirst=False)
 
 
+def _migration_7_resend_waiting(conn: Connection) -> None:
+    """resend_audit: allow the 'waiting' status (Zuora's answer unknown; asked again, same key).
+
+    PostgreSQL swaps the CHECK constraint. SQLite cannot change one, so it rebuilds the table inside
+    the migration transaction: copy the rows aside, drop the table, create the current shape, copy
+    them back. resend_jobs keeps pointing at resend_audit by name; with foreign-key checks deferred
+    to commit, the rows copied back satisfy its references again before the check runs.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("ALTER TABLE resend_audit DROP CONSTRAINT ck_resend_audit_status")
+        conn.exec_driver_sql(
+            "ALTER TABLE resend_audit ADD CONSTRAINT ck_resend_audit_status CHECK "
+            "(status IN ('requested', 'waiting', 'succeeded', 'partial', 'failed', 'error'))"
+        )
+        return
+    old = [row[1] for row in conn.exec_driver_sql("PRAGMA table_info(resend_audit)")]
+    columns = ", ".join(c.name for c in resend_audit.columns if c.name in old)
+    conn.exec_driver_sql("PRAGMA defer_foreign_keys = ON")
+    conn.exec_driver_sql(f"CREATE TEMP TABLE resend_audit_v7 AS SELECT {columns} FROM resend_audit")
+    conn.exec_driver_sql("DROP TABLE resend_audit")
+    resend_audit.create(conn, checkfirst=False)
+    conn.exec_driver_sql(
+        f"INSERT INTO resend_audit ({columns}) SELECT {columns} FROM resend_audit_v7"
+    )
+    conn.exec_driver_sql("DROP TABLE resend_audit_v7")
+
+
 #: The columns that make two active subscriptions the same one (migration 9's unique indexes).
 ALERT_SUBSCRIPTION_KEY: Final = ("team_id", "channel_id", "threshold", "minutes", "kind")
 DIGEST_SUBSCRIPTION_KEY: Final = ("team_id", "channel_id", "kind", "accounts")
@@ -539,6 +595,7 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
     Migration(3, "create resend_jobs", _migration_3_resend_jobs),
     Migration(4, "create alert_subscriptions, alert_incidents", _migration_4_alerts),
     Migration(5, "create outage_replays", _migration_5_outage_replays),
+    Migration(7, "resend_audit: status 'waiting'", _migration_7_resend_waiting),
     Migration(
         9,
         "alert_subscriptions, digest_subscriptions: one active row per identical subscription",
@@ -685,6 +742,11 @@ class Replay:
     def handled(self) -> int:
         """Ids whose chunk has an outcome (sent, refused, in progress or not sent)."""
         return min(len(self.ids), self.chunks_done * self.chunk_size)
+
+    @property
+    def waiting(self) -> bool:
+        """Whether the replay waits for Zuora's answer to its next chunk (the clock asks again)."""
+        return self.state == "running" and self.lease_owner is None and self.error is not None
 
     def chunk(self, index: int) -> tuple[str, ...]:
         """The ids of chunk `index` (the same cut on every worker)."""
@@ -1334,18 +1396,98 @@ class Store:
     def advance_resend(
         self, job_id: int, *, owner: str, state: ResendJobState, now: datetime
     ) -> bool:
-        """Move ``owner``'s job to 'answered' or 'done'; False if the lease went to someone else."""
+        """Move ``owner``'s job forward to 'answered' (from 'claimed') or 'done' (from either).
+
+        A compare-and-set on the lease owner and the state: False (and logged) when the lease went
+        to someone else or the job is already past that state.
+        """
         _check_literal(state, RESEND_JOB_STATES, "state")
         values: dict[str, object] = {"state": state, "updated_at": _require_aware(now, "now")}
         if state == "done":
             values["lease_until"] = None
+        before = ("claimed",) if state == "answered" else ("claimed", "answered")
         stmt = (
             update(resend_jobs)
-            .where(resend_jobs.c.id == job_id, resend_jobs.c.lease_owner == owner)
+            .where(
+                resend_jobs.c.id == job_id,
+                resend_jobs.c.lease_owner == owner,
+                resend_jobs.c.state.in_(before),
+            )
             .values(**values)
         )
         with self._transaction("advance_resend") as conn:
-            return _rowcount(conn, stmt) == 1
+            moved = _rowcount(conn, stmt) == 1
+        if not moved:
+            logger.warning(
+                "Resend job %d not moved to %s: %s no longer holds it", job_id, state, owner
+            )
+        return moved
+
+    def finish_resend(
+        self,
+        job_id: int,
+        *,
+        owner: str,
+        status: ResendStatus,
+        outcome: Mapping[str, IdOutcome],
+        error: str | None,
+        now: datetime,
+    ) -> bool:
+        """Record Zuora's answer on the job's audit row and move the job to 'answered', atomically.
+
+        Only while ``owner`` still holds the lease of a job still 'claimed' (compare-and-set): a slow
+        worker whose lease was taken over must not overwrite what the new holder recorded. False,
+        logged, and nothing written otherwise.
+        """
+        now = _require_aware(now, "now")
+        c = resend_jobs.c
+        with self._transaction("finish_resend") as conn:
+            moved = _rowcount(
+                conn,
+                update(resend_jobs)
+                .where(c.id == job_id, c.lease_owner == owner, c.state == "claimed")
+                .values(state="answered", updated_at=now),
+            )
+            if moved == 1:
+                audit_id = conn.execute(select(c.audit_id).where(c.id == job_id)).scalar_one()
+                self._record_outcome(conn, int(audit_id), status, outcome, error, now)
+        if moved != 1:
+            logger.warning(
+                "Resend job %d: %s lost its lease; its %s answer is not recorded",
+                job_id,
+                owner,
+                status,
+            )
+        return moved == 1
+
+    def wait_resend(
+        self, job_id: int, *, owner: str, error: str, retry_at: datetime, now: datetime
+    ) -> bool:
+        """Zuora's answer is unknown: mark the audit row 'waiting' and leave the job to the re-driver.
+
+        The job stays 'claimed' (same attempt, so the same Idempotency-Key); its lease is released
+        until ``retry_at``, when ``stale_resends`` hands it to the clock to ask again. The same
+        compare-and-set as ``finish_resend``.
+        """
+        now = _require_aware(now, "now")
+        c = resend_jobs.c
+        with self._transaction("wait_resend") as conn:
+            moved = _rowcount(
+                conn,
+                update(resend_jobs)
+                .where(c.id == job_id, c.lease_owner == owner, c.state == "claimed")
+                .values(
+                    lease_owner=None,
+                    lease_until=_require_aware(retry_at, "retry_at"),
+                    updated_at=now,
+                ),
+            )
+            if moved == 1:
+                audit_id = conn.execute(select(c.audit_id).where(c.id == job_id)).scalar_one()
+                self._record_waiting(conn, int(audit_id), error)
+        if moved != 1:
+            logger.warning("Resend job %d: %s lost its lease before Zuora's answer", job_id, owner)
+        return moved == 1
 
     def stale_resends(self, now: datetime, *, limit: int = 50) -> list[ResendJob]:
         """Unfinished jobs whose lease has run out, oldest first: the re-driver's work list."""
@@ -1558,6 +1700,12 @@ class Store:
                 )
             ).first()
             if row is None:
+                logger.warning(
+                    "Replay %d chunk %d: %s no longer holds it; its answer is not counted",
+                    replay_id,
+                    index,
+                    owner,
+                )
                 return False
             refused = {str(k): int(v) for k, v in json.loads(row.refused).items()}
             for reason, count in (counts.refused or {}).items():
@@ -1566,10 +1714,16 @@ class Store:
             advanced = _rowcount(
                 conn,
                 update(outage_replays)
-                .where(c.id == replay_id, c.lease_owner == owner, c.chunks_done == index)
+                .where(
+                    c.id == replay_id,
+                    c.lease_owner == owner,
+                    c.state == "running",
+                    c.chunks_done == index,
+                )
                 .values(
                     chunks_done=c.chunks_done + 1,
                     chunk_attempt=1,
+                    error=None,
                     sent=c.sent + counts.sent,
                     in_progress=c.in_progress + counts.in_progress,
                     not_sent=c.not_sent + counts.not_sent,
@@ -1581,6 +1735,49 @@ class Store:
                 return False
             self._record_outcome(conn, audit_id, status, outcome, None, now)
         return True
+
+    def wait_replay_chunk(
+        self,
+        replay_id: int,
+        *,
+        owner: str,
+        index: int,
+        audit_id: int,
+        error: str,
+        retry_at: datetime,
+        now: datetime,
+    ) -> bool:
+        """Zuora's answer to chunk ``index`` is unknown: the replay waits, still running.
+
+        The chunk's audit row becomes 'waiting' and the replay's lease is released until
+        ``retry_at``, when the clock's re-driver asks for the chunk again with the same key
+        (``chunk_attempt`` is kept). Nothing is counted. The same compare-and-set as
+        ``finish_replay_chunk``; False (nothing written) when ``owner`` lost the replay.
+        """
+        now = _require_aware(now, "now")
+        c = outage_replays.c
+        with self._transaction("wait_replay_chunk") as conn:
+            waiting = _rowcount(
+                conn,
+                update(outage_replays)
+                .where(
+                    c.id == replay_id,
+                    c.lease_owner == owner,
+                    c.state == "running",
+                    c.chunks_done == index,
+                )
+                .values(
+                    error=error,
+                    lease_owner=None,
+                    lease_until=_require_aware(retry_at, "retry_at"),
+                    updated_at=now,
+                ),
+            )
+            if waiting == 1:
+                self._record_waiting(conn, audit_id, error)
+        if waiting != 1:
+            logger.warning("Replay %d chunk %d: %s no longer holds it", replay_id, index, owner)
+        return waiting == 1
 
     def stop_replay(
         self,
@@ -1688,6 +1885,15 @@ class Store:
             update(resend_audit)
             .where(resend_audit.c.id == audit_id)
             .values(status=status, outcome=_dumps(payload), error=error, finished_at=now)
+        )
+        return _rowcount(conn, stmt)
+
+    def _record_waiting(self, conn: Connection, audit_id: int, error: str) -> int:
+        """Mark an audit row 'waiting' for Zuora's answer (not finished: finished_at stays empty)."""
+        stmt = (
+            update(resend_audit)
+            .where(resend_audit.c.id == audit_id)
+            .values(status="waiting", error=error, finished_at=None)
         )
         return _rowcount(conn, stmt)
 

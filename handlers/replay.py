@@ -127,6 +127,9 @@ def handle_outage_replay(
 
     draw(claim.replay)
     finished = drive_replay(deps, claim.replay, progress=ProgressThrottle(draw, redraws=2))
+    if finished.waiting:  # Zuora's answer is unknown: the clock asks again and shows the outcome
+        send(deps, body, build_replay_progress(finished), replace=True)
+        return
     if finished.state == "running":  # another worker took the lease; it shows the outcome
         return
     if target.unresolved:

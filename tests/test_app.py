@@ -498,10 +498,12 @@ def test_app_zuora_error_during_resend_is_reported_and_audited(tmp_path: Path) -
         progress, outcome = harness.posts(click.response_url)
         assert progress["text"].startswith("Resending")
         assert outcome["replace_original"] is True
-        assert "could not reach Zuora" in outcome["text"]
-        assert "did not go through" in all_text(outcome)
+        # Zuora hung up after the request was sent: it may have resent, so this is no failure.
+        assert "waiting for Zuora's answer" in outcome["text"]
+        assert "connection to Zuora broke" in all_text(outcome)
+        assert "did not go through" not in all_text(outcome)
         (entry,) = harness.deps.store.list_resends()
-        assert entry.status == "error" and "could not reach Zuora" in (entry.error or "")
+        assert entry.status == "waiting" and "connection to Zuora broke" in (entry.error or "")
 
 
 def test_app_resend_retries_zuora_429_with_retry_after(harness: Harness) -> None:

@@ -221,7 +221,7 @@ def test_replay_racing_clicks_on_two_workers_resend_once_postgres(tmp_path: Path
                     assert [(r.state, r.sent) for r in replays] == [("done", 2500)]
 
 
-def test_replay_zuora_down_mid_replay_reports_then_continues(harness: Harness) -> None:
+def test_replay_zuora_down_mid_replay_waits_then_the_clock_continues(harness: Harness) -> None:
     deps = harness.deps
     window = window_now()
     target = find_target(deps, OUTAGE_CAUSE.id, window, track_id="t-down")
@@ -232,24 +232,31 @@ def test_replay_zuora_down_mid_replay_reports_then_continues(harness: Harness) -
     assert claim.won
 
     def go_down(replay: Any) -> None:
-        harness.zuora.set_down(True)
+        harness.zuora.set_down(True)  # it hangs up after reading: chunk 2's outcome is unknown
 
-    stopped = drive_replay(deps, claim.replay, progress=go_down)
-    assert stopped.state == "stopped"
-    assert (stopped.chunks_done, stopped.sent) == (1, 1000)
-    assert stopped.error
-    from bot.blocks import build_replay_summary
+    waiting = drive_replay(deps, claim.replay, progress=go_down)
+    assert waiting.state == "running" and waiting.waiting
+    assert (waiting.chunks_done, waiting.sent, waiting.not_sent) == (1, 1000, 0)
+    from bot.blocks import build_replay_busy, build_replay_progress
 
-    text = all_text(build_replay_summary(stopped).as_payload())
-    assert "1,000 of 2,500 callouts resent" in text and "1,500 not sent yet" in text
+    text = all_text(build_replay_progress(waiting).as_payload())
+    assert "Waiting for Zuora's answer to request 2 of 3" in text and "Not failed" in text
+    assert "Waiting for Zuora's answer" in all_text(build_replay_busy(waiting).as_payload())
+    statuses = sorted(a.status for a in deps.store.list_resends(limit=10))
+    assert statuses == ["succeeded", "waiting"], "the unknown chunk is not counted as failed"
     harness.zuora.set_down(False)
-    # Pressing the button again continues from chunk 2 with that chunk's own key.
+    # A click meanwhile joins the waiting replay; the clock then asks with chunk 2's own key.
     reply = harness.click(replay_button(window))
-    assert "2,500 of 2,500 callouts resent" in all_text(harness.posts(reply.response_url)[-1])
+    assert "Replay in progress" in all_text(harness.posts(reply.response_url)[-1])
+    later = dataclasses.replace(deps, now=lambda: datetime.now(UTC) + timedelta(minutes=5))
+    shown: list[Any] = []
+    assert redrive_stale_replays(later, on_done=shown.append) == 1
+    assert shown and shown[0].state == "done" and shown[0].sent == 2500
     assert duplicates(harness) == {}
     assert sum(harness.zuora.resend_counts().values()) == 2500
     sent = [c for c in replay_calls(harness) if c.status == 202]
     assert [len(c.ids) for c in sent] == [1000, 1000, 500]
+    assert {a.status for a in deps.store.list_resends(limit=10)} == {"succeeded"}
 
 
 def test_replay_worker_death_is_redriven_with_same_keys(harness: Harness) -> None:

@@ -7,6 +7,7 @@ over 127.0.0.1 with the real Deps.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Iterator
@@ -310,23 +311,25 @@ def test_the_lease_is_renewed_while_zuora_is_slow(tmp_path: Path) -> None:
     assert seen == [[]], "a live worker's slow resend is never taken over"
 
 
-def test_a_retry_after_a_failed_resend_sends_a_new_key_and_resends(stack: SandboxStack) -> None:
+def test_a_5xx_resend_waits_and_is_asked_again_with_the_same_key(stack: SandboxStack) -> None:
     deps = stack.deps
     assert deps is not None
     click = click_for(stack, "k-retry")
-    # Every try of the first click fails (one request and ZUORA_MAX_RETRIES=2 retries).
+    # Every try of the first click gets a 500 (one request and ZUORA_MAX_RETRIES=2 retries): Zuora
+    # may have sent it, so the click waits for Zuora's answer instead of failing.
     stack.zuora.fail_next("/notifications/email-histories/resend", status=500, times=3)
 
-    failed = perform_resend(deps, click, lambda m: None, reply_url=None)
-    retried = perform_resend(deps, click, lambda m: None, reply_url=None)
+    waiting = perform_resend(deps, click, lambda m: None, reply_url=None)
+    clicked_again = perform_resend(deps, click, lambda m: None, reply_url=None)
+    later = dataclasses.replace(deps, now=lambda: datetime.now(UTC) + timedelta(minutes=5))
+    assert redrive_stale_resends(later) == 1
 
-    assert isinstance(failed, ResendOutcome) and failed.error is not None
-    assert isinstance(retried, ResendOutcome) and retried.result is not None
+    assert isinstance(waiting, ResendOutcome) and waiting.waiting and waiting.result is None
+    assert isinstance(clicked_again, AlreadyStarted), "no new attempt while Zuora's answer is due"
     (history_id,) = click.ids
     assert stack.zuora.resent(history_id) == 1
     sent = stack.zuora.requests("/notifications/email-histories/resend")
     keys = [r.headers["idempotency-key"] for r in sent]
-    assert len(keys) == 4 and len(set(keys[:3])) == 1, "the failed attempt retried one key"
-    assert keys[3] != keys[0], "the retry after the recorded failure used a new key"
-    statuses = sorted(e.status for e in deps.store.list_resends())
-    assert statuses == ["error", "succeeded"]
+    assert len(keys) == 4 and len(set(keys)) == 1, "the clock asked again with the same key"
+    statuses = [e.status for e in deps.store.list_resends()]
+    assert statuses == ["succeeded"]

@@ -14,6 +14,7 @@ from bot.store import ResendAuditEntry
 AUDIT_PAGE_SIZE = 10
 STATUS_ICONS = {
     "requested": ":hourglass_flowing_sand:",
+    "waiting": ":hourglass_flowing_sand:",
     "succeeded": ":white_check_mark:",
     "partial": ":warning:",
     "failed": ":x:",
@@ -23,12 +24,12 @@ STATUS_ICONS = {
 
 def _entry_line(entry: ResendAuditEntry) -> str:
     failed = sum(1 for outcome in entry.outcome.values() if not outcome.ok)
-    done = len(entry.ids) - failed if entry.status != "requested" else 0
+    done = len(entry.ids) - failed if entry.status not in ("requested", "waiting") else 0
     noun = plural(len(entry.ids), entry.kind)
     account = f" for *{escape_truncated(entry.account_key, 64)}*" if entry.account_key else ""
     line = (
         f"{STATUS_ICONS.get(entry.status, '')} {date_token(entry.requested_at)} · "
-        f"{mention(entry.user_id)} resent {noun}{account}: *{entry.status}*"
+        f"{mention(entry.user_id)} resent {noun}{account}: *{_status_words(entry)}*"
     )
     if entry.status in ("partial", "failed"):
         line += f" ({done} of {len(entry.ids)} accepted)"
@@ -43,6 +44,13 @@ def _entry_line(entry: ResendAuditEntry) -> str:
         line += f"\n    {escape_truncated(mask_urls_in_text(entry.error), 300)}"
     line += f"\n    track id `{escape_truncated(entry.track_id, 64)}`"
     return line
+
+
+def _status_words(entry: ResendAuditEntry) -> str:
+    """The status as shown; an unknown outcome reads as what it is, never as a failure."""
+    if entry.status == "waiting":
+        return "waiting for Zuora's answer (asked again with the same key; not failed)"
+    return entry.status
 
 
 def _range_text(offset: int, shown: int, total: int) -> str:

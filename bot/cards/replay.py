@@ -29,8 +29,11 @@ def build_replay_progress(replay: Replay) -> SlackMessage:
         f"Resending {replay.handled:,} of {replay.total:,} {_noun(replay, replay.total)}… "
         f"({_cause(replay)})"
     )
+    if replay.waiting:
+        line += f"\n{_waiting_line(replay)}"
     return finish(
-        f"Resending {replay.handled:,} of {replay.total:,} {_noun(replay, replay.total)}…",
+        f"Resending {replay.handled:,} of {replay.total:,} {_noun(replay, replay.total)}…"
+        + (" waiting for Zuora's answer" if replay.waiting else ""),
         [
             section(f":hourglass_flowing_sand: *{line}*"),
             context(
@@ -40,6 +43,16 @@ def build_replay_progress(replay: Replay) -> SlackMessage:
                 "This message updates as Zuora answers."
             ),
         ],
+    )
+
+
+def _waiting_line(replay: Replay) -> str:
+    """The next request's answer is unknown: what that means (not a failure) and what happens."""
+    reason = escape_truncated(replay.error or "Zuora gave no answer", 300)
+    return (
+        f"Waiting for Zuora's answer to request {replay.chunks_done + 1} of "
+        f"{replay.chunk_count} ({reason}). Not failed: the bot asks again with the same "
+        "Idempotency-Key, so nothing is sent twice."
     )
 
 
@@ -101,6 +114,7 @@ def build_replay_busy(replay: Replay) -> SlackMessage:
                 section(
                     f":hourglass_flowing_sand: Replay in progress, started by {who} at {when}: "
                     f"{replay.handled:,} of {replay.total:,} done. Nothing will be sent twice."
+                    + (f"\n{_waiting_line(replay)}" if replay.waiting else "")
                 )
             ],
         )

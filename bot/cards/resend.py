@@ -120,9 +120,19 @@ def build_resend_outcomes(
     return finish(_batch_text(outcomes, duplicates), blocks)
 
 
+WAITING = "waiting for Zuora's answer"
+_WAITING_NEXT = (
+    "Zuora may have sent it, so this is not a failure: the bot asks Zuora again with the same "
+    "Idempotency-Key (nothing is sent twice) and this message updates when Zuora answers. "
+    "Pressing Resend meanwhile sends nothing new."
+)
+
+
 def _counts(outcome: ResendOutcome) -> str:
     """`3 sent · 1 refused · 0 already in progress`, or why the request did not go through."""
     result = outcome.result
+    if outcome.waiting:
+        return f"{WAITING} ({escape_truncated(outcome.error or 'no answer', 300)})"
     if result is None:
         return f"not resent: {escape_truncated(outcome.error or 'Zuora gave no answer', 300)}"
     return (
@@ -143,9 +153,10 @@ def _batch_text(outcomes: Sequence[ResendOutcome], duplicates: Sequence[Notifica
     parts = " and ".join(_sent_of(o) for o in outcomes)
     refused = sum(len(o.result.failed) for o in outcomes if o.result is not None)
     busy = sum(len(o.result.in_progress) for o in outcomes if o.result is not None)
-    errors = [o for o in outcomes if o.result is None]
+    errors = [o for o in outcomes if o.result is None and not o.waiting]
     tail = f"; {refused} failed" if refused else ""
     tail += f"; {busy} already in progress" if busy else ""
+    tail += "".join(f"; the {_noun(o.kind)}s are {WAITING}" for o in outcomes if o.waiting)
     tail += "".join(f"; the {_noun(o.kind)} request failed" for o in errors)
     tail += "".join(f"; the {_noun(k)}s were already handled" for k in duplicates)
     return f"{parts} resent{target}{tail}"
@@ -161,7 +172,9 @@ def _batch_blocks(
     first = outcomes[0]
     target = _for_account(next((o.account for o in outcomes if o.account), None))
     results = [o.result for o in outcomes]
-    if all(r is not None and r.all_succeeded for r in results):
+    if any(o.waiting for o in outcomes):
+        icon = ":hourglass_flowing_sand:"
+    elif all(r is not None and r.all_succeeded for r in results):
         icon = ":white_check_mark:"
     elif all(r is None or r.all_failed for r in results):
         icon = ":x:"
@@ -173,6 +186,8 @@ def _batch_blocks(
         f"• *{_noun(kind).capitalize()}s*: already handled by an earlier click; not resent twice"
         for kind in duplicates
     ]
+    if any(o.waiting for o in outcomes):
+        lines.append(_WAITING_NEXT)
     blocks: list[dict[str, Any]] = [
         section(f"{icon} *{parts} resent*{target}\n" + "\n".join(lines))
     ]
@@ -208,6 +223,8 @@ def _outcome_text(outcome: ResendOutcome) -> str:
     noun = _noun(outcome.kind)
     target = _for_account(outcome.account)
     total = len(outcome.ids)
+    if outcome.waiting:
+        return f"Resend of {plural(total, noun)}{target}: {WAITING} (not failed)"
     if outcome.result is None:
         error = escape_truncated(outcome.error or "Zuora gave no answer", 300)
         return f"Resend of {plural(total, noun)}{target} failed: {error}"
@@ -226,7 +243,15 @@ def _outcome_blocks(
     total = len(outcome.ids)
     target = _for_account(outcome.account)
     blocks: list[dict[str, Any]] = []
-    if outcome.result is None:
+    if outcome.waiting:
+        error = escape_truncated(outcome.error or "Zuora gave no answer.", 1500)
+        blocks.append(
+            section(
+                f":hourglass_flowing_sand: *Resend of {plural(total, noun)}{target}: "
+                f"{WAITING}.*\n{error}\n{_WAITING_NEXT}"
+            )
+        )
+    elif outcome.result is None:
         next_step = (
             "Press *Refresh* to see what is still failing before you try again."
             if outcome.card is not None

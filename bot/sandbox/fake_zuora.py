@@ -136,6 +136,7 @@ class _Response:
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     content_type: str = "application/json"
+    hang_up: bool = False  # close the connection without writing anything (the answer is lost)
 
 
 @dataclass
@@ -394,6 +395,9 @@ class _Handler(BaseHTTPRequestHandler):
             at=time.monotonic(),
         )
         response = app._handle(request)
+        if response.hang_up:
+            self.close_connection = True
+            return  # the work is done but the answer never leaves: the client sees a dropped line
         self._write(response, request, request.headers.get("accept-encoding", ""))
 
     def _write(self, response: _Response, request: RecordedRequest | None, encoding: str) -> None:
@@ -527,6 +531,7 @@ class FakeZuora:
         self._resend_counts: dict[str, int] = {}
         self._idempotent: dict[tuple[str, str], _Response] = {}
         self._idempotent_running: set[tuple[str, str]] = set()
+        self._lost_answers: list[int | None] = []
         self._jobs: dict[str, _QueryJob] = {}
         self._query_failures: list[str] = []
         self._queries_submitted: list[str] = []
@@ -656,6 +661,17 @@ class FakeZuora:
             self._faults.append(
                 _Fault(path_prefix, status, body, dict(headers or {}), times, delay)
             )
+
+    def lose_next_resend_answers(self, *, times: int = 1, status: int | None = None) -> None:
+        """Carry out the next ``times`` resends, then lose their answers.
+
+        ``status`` None hangs up without a word (a connection dropped after the request was sent);
+        a status (e.g. 502) answers that instead, like a gateway that gave up on a backend which
+        did the work. Either way the resend happened and its answer is stored under the
+        Idempotency-Key, so a same-key retry gets Zuora's stored answer and nothing twice.
+        """
+        with self._lock:
+            self._lost_answers.extend([status] * times)
 
     def fail_next_query(self, reason: str) -> None:
         """Make the next submitted Data Query job end ``failed`` with this errorMessage."""
@@ -1126,6 +1142,11 @@ class FakeZuora:
                 )
                 if slot is not None:
                     self._idempotent[slot] = _Response(response.status, response.body)
+                if self._lost_answers:
+                    lost = self._lost_answers.pop(0)
+                    if lost is None:
+                        return _Response(0, hang_up=True)
+                    return _json_response(lost, _default_fault_body(lost))
             return response
         finally:
             if slot is not None:

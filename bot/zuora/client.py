@@ -75,7 +75,15 @@ from bot.zuora.parse import (
     parse_page,
     parse_resend,
 )
-from bot.zuora.retry import IN_PROGRESS_STATUS, RetryPolicy, compute_delay, should_retry
+from bot.zuora.retry import (
+    IN_PROGRESS_STATUS,
+    SAFE_METHODS,
+    RetryPolicy,
+    compute_delay,
+    may_have_reached,
+    should_retry,
+    unknown_outcome,
+)
 from bot.zuora.scan import Listing, scan_pages
 from bot.zuora.track import validate_track_id
 
@@ -682,7 +690,9 @@ class ZuoraClient:
                     raise ZuoraResponseValidationError("Zuora's resend answer is not understood")
                 failed.update(failures)
             except ZuoraStatusError as exc:
-                if exc.status_code != IN_PROGRESS_STATUS and index == 0:
+                # An unknown outcome ends the whole request, whatever the chunk: asked again with
+                # the same key, Zuora replays the chunks it answered and nothing is sent twice.
+                if exc.status_code != IN_PROGRESS_STATUS and (index == 0 or exc.outcome_unknown):
                     raise
                 if exc.status_code == IN_PROGRESS_STATUS:
                     logger.info(
@@ -697,7 +707,7 @@ class ZuoraClient:
                 else:
                     _fail_chunk(failed, chunk, exc, index, kind, track_id)
             except ZuoraError as exc:
-                if index == 0:
+                if index == 0 or exc.outcome_unknown:
                     raise
                 _fail_chunk(failed, chunk, exc, index, kind, track_id)
             if on_chunk is not None:
@@ -937,6 +947,7 @@ class ZuoraClient:
             headers={**self._static_headers, "Zuora-Track-Id": track_id, **(headers or {})},
         )
         attempt = 0
+        reached = False  # whether an earlier try may have been carried out by Zuora
         while True:
             response: httpx.Response | None = None
             try:
@@ -944,7 +955,12 @@ class ZuoraClient:
                 if response.status_code not in accept:
                     _raise_for_status(response, track_id)
                 return response
-            except (ZuoraConnectionError, ZuoraStatusError) as exc:
+            except ZuoraError as exc:
+                if method.upper() not in SAFE_METHODS:
+                    exc.outcome_unknown = unknown_outcome(exc, reached_before=reached)
+                    reached = reached or may_have_reached(exc)
+                if not isinstance(exc, ZuoraConnectionError | ZuoraStatusError):
+                    raise
                 # Throttling gets a longer budget than other failures: the limiter has just cut
                 # the in-flight limit, so waiting it out slows the scan instead of failing it.
                 budget = (
@@ -1001,10 +1017,19 @@ class ZuoraClient:
         started = self._timer()
         try:
             response = self._http.send(request, auth=auth)
+        except httpx.ConnectError as exc:
+            # No connection was made: the request certainly never reached Zuora.
+            raise ZuoraConnectionError(
+                f"Could not reach Zuora at {request.url.host} ({type(exc).__name__})",
+                track_id=track_id,
+                request_sent=False,
+            ) from exc
         except httpx.TimeoutException as exc:
             raise ZuoraTimeoutError(
                 f"Zuora did not answer {request.method} {request.url.path} in time",
                 track_id=track_id,
+                # A connect or pool timeout: nothing was sent. A read or write timeout: it may be.
+                request_sent=not isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout),
             ) from exc
         except httpx.DecodingError as exc:
             raise ZuoraResponseValidationError(

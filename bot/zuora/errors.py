@@ -13,6 +13,11 @@ ZuoraError                        base: message, track_id
   ZuoraResponseValidationError    a 2xx body we could not understand
   ZuoraQueryError                 a Data Query job failed, was cancelled or timed out
 ```
+
+Any of them may carry `outcome_unknown`: a request that changes something (a resend) may have been
+carried out although no definite answer came back (a timeout or a dropped connection after the
+request was sent, a 5xx, or a refusal of a retry after such a try). The caller must then ask again
+with the same Idempotency-Key, never treat it as a failure (see `is_unknown_outcome`).
 """
 
 from __future__ import annotations
@@ -35,6 +40,13 @@ class ZuoraError(Exception):
         super().__init__(message)
         self.message = message
         self.track_id = track_id
+        # Set by the client on a POST whose effect at Zuora is unknown (see the module docstring).
+        self.outcome_unknown = False
+
+
+def is_unknown_outcome(exc: BaseException) -> bool:
+    """Whether a failed call may still have been carried out by Zuora (ask again with the same key)."""
+    return isinstance(exc, ZuoraError) and exc.outcome_unknown
 
 
 class ZuoraInputError(ZuoraError, ValueError):
@@ -42,7 +54,16 @@ class ZuoraInputError(ZuoraError, ValueError):
 
 
 class ZuoraConnectionError(ZuoraError):
-    """Zuora could not be reached (DNS, refused, reset)."""
+    """Zuora could not be reached (DNS, refused, reset), or the connection broke before an answer.
+
+    `request_sent` is False only when the request certainly never left (no connection was made).
+    """
+
+    def __init__(
+        self, message: str, *, track_id: str | None = None, request_sent: bool = True
+    ) -> None:
+        super().__init__(message, track_id=track_id)
+        self.request_sent = request_sent
 
 
 class ZuoraTimeoutError(ZuoraConnectionError):

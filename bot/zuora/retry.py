@@ -11,9 +11,12 @@ from typing import Literal
 import httpx
 
 from bot.zuora.errors import (
+    ZuoraAuthError,
     ZuoraConnectionError,
+    ZuoraError,
     ZuoraInputError,
     ZuoraRateLimitError,
+    ZuoraResponseValidationError,
     ZuoraServerError,
     ZuoraStatusError,
 )
@@ -24,6 +27,9 @@ RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 THROTTLED_STATUS = 429
 # An idempotent POST whose original is still running answers 409: wait and resend with the same key.
 IN_PROGRESS_STATUS = 409
+# Refusals that say nothing about an earlier try of the same request (the retry itself was turned
+# away before Zuora looked at it): after a try that may have reached Zuora, the outcome stays unknown.
+NOT_ABOUT_THE_REQUEST = frozenset({401, 403, 408, 429})
 # RateLimit-Reset above this is an epoch timestamp rather than a number of seconds.
 _EPOCH_THRESHOLD = 1_000_000_000
 
@@ -138,3 +144,34 @@ def _number(text: str) -> float | None:
     except ValueError:
         return None
     return number if math.isfinite(number) else None
+
+
+def may_have_reached(exc: ZuoraError) -> bool:
+    """Whether Zuora may have carried out a try that ended with `exc` although no answer says so.
+
+    A timeout or a connection dropped after the request was sent, a 5xx (or a "temporary" error),
+    and an answer that could not be decoded: Zuora may have done the work. A connection that was
+    never made, a 4xx, our own input errors: it did not.
+    """
+    if isinstance(exc, ZuoraConnectionError):
+        return exc.request_sent
+    return isinstance(exc, ZuoraServerError | ZuoraResponseValidationError)
+
+
+def unknown_outcome(exc: ZuoraError, *, reached_before: bool) -> bool:
+    """Whether a call that changes something and ended with `exc` has an unknown outcome at Zuora.
+
+    Unknown when this try may have been carried out (`may_have_reached`), or when an earlier try
+    may have been and this one got no definite answer about the request (a throttled, unauthorised
+    or never-sent retry). A definite refusal (another 4xx, including 409 "same key still running")
+    settles it.
+    """
+    if may_have_reached(exc):
+        return True
+    if not reached_before:
+        return False
+    if isinstance(exc, ZuoraRateLimitError | ZuoraAuthError):
+        return True  # also when Zuora said so in a 200 body
+    if isinstance(exc, ZuoraStatusError):
+        return exc.status_code in NOT_ABOUT_THE_REQUEST
+    return True

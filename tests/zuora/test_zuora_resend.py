@@ -10,7 +10,13 @@ import pytest
 from zuora_fakes import TRACK, Router, Sleeps
 
 from bot.zuora.client import ZuoraClient
-from bot.zuora.errors import ZuoraAuthError, ZuoraInputError, ZuoraStatusError
+from bot.zuora.errors import (
+    ZuoraAuthError,
+    ZuoraInputError,
+    ZuoraServerError,
+    ZuoraStatusError,
+    is_unknown_outcome,
+)
 
 EMAIL_RESEND = "/notifications/email-histories/resend"
 CALLOUT_RESEND = "/notifications/callout-histories/resend"
@@ -203,16 +209,32 @@ def test_resend_rejects_bad_arguments(
     assert router.requests == []
 
 
-def test_resend_later_chunk_error_keeps_earlier_results(
+def test_resend_later_chunk_refusal_keeps_earlier_results(
     make_client: Callable[..., ZuoraClient], router: Router
 ) -> None:
+    client = make_client(max_retries=0)
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(202 if len(json.loads(request.content)) == 1000 else 403)
+
+    router.route("POST", EMAIL_RESEND)(answer)
+    all_ids = ids(1001)
+    result = client.resend_emails(all_ids, idempotency_key="k", track_id=TRACK)
+    assert result.succeeded == tuple(all_ids[:1000])
+    assert result.failed[all_ids[1000]].code == "ZuoraAuthError"
+
+
+def test_resend_later_chunk_unknown_outcome_ends_the_request(
+    make_client: Callable[..., ZuoraClient], router: Router
+) -> None:
+    # A 5xx on chunk 2 may mean Zuora resent it: never a per-id failure. The whole request is an
+    # unknown outcome, asked again with the same key (Zuora replays chunk 1's stored answer).
     client = make_client(max_retries=0)
 
     def answer(request: httpx.Request) -> httpx.Response:
         return httpx.Response(202 if len(json.loads(request.content)) == 1000 else 500)
 
     router.route("POST", EMAIL_RESEND)(answer)
-    all_ids = ids(1001)
-    result = client.resend_emails(all_ids, idempotency_key="k", track_id=TRACK)
-    assert result.succeeded == tuple(all_ids[:1000])
-    assert result.failed[all_ids[1000]].code == "ZuoraServerError"
+    with pytest.raises(ZuoraServerError) as caught:
+        client.resend_emails(ids(1001), idempotency_key="k", track_id=TRACK)
+    assert is_unknown_outcome(caught.value)
