@@ -400,9 +400,20 @@ def cmd_replay(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
                 reply_url=None,
                 owner=f"cli:{worker_name()}",
             )
+        if claim.replay is None:
+            out.write(
+                f"All {len(claim.elsewhere):,} were resent by someone else within the once window "
+                "(RESEND_ONCE_WINDOW) meanwhile; nothing was sent twice.\n"
+            )
+            return EXIT_OK
         if not claim.won:
             err.write(f"{_replay_busy_line(claim.replay)}\n")
             return EXIT_PARTIAL
+        if claim.elsewhere:
+            err.write(
+                f"{len(claim.elsewhere):,} left out: resent by someone else within the once "
+                "window meanwhile.\n"
+            )
         bar = ReplayBar(err, enabled=err.isatty() or args.progress)
         bar.draw(claim.replay)
         done = drive_replay(deps, claim.replay, owner=f"cli:{worker_name()}", progress=bar.draw)
