@@ -215,7 +215,9 @@ def two_windows() -> tuple[TimeWindow, TimeWindow]:
     """Two people's `/zuora outages` cards a few seconds apart: two windows of one outage."""
     end = datetime.now(UTC).replace(microsecond=0)
     first = TimeWindow(start=end - timedelta(hours=26), end=end - timedelta(seconds=7), label="26h")
-    second = TimeWindow(start=end - timedelta(hours=26) + timedelta(seconds=7), end=end, label="26h")
+    second = TimeWindow(
+        start=end - timedelta(hours=26) + timedelta(seconds=7), end=end, label="26h"
+    )
     return first, second
 
 
@@ -240,3 +242,30 @@ def test_once_card_resend_leaves_out_ids_a_replay_holds(tmp_path: Path) -> None:
         told = harness.click(button(reply.ack, RESEND_CONFIRM), user_id="U0002", message_ts="5.5")
         assert harness.zuora.resent(history_id) == 1
         assert "already resent by <@U0001>" in all_text(harness.posts(told.response_url)[-1])
+
+
+# --- the CLI claims the same notifications --------------------------------------------------------
+
+
+def test_once_cli_resend_skips_an_id_resent_in_slack_unless_again(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.test_replay import cli_env, run_cli
+
+    history_id = resendable_email(harness)
+    press_confirm(harness, confirm_card(harness, history_id, "U0ALICE"), "U0ALICE", "1.1")
+    cli_env(harness, monkeypatch)
+
+    code, out, err = run_cli("resend", history_id, "--yes", "--user", "ops")
+    assert code == 1, err
+    assert f"SKIPPED {history_id}: already resent by U0ALICE at " in out and "— sent" in out
+    assert harness.zuora.resent(history_id) == 1
+
+    code, out, err = run_cli("resend", history_id, "--yes", "--user", "ops", "--again")
+    assert code == 0, err
+    assert "1 of 1 resent" in out and harness.zuora.resent(history_id) == 2
+    assert harness.deps.store.list_resends(limit=1)[0].user_id == "ops"
+
+    bob = press_confirm(harness, confirm_card(harness, history_id, "U0BOB"), "U0BOB", "2.2")
+    assert "already resent again by ops (CLI)" in all_text(harness.posts(bob.response_url)[-1])
+    assert harness.zuora.resent(history_id) == 2
