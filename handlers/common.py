@@ -13,6 +13,7 @@ from bot.blocks import (
     build_error,
     build_stale_button,
 )
+from bot.access import AccessCheckError
 from bot.deps import Deps
 from bot.explain import explain
 from bot.ids import ButtonValue, InvalidValueError, decode_value
@@ -58,8 +59,20 @@ def refusal_message(
 def may_act(deps: Deps, body: dict[str, Any]) -> bool:
     """The allow-list, checked before any Zuora or store work; a refused clicker is told so."""
     clicker = user_of(body)
-    if deps.access.may_resend(clicker):
-        return True
+    try:
+        if deps.access.may_resend(clicker):
+            return True
+    except AccessCheckError as exc:  # Slack could not confirm a user group: nothing is done
+        explanation = explain(exc)
+        send(
+            deps,
+            body,
+            build_error(
+                explanation.message, hint=explanation.hint, incident_id=explanation.incident_id
+            ),
+            replace=False,
+        )
+        return False
     logger.info("resend denied for %s (not on the allow-list)", clicker)
     send(deps, body, refusal_message(deps, Refusal.DENIED), replace=False)
     return False
