@@ -7,13 +7,13 @@ from typing import Any, TypeVar
 
 from slack_bolt import Ack
 
+from bot.access import AccessCheckError
 from bot.blocks import (
     SlackMessage,
     build_access_denied,
     build_error,
     build_stale_button,
 )
-from bot.access import AccessCheckError
 from bot.deps import Deps
 from bot.explain import explain
 from bot.ids import ButtonValue, InvalidValueError, decode_value
