@@ -462,16 +462,16 @@ def cmd_replay(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
             )
         if claim.replay is None:
             out.write(
-                f"All {len(claim.elsewhere):,} were resent by someone else within the once window "
+                f"All {claim.left_out:,} were resent by someone else within the once window "
                 "(RESEND_ONCE_WINDOW) meanwhile; nothing was sent twice.\n"
             )
             return EXIT_OK
         if not claim.won:
             err.write(f"{_replay_busy_line(claim.replay)}\n")
             return EXIT_PARTIAL
-        if claim.elsewhere:
+        if claim.left_out:
             err.write(
-                f"{len(claim.elsewhere):,} left out: resent by someone else within the once "
+                f"{claim.left_out:,} left out: resent by someone else within the once "
                 "window meanwhile.\n"
             )
         bar = ReplayBar(err, enabled=err.isatty() or args.progress)

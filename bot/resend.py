@@ -92,6 +92,7 @@ class ClaimedElsewhere:
     """Ids of a click another resend holds in the once window: left out, and who has them."""
 
     claims: tuple[NotificationClaim, ...]
+    total: int = 0  # ids left out in all, when more than the claims shown (a replay)
 
     @property
     def kind(self) -> NotificationKind:
@@ -105,6 +106,7 @@ class ClaimedElsewhere:
             kind=self.kind,
             team_id=team_id,
             window_hours=deps.settings.resend.resend_once_window,
+            total=max(self.total, len(self.claims)),
         )
 
 

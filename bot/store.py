@@ -37,12 +37,15 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     case,
+    cast,
     create_engine,
     event,
     func,
     insert,
+    literal,
     or_,
     select,
+    true,
     update,
 )
 from sqlalchemy import exc as sa_exc
@@ -445,6 +448,8 @@ notification_claims = Table(
 )
 # Bulk claims are written this many rows per statement (well under SQLite's bound-parameter limit).
 _CLAIM_BATCH: Final = 400
+# Claims a replay reads back to name who holds the ids it left out (the count covers the rest).
+_CLAIMS_SHOWN: Final = 40
 
 
 # --- Migrations ---
@@ -755,7 +760,8 @@ class ReplayClaim:
     replay: Replay | None
     resumed: bool = False
     joined: bool = False  # a replay of this cause (another window, perhaps) was running: joined it
-    elsewhere: tuple[NotificationClaim, ...] = ()  # ids held by other resends, left out
+    elsewhere: tuple[NotificationClaim, ...] = ()  # ids held by other resends (the first few)
+    left_out: int = 0  # how many ids were left out in all
 
 
 @dataclass(frozen=True)
@@ -1444,53 +1450,88 @@ class Store:
         """Claim each id for ``holder``; the ids won (free, expired, already ``holder``'s, or taken
         over by a "Resend again" from claims made at or before ``rule.again_before``).
 
-        One INSERT ... ON CONFLICT DO UPDATE ... WHERE ... RETURNING per batch: a row locked by a
+        One INSERT ... ON CONFLICT DO UPDATE ... WHERE per id (one executemany): a row locked by a
         racing transaction is re-checked after it commits, so exactly one holder wins each id. Ids
         go in sorted order, so two racers lock rows in the same order and cannot deadlock.
         """
         _check_literal(kind, RESEND_KINDS, "kind")
         c = notification_claims.c
         wanted = sorted(set(ids))
+        if not wanted:
+            return set()
+        # One INSERT ... SELECT over a JSON array of the ids (one bound parameter, whatever the
+        # count: a replay's 10,000 ids cost one statement, not 10,000 parameter sets).
+        if conn.dialect.name == "postgresql":
+            source = func.jsonb_array_elements_text(
+                cast(literal(_dumps(wanted)), postgresql.JSONB)
+            ).table_valued("value")
+        else:
+            source = func.json_each(literal(_dumps(wanted))).table_valued("value")
+        rows = (
+            select(
+                literal(rule.scope, String()),
+                literal(kind, String()),
+                source.c.value,
+                literal(holder, String()),
+                literal(team_id, String()),
+                literal(user_id, String()),
+                literal(now, UtcDateTime()),
+                literal(now + rule.window, UtcDateTime()),
+                literal(rule.again_before is not None, Boolean()),
+            )
+            .select_from(source)
+            .where(true())  # SQLite: tells the upsert's ON CONFLICT from a join's ON
+        )
+        stmt = self._insert(notification_claims).from_select(
+            [
+                "scope",
+                "kind",
+                "history_id",
+                "holder",
+                "team_id",
+                "user_id",
+                "claimed_at",
+                "expires_at",
+                "again",
+            ],
+            rows,
+        )
+        free = or_(c.expires_at <= now, c.holder == stmt.excluded.holder)
+        if rule.again_before is not None:
+            free = or_(free, c.claimed_at <= _require_aware(rule.again_before, "again_before"))
+        upsert = stmt.on_conflict_do_update(
+            index_elements=[c.scope, c.kind, c.history_id],
+            set_={
+                "holder": stmt.excluded.holder,
+                "team_id": stmt.excluded.team_id,
+                "user_id": stmt.excluded.user_id,
+                "claimed_at": stmt.excluded.claimed_at,
+                "expires_at": stmt.excluded.expires_at,
+                "audit_id": None,
+                "again": stmt.excluded.again,
+                "previous_user_id": case(
+                    (c.holder == stmt.excluded.holder, c.previous_user_id), else_=c.user_id
+                ),
+            },
+            where=free,
+        )
+        # The rows this holder now has with this claim time are the ones won: a row inserted or
+        # taken over here stays locked by this transaction until it commits.
+        conn.execute(upsert)
         won: set[str] = set()
-        again = rule.again_before is not None
         for start in range(0, len(wanted), _CLAIM_BATCH):
-            rows = [
-                {
-                    "scope": rule.scope,
-                    "kind": kind,
-                    "history_id": history_id,
-                    "holder": holder,
-                    "team_id": team_id,
-                    "user_id": user_id,
-                    "claimed_at": now,
-                    "expires_at": now + rule.window,
-                    "audit_id": None,
-                    "again": again,
-                    "previous_user_id": None,
-                }
-                for history_id in wanted[start : start + _CLAIM_BATCH]
-            ]
-            stmt = self._insert(notification_claims).values(rows)
-            free = or_(c.expires_at <= now, c.holder == stmt.excluded.holder)
-            if rule.again_before is not None:
-                free = or_(free, c.claimed_at <= _require_aware(rule.again_before, "again_before"))
-            upsert = stmt.on_conflict_do_update(
-                index_elements=[c.scope, c.kind, c.history_id],
-                set_={
-                    "holder": stmt.excluded.holder,
-                    "team_id": stmt.excluded.team_id,
-                    "user_id": stmt.excluded.user_id,
-                    "claimed_at": stmt.excluded.claimed_at,
-                    "expires_at": stmt.excluded.expires_at,
-                    "audit_id": None,
-                    "again": stmt.excluded.again,
-                    "previous_user_id": case(
-                        (c.holder == stmt.excluded.holder, c.previous_user_id), else_=c.user_id
-                    ),
-                },
-                where=free,
-            ).returning(c.history_id)
-            won.update(str(i) for i in conn.scalars(upsert))
+            won.update(
+                str(i)
+                for i in conn.scalars(
+                    select(c.history_id).where(
+                        c.scope == rule.scope,
+                        c.kind == kind,
+                        c.holder == holder,
+                        c.claimed_at == now,
+                        c.history_id.in_(wanted[start : start + _CLAIM_BATCH]),
+                    )
+                )
+            )
         return won
 
     def _attach_audit(
@@ -1602,6 +1643,7 @@ class Store:
         if request.chunk_size < 1:
             raise ValueError("chunk_size must be positive")
         elsewhere: tuple[NotificationClaim, ...] = ()
+        left_out = 0
         try:
             with self._transaction("claim_replay") as conn:
                 existing = self._replay_by_key(conn, request.replay_key)
@@ -1643,14 +1685,20 @@ class Store:
                         now=now,
                     )
                     lost = [i for i in ids if i not in won]
-                    elsewhere = tuple(self._claims(conn, once.scope, request.kind, lost))
+                    left_out = len(lost)
+                    # Who holds them, for the message: the first few are enough.
+                    elsewhere = tuple(
+                        self._claims(conn, once.scope, request.kind, lost[:_CLAIMS_SHOWN])
+                    )
                     ids = tuple(i for i in ids if i in won)
                     if not ids:
                         # A racer that froze them all may have committed meanwhile: join it.
                         running = self._running_replay(conn, request.cause_id)
                         if running is not None:
-                            return ReplayClaim(False, running, joined=True, elsewhere=elsewhere)
-                        return ReplayClaim(False, None, elsewhere=elsewhere)
+                            return ReplayClaim(
+                                False, running, joined=True, elsewhere=elsewhere, left_out=left_out
+                            )
+                        return ReplayClaim(False, None, elsewhere=elsewhere, left_out=left_out)
                 conn.execute(
                     insert(outage_replays).values(
                         replay_key=request.replay_key,
@@ -1694,7 +1742,7 @@ class Store:
                 raise
             return ReplayClaim(False, running, joined=True)
         assert replay is not None
-        return ReplayClaim(True, replay, elsewhere=elsewhere)
+        return ReplayClaim(True, replay, elsewhere=elsewhere, left_out=left_out)
 
     def _running_replay(self, conn: Connection, cause_id: str) -> Replay | None:
         """The cause's running replay (at most one, by the partial unique index)."""

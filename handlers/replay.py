@@ -127,7 +127,8 @@ def handle_outage_replay(
         reply_url=str(body.get("response_url") or "") or None,
     )
     if claim.replay is None:  # every id is held by another resend or replay
-        tell(deps, body, ClaimedElsewhere(claim.elsewhere).message(deps, team_id=team_of(body)))
+        left_out = ClaimedElsewhere(claim.elsewhere, total=claim.left_out)
+        tell(deps, body, left_out.message(deps, team_id=team_of(body)))
         return
     if not claim.won:
         tell(deps, body, build_replay_busy(claim.replay, joined=claim.joined))
@@ -138,12 +139,12 @@ def handle_outage_replay(
 
     draw(claim.replay)
     finished = drive_replay(deps, claim.replay, progress=ProgressThrottle(draw, redraws=2))
-    if claim.elsewhere:
+    if claim.left_out:
         tell(
             deps,
             body,
             build_notice(
-                f"{len(claim.elsewhere):,} failures of that cause were left out: another resend "
+                f"{claim.left_out:,} failures of that cause were left out: another resend "
                 "or replay resent them within the once window. Nothing was sent twice."
             ),
         )

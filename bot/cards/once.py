@@ -51,10 +51,14 @@ def build_already_resent(
     team_id: str,
     window_hours: float,
     offer_again: bool = True,
+    total: int = 0,
 ) -> SlackMessage:
-    """What someone whose ids another resend holds reads, with "Resend again" when it can carry them."""
+    """What someone whose ids another resend holds reads, with "Resend again" when it can carry them.
+
+    `total` counts every id left out when only the first `claims` were read (a replay's).
+    """
     noun = "email" if kind == "email" else "callout"
-    count = len(claims)
+    count = max(total, len(claims))
     head = (
         f":information_source: {plural(count, noun)} not resent: resent at most once per "
         f"{window_hours:g} h, whoever asks. Nothing was sent twice."
@@ -72,7 +76,7 @@ def build_already_resent(
         else f"That {noun} was {already_line(first, team_id=team_id)}. Nothing was sent twice."
     )
     blocks = [section(head), section("\n".join(rows))]
-    if offer_again and 0 < count <= MAX_IDS_PER_VALUE:
+    if offer_again and 0 < count <= MAX_IDS_PER_VALUE and count == len(claims):
         newest = max(c.claimed_at for c in claims)
         ref = ResendAgainRef(
             k=kind, ids=[c.history_id for c in claims], t=ResendAgainRef.micros(newest)
