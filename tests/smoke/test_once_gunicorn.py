@@ -97,7 +97,7 @@ def test_once_two_outage_cards_on_two_gunicorn_workers_resend_each_id_once(
             finals = [slack.responses(u)[-1:] for u in urls]
             return all(finals) and not any(f[0]["text"].startswith("Resending") for f in finals)
 
-        assert slack.wait_for(settled, timeout=60), log_path.read_text()[-3000:]
+        assert slack.wait_for(settled, timeout=120), log_path.read_text()[-3000:]
         counts = zuora.resend_counts()
         assert len(counts) == FAILED and max(counts.values()) == 1, "each id resent once"
         assert sum(len(c.ids) for c in zuora.resend_calls("callout") if not c.replayed) == FAILED
