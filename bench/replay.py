@@ -1,5 +1,8 @@
 """Benchmark (issue: replay a cause): "Resend all 10,000" of one outage, clicked twice at once.
 
+Two races (issue 16): the same card clicked by two people, and two people's cards of one outage drawn
+7 s apart (two windows, same cause) clicked at once; each on a fresh database.
+
 The sandbox Zuora (in this process, every request delayed by --latency) holds a tenant with N failed
 callouts of one cause among ordinary noise; fake Slack takes the response_url posts. Two worker
 processes, each with its own Deps and App on one database (SQLite file, or PostgreSQL with --pg),
@@ -8,7 +11,7 @@ one outages card served by two gunicorn workers. Prints wall time of the slower 
 requests made (resend calls, target ⌈N/1000⌉), history reads, response_url posts, and the ids Zuora
 resent more than once (target 0).
 
-    .venv/bin/python -m bench.replay [--n 10000] [--latency 0.05] [--pg URL]
+    .venv/bin/python -m bench.replay [--n 10000] [--latency 0.05] [--pg URL] [--race both]
 """
 
 from __future__ import annotations
@@ -21,7 +24,10 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -63,31 +69,77 @@ def worker() -> int:
 
 
 def main() -> int:
-    """Parent: fakes, tenant, two workers, one race; print the figures."""
+    """Parent: parse, then run each race on a fresh database; 0 when every race met its targets."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=10_000, help="failed callouts of the cause")
     parser.add_argument("--latency", type=float, default=0.05, help="seconds per Zuora request")
-    parser.add_argument("--pg", help="a PostgreSQL URL (an empty database) instead of SQLite")
+    parser.add_argument("--pg", help="a PostgreSQL URL (a schema per race is made and dropped)")
+    parser.add_argument(
+        "--race",
+        choices=("one-card", "two-cards", "both"),
+        default="both",
+        help="one card clicked twice, two cards (two windows) of the cause, or both races",
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         return worker()
-    print_header(f"replay of {args.n:,} callouts of one cause, two racing clicks on two workers")
+    races = ("one-card", "two-cards") if args.race == "both" else (args.race,)
+    results = [race(args, two_cards=name == "two-cards") for name in races]
+    return 0 if all(results) else 1
+
+
+@contextmanager
+def fresh_database(pg_url: str | None, workdir: str) -> Iterator[str]:
+    """A SQLite file in `workdir`, or a throwaway schema on `pg_url` (dropped afterwards)."""
+    if not pg_url:
+        yield f"sqlite:///{workdir}/bench.db"
+        return
+    import sqlalchemy as sa
+    from sqlalchemy.pool import NullPool
+
+    name = f"bench_replay_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(
+        sa.make_url(pg_url).set(drivername="postgresql+psycopg"), poolclass=NullPool
+    )
+    try:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'CREATE SCHEMA "{name}"')
+        url = sa.make_url(pg_url).update_query_dict({"options": f"-csearch_path={name}"})
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+        admin.dispose()
+
+
+def race(args: argparse.Namespace, *, two_cards: bool) -> bool:
+    """Two workers, one race: the same card clicked twice, or two cards' windows of one cause."""
+    what = "two cards (two windows, 7 s apart)" if two_cards else "one card clicked twice"
+    print_header(f"replay of {args.n:,} callouts of one cause: {what}, two workers")
     now = datetime.now(UTC).replace(microsecond=0)
     tenant = build_outage_tenant(failed=args.n, now=now, noise=500, accounts=400)
     with (
         tempfile.TemporaryDirectory(prefix="bench-replay-") as workdir,
+        fresh_database(args.pg, workdir) as database_url,
         FakeZuora(tenant, latency=args.latency).start() as zuora,
         FakeSlack(token=BOT_TOKEN) as slack,
     ):
         window_end = now + timedelta(minutes=5)
-        ref = OutageRef(
-            c=OUTAGE_CAUSE.id,
-            s=int((window_end - timedelta(hours=26)).timestamp()),
-            e=int(window_end.timestamp()),
-            w="26h",
-            n=args.n,
-        )
+        refs = [
+            OutageRef(
+                c=OUTAGE_CAUSE.id,
+                s=int((card_end - timedelta(hours=26)).timestamp()),
+                e=int(card_end.timestamp()),
+                w="26h",
+                n=args.n,
+            )
+            for card_end in (
+                (window_end - timedelta(seconds=7), window_end)
+                if two_cards
+                else (window_end, window_end)
+            )
+        ]
         urls = [slack.response_url(f"click{i}", kind="interaction") for i in range(2)]
         env = {
             "SLACK_BOT_TOKEN": BOT_TOKEN,
@@ -102,10 +154,10 @@ def main() -> int:
             "ZUORA_TENANT_TIMEZONE": tenant.timezone,
             "ZUORA_CACHE_TTL": "0",
             "RESEND_ALLOWED_USERS": "*",
-            "DATABASE_URL": args.pg or f"sqlite:///{workdir}/bench.db",
+            "DATABASE_URL": database_url,
         }
         children = []
-        for i, url in enumerate(urls):
+        for i, (url, ref) in enumerate(zip(urls, refs, strict=True)):
             body_file = Path(workdir) / f"click{i}.body"
             body_file.write_bytes(
                 block_actions_body(
@@ -114,6 +166,7 @@ def main() -> int:
                     value=ref.encode(),
                     response_url=url,
                     user_id=f"U000{i + 1}",
+                    message_ts=f"170000000{i if two_cards else 0}.000100",  # per card
                 )
             )
             children.append(
@@ -162,12 +215,12 @@ def main() -> int:
     )
     print(f"  ids per request             {[len(c.ids) for c in calls]}")
     print(f"  distinct Idempotency-Keys   {len({c.idempotency_key for c in calls})}")
-    print(f"history list reads            {reads} (one scan per click)")
+    print(f"history list reads            {reads} (one scan per click at most)")
     print(f"ids resent                    {len(resent):,} of {args.n:,}")
     print(f"ids resent more than once     {dupes} (target 0) {verdict(dupes == 0)}")
     print(f"response_url posts per click  {posts} (Slack allows 5)")
     print(f"final texts                   {texts}")
-    return 0 if len(calls) == target_calls and dupes == 0 and len(resent) == args.n else 1
+    return len(calls) == target_calls and dupes == 0 and len(resent) == args.n
 
 
 if __name__ == "__main__":

@@ -270,8 +270,20 @@ def _minute(moment: datetime | None) -> str:
 
 
 def cmd_resend(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
-    """Resend history ids after a confirmation (or --yes); exit 1 if any id failed."""
+    """Resend history ids after a confirmation (or --yes); exit 1 if any id failed or was left out.
+
+    The ids are claimed per notification in the bot's database, as a Slack click claims them: an id
+    anyone resent within RESEND_ONCE_WINDOW is left out and named (who, when, what became of it)
+    unless `--again` asks for a deliberate second resend.
+    """
+    from bot.audit import result_per_id, result_status
+    from bot.once import claim_state, notification_scope, once_window
+    from bot.resend import attempt_key, worker_name
+    from bot.settings import ResendSettings, StoreSettings
+    from bot.store import OnceRule, ResendRequest, Store
+
     settings = load_area(ZuoraSettings)
+    resend_settings = load_area(ResendSettings)
     ids = list(dict.fromkeys(args.ids))
     noun = "email" if args.kind == "email" else "callout"
     if not args.yes:
@@ -282,18 +294,66 @@ def cmd_resend(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         if answer.strip().lower() not in ("y", "yes"):
             err.write("Nothing was resent.\n")
             return EXIT_OK
+    store = Store.from_url(load_area(StoreSettings).database_url)
     client = _client(settings)
-    key = str(uuid.uuid4())  # one intent per run; the client's retries reuse it
     try:
+        now = datetime.now(UTC)
+        owner = f"cli:{worker_name()}"
         track_id = new_track_id("zops", "cli")
+        dedup = f"cli:{uuid.uuid4()}"  # one intent per run; the client's retries reuse its key
+        claim = store.claim_resend(
+            ResendRequest(
+                requested_at=now,
+                team_id="cli",
+                user_id=args.user,
+                account_key=None,
+                kind=args.kind,
+                ids=tuple(ids),
+                track_id=track_id,
+                dedup_key=dedup,
+            ),
+            owner=owner,
+            lease=timedelta(seconds=resend_settings.resend_lease),
+            reply_url=None,
+            context="{}",
+            once=OnceRule(
+                scope=notification_scope(settings),
+                window=once_window(resend_settings),
+                again_before=now if args.again else None,
+            ),
+        )
+        for held in claim.elsewhere:
+            who = held.user_id + (" (CLI)" if held.team_id == "cli" else "")
+            out.write(
+                f"  SKIPPED {held.history_id}: already resent by {who} at "
+                f"{_minute(held.claimed_at)} UTC — {claim_state(held)} (--again to resend anyway)\n"
+            )
+        if not claim.won or claim.job is None:
+            err.write("Nothing was resent: every id was resent within RESEND_ONCE_WINDOW.\n")
+            return EXIT_PARTIAL
+        job = claim.job
+        sending = list(job.audit.ids)
         if args.kind == "email":
-            result = client.resend_emails(ids, idempotency_key=key, track_id=track_id)
+            result = client.resend_emails(
+                sending, idempotency_key=attempt_key(dedup, job.attempt), track_id=track_id
+            )
         else:
-            result = client.resend_callouts(ids, idempotency_key=key, track_id=track_id)
+            result = client.resend_callouts(
+                sending, idempotency_key=attempt_key(dedup, job.attempt), track_id=track_id
+            )
+        store.record_resend_outcome(
+            job.audit.id,
+            status=result_status(result),
+            outcome=result_per_id(result),
+            error=None,
+            now=datetime.now(UTC),
+        )
+        store.advance_resend(job.id, owner=owner, state="done", now=datetime.now(UTC))
     finally:
         client.close()
+        store.close()
     _print_resend(out, result, as_json=args.json)
-    return EXIT_OK if result.all_succeeded else EXIT_PARTIAL
+    return EXIT_OK if result.all_succeeded and not claim.elsewhere else EXIT_PARTIAL
 
 
 def cmd_digest(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
@@ -401,9 +461,20 @@ def cmd_replay(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
                 reply_url=None,
                 owner=f"cli:{worker_name()}",
             )
+        if claim.replay is None:
+            out.write(
+                f"All {claim.left_out:,} were resent by someone else within the once window "
+                "(RESEND_ONCE_WINDOW) meanwhile; nothing was sent twice.\n"
+            )
+            return EXIT_OK
         if not claim.won:
             err.write(f"{_replay_busy_line(claim.replay)}\n")
             return EXIT_PARTIAL
+        if claim.left_out:
+            err.write(
+                f"{claim.left_out:,} left out: resent by someone else within the once "
+                "window meanwhile.\n"
+            )
         bar = ReplayBar(err, enabled=err.isatty() or args.progress)
         bar.draw(claim.replay)
         done = drive_replay(deps, claim.replay, owner=f"cli:{worker_name()}", progress=bar.draw)
@@ -623,6 +694,12 @@ def build_parser() -> argparse.ArgumentParser:
     resend.add_argument("--kind", choices=("email", "callout"), default="email")
     resend.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     resend.add_argument("--json", action="store_true")
+    resend.add_argument("--user", default="cli", help="who to name in the audit trail")
+    resend.add_argument(
+        "--again",
+        action="store_true",
+        help="resend ids someone resent within RESEND_ONCE_WINDOW anyway (a deliberate second time)",
+    )
     resend.set_defaults(run=cmd_resend)
     replay = sub.add_parser("replay", help="resend every failure of one outage cause")
     replay.add_argument("cause_id", help="the cause's id, as `outages` lists it")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Literal, TypeVar
 from urllib.parse import quote, unquote
@@ -47,6 +47,7 @@ class ActionId(StrEnum):
     AUDIT_PAGE = "zuora.audit_page"
     OUTAGE_REPLAY = "zuora.outage_replay"
     OUTAGE_PAGE = "zuora.outage_page"
+    RESEND_AGAIN = "zuora.resend_again"
 
 
 class InvalidValueError(Exception):
@@ -96,6 +97,28 @@ class ResendRef(ButtonValue):
     ids: list[HistoryId] = Field(min_length=1, max_length=MAX_IDS_PER_VALUE)
     card: CardRef | None = None
     lb: str | None = Field(default=None, max_length=120)  # label of a single id, for the outcome
+
+
+class ResendAgainRef(ButtonValue):
+    """ "Resend again" on an "already resent" notice: the ids, and the newest claim it was shown.
+
+    `t` (epoch microseconds) lets the deliberate attempt take over only claims made at or before
+    what the clicker saw: two people pressing it on two notices resend once.
+    """
+
+    k: Literal["email", "callout"]
+    ids: list[HistoryId] = Field(min_length=1, max_length=MAX_IDS_PER_VALUE)
+    t: int = Field(ge=0)
+
+    @property
+    def shown_until(self) -> datetime:
+        """The newest claim time the notice showed, as aware UTC (exact to the microsecond)."""
+        return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=self.t)
+
+    @staticmethod
+    def micros(moment: datetime) -> int:
+        """An aware datetime as epoch microseconds (exact)."""
+        return (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
 
 
 class ResendAllRef(ButtonValue):

@@ -1,7 +1,10 @@
 """Replay one outage cause ("Resend all N"): exactly once across clicks, workers and restarts.
 
 A replay is one `outage_replays` row keyed by (cause id, fixed window), claimed by an insert on that
-unique key before Zuora is called, with the resend ids frozen in it. Its holder (under a lease it
+unique key before Zuora is called, with the resend ids frozen in it. In the same transaction each
+id is claimed per notification (bot.once), so ids any resend or replay holds in the once window are
+left out, and at most one replay of a cause runs at a time: a click on another card (another
+window) of a cause whose replay runs joins that replay. Its holder (under a lease it
 renews) sends the ids in chunks of at most 1,000, in order. Chunk i is always the same slice of the
 frozen list and is sent with an Idempotency-Key derived from (replay key, i, attempt), so a re-drive
 after a crash, or a second worker that somehow got the chunk, makes Zuora answer from its stored
@@ -27,6 +30,7 @@ from bot.audit import IN_PROGRESS_CODE, result_per_id, result_status
 from bot.clicks import idempotency_key
 from bot.deps import Deps
 from bot.explain import explain
+from bot.once import notification_scope, once_rule
 from bot.outages import CauseGroup, OutageScan, callout_cause, email_cause
 from bot.resend import (
     ASK_AGAIN_FOR,
@@ -127,8 +131,17 @@ def find_target(
         target.ids.extend(i for i in dict.fromkeys(found) if i not in known)
         target.unresolved = len(missing) - len(found)
     # Cards of one outage drawn at different times have overlapping windows: an id an earlier
-    # replay of this cause resent (or left in Zuora's hands) is not sent again by a later one.
+    # replay of this cause resent (or left in Zuora's hands), or any resend claimed within the once
+    # window, is not sent again by a later one. (The claim itself decides; this only counts.)
     done = deps.store.replayed_ids(cause_prefix(cause_id))
+    own = replay_key(cause_id, window)  # a stopped replay of this very card resumes its own ids
+    done |= {
+        claim.history_id
+        for claim in deps.store.notification_claims(
+            notification_scope(deps.settings.zuora), group.cause.kind, target.ids, now=deps.now()
+        )
+        if claim.holder != own
+    }
     if done:
         before = len(target.ids)
         target.ids = [i for i in target.ids if i not in done]
@@ -156,7 +169,12 @@ def claim_replay(
     reply_url: str | None,
     owner: str | None = None,
 ) -> ReplayClaim:
-    """Claim the replay of `target` for this worker, or learn who has it."""
+    """Claim the replay of `target` for this worker, or learn who has it.
+
+    One transaction decides: a running replay of the cause (any window) is joined; otherwise the
+    ids are claimed per notification (ids any resend or replay holds in the once window are left
+    out) and the replay is written with the rest.
+    """
     group = target.group
     request = ReplayRequest(
         replay_key=replay_key(group.cause.id, target.window),
@@ -175,7 +193,11 @@ def claim_replay(
         chunk_size=MAX_RESEND_BATCH,
     )
     return deps.store.claim_replay(
-        request, owner=owner or worker_name(), lease=_lease(deps), reply_url=reply_url
+        request,
+        owner=owner or worker_name(),
+        lease=_lease(deps),
+        reply_url=reply_url,
+        once=once_rule(deps.settings),
     )
 
 
@@ -238,6 +260,7 @@ def _send_chunk(deps: Deps, replay: Replay, owner: str) -> bool:
             track_id=replay.track_id,
             dedup_key=dedup,
         ),
+        scope=notification_scope(deps.settings.zuora),
     )
     if audit is None:
         return False  # someone else holds the replay now, or counted this chunk

@@ -45,13 +45,15 @@ from bot.blocks import (
     build_resend_outcome,
     build_resend_outcomes,
 )
+from bot.cards.once import build_already_resent
 from bot.clicks import idempotency_key
 from bot.deps import Deps
 from bot.explain import explain
 from bot.failures import ResendOutcome
 from bot.ids import CardRef
 from bot.mrkdwn import date_token, user
-from bot.store import ResendAuditEntry, ResendJob, ResendRequest, Store
+from bot.once import once_rule
+from bot.store import NotificationClaim, ResendAuditEntry, ResendJob, ResendRequest, Store
 from bot.zuora.errors import (
     ZuoraConnectionError,
     ZuoraError,
@@ -63,6 +65,7 @@ from bot.zuora.errors import (
 from bot.zuora.models import Account, NotificationKind, ResendFailure, ResendResult
 
 logger = logging.getLogger(__name__)
+audit_log = logging.getLogger("zuora_ops.audit")
 
 LEASE_RENEWALS = 4  # a lease is renewed this many times per lease length while Zuora works
 # Asking Zuora again about an unknown outcome: first after ASK_AGAIN_FIRST, then after as long as
@@ -113,6 +116,29 @@ class AlreadyStarted:
 
 
 @dataclass(frozen=True)
+class ClaimedElsewhere:
+    """Ids of a click another resend holds in the once window: left out, and who has them."""
+
+    claims: tuple[NotificationClaim, ...]
+    total: int = 0  # ids left out in all, when more than the claims shown (a replay)
+
+    @property
+    def kind(self) -> NotificationKind:
+        """The kind of the ids (one kind per notice)."""
+        return self.claims[0].kind
+
+    def message(self, deps: Deps, *, team_id: str) -> SlackMessage:
+        """The "already resent by @u at 10:02 — sent" notice, with Resend again."""
+        return build_already_resent(
+            self.claims,
+            kind=self.kind,
+            team_id=team_id,
+            window_hours=deps.settings.resend.resend_once_window,
+            total=max(self.total, len(self.claims)),
+        )
+
+
+@dataclass(frozen=True)
 class ResendClick:
     """A resend asked for by someone in Slack."""
 
@@ -125,6 +151,8 @@ class ResendClick:
     account: Account | None = None
     card: CardRef | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
+    # A deliberate "Resend again": take over claims made at or before this moment.
+    again_before: datetime | None = None
 
 
 def worker_name() -> str:
@@ -149,6 +177,7 @@ class ResendBatch:
 
     outcomes: tuple[ResendOutcome, ...]
     started: tuple[AlreadyStarted, ...] = ()
+    elsewhere: tuple[ClaimedElsewhere, ...] = ()  # ids left out: another resend holds them
 
     @property
     def duplicates(self) -> tuple[NotificationKind, ...]:
@@ -164,12 +193,14 @@ def perform_resend(
     reply_url: str | None,
     deliver: Callable[[SlackMessage], None] | None = None,
     replace_on_redrive: bool = True,
-) -> ResendOutcome | Refusal | AlreadyStarted:
+    skipped: Callable[[ClaimedElsewhere], None] | None = None,
+) -> ResendOutcome | Refusal | AlreadyStarted | ClaimedElsewhere:
     """Check access, claim the click, show progress, resend, record, show the outcome, finish.
 
     `show` shows progress and (unless `deliver` is given) the outcome; `reply_url` is where a
     re-driver shows the outcome if this worker dies first, replacing the clicked message only when
-    `replace_on_redrive` (never for a shared channel message such as a digest).
+    `replace_on_redrive` (never for a shared channel message such as a digest). `skipped` hears of
+    ids left out because another resend holds them (when the others were resent).
     """
     batch = perform_resends(
         deps,
@@ -179,7 +210,12 @@ def perform_resend(
         deliver=deliver,
         replace_on_redrive=replace_on_redrive,
     )
-    return batch if isinstance(batch, Refusal | AlreadyStarted) else batch.outcomes[0]
+    if isinstance(batch, Refusal | AlreadyStarted | ClaimedElsewhere):
+        return batch
+    if skipped is not None:
+        for left_out in batch.elsewhere:
+            skipped(left_out)
+    return batch.outcomes[0]
 
 
 def perform_resends(
@@ -190,12 +226,14 @@ def perform_resends(
     reply_url: str | None,
     deliver: Callable[[SlackMessage], None] | None = None,
     replace_on_redrive: bool = True,
-) -> ResendBatch | Refusal | AlreadyStarted:
+) -> ResendBatch | Refusal | AlreadyStarted | ClaimedElsewhere:
     """perform_resend for one person's click on one or several kinds: one progress, one outcome.
 
     Each kind is claimed as its own job (its Idempotency-Key is the one a single-kind click would
-    send); a kind another click already owns is reported, not resent. When every kind is owned
-    elsewhere, the first owner's AlreadyStarted comes back.
+    send); a kind another click already owns is reported, not resent. Each id is claimed for the
+    notification (bot.once): ids another resend holds in the once window are left out (in
+    `ResendBatch.elsewhere`). When nothing is left, the first owner's AlreadyStarted (or the
+    ClaimedElsewhere) comes back.
     """
     if not clicks:
         raise ValueError("nothing to resend")
@@ -207,6 +245,7 @@ def perform_resends(
     lease = timedelta(seconds=deps.settings.resend.resend_lease)
     won: list[tuple[ResendClick, ResendJob]] = []
     started: list[AlreadyStarted] = []
+    elsewhere: list[ClaimedElsewhere] = []
     for click in clicks:
         claim = deps.store.claim_resend(
             ResendRequest(
@@ -223,10 +262,37 @@ def perform_resends(
             lease=lease,
             reply_url=reply_url,
             context=encode_context(click, replace=replace_on_redrive),
+            once=once_rule(deps.settings, again_before=click.again_before),
         )
-        if claim.won:
-            won.append((click, claim.job))
-        else:
+        if claim.elsewhere:
+            logger.info(
+                "resend click %s: %d of %d ids already resent within the once window",
+                click.dedup_key[:12],
+                len(claim.elsewhere),
+                len(click.ids),
+            )
+            elsewhere.append(ClaimedElsewhere(claim.elsewhere))
+        if claim.won and claim.job is not None:
+            job = claim.job
+            if job.audit.ids != click.ids:  # some ids left out: resend (and label) only the rest
+                kept = set(job.audit.ids)
+                click = replace(
+                    click,
+                    ids=job.audit.ids,
+                    labels={k: v for k, v in click.labels.items() if k in kept},
+                )
+            if click.again_before is not None:
+                audit_log.info(
+                    "resend again by %s: %d %s ids (audit_id=%d track_id=%s), deliberately "
+                    "resent a second time within the once window",
+                    click.user_id,
+                    len(click.ids),
+                    click.kind,
+                    job.audit.id,
+                    click.track_id,
+                )
+            won.append((click, job))
+        elif claim.job is not None and not claim.elsewhere:
             logger.info(
                 "resend click %s already %s",
                 click.dedup_key[:12],
@@ -234,7 +300,9 @@ def perform_resends(
             )
             started.append(AlreadyStarted(claim.job))
     if not won:
-        return started[0]
+        if started:
+            return started[0]
+        return elsewhere[0]
     show(
         build_batch_progress(
             counts=[(click.kind, len(click.ids)) for click, _ in won],
@@ -265,7 +333,9 @@ def perform_resends(
                 )
             elif deps.audit.finish_job(start, outcome, job_id=job.id, owner=owner):
                 answered.append(job)
-        batch = ResendBatch(outcomes=tuple(outcomes), started=tuple(started))
+        batch = ResendBatch(
+            outcomes=tuple(outcomes), started=tuple(started), elsewhere=tuple(elsewhere)
+        )
         (deliver or show)(build_resend_outcomes(batch.outcomes, duplicates=batch.duplicates))
         for job in answered:
             deps.store.advance_resend(job.id, owner=owner, state="done", now=deps.now())

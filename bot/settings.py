@@ -311,6 +311,14 @@ class ResendSettings(BaseSettings):
         description="Seconds a worker holds an unfinished resend before the clock takes it over "
         "(renewed while the worker lives; a killed worker's resend is re-driven with the same key).",
     )
+    resend_once_window: float = Field(
+        default=24.0,
+        gt=0,
+        le=720,
+        description="Hours during which a notification (history id) is resent at most once, whoever "
+        "asks from whichever card, command, digest, alert, replay or CLI; others are told who resent "
+        "it and may press *Resend again*.",
+    )
 
     @field_validator("resend_allowed_users", "read_allowed_users", mode="before")
     @classmethod

@@ -16,7 +16,7 @@ import stat
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -39,11 +39,15 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     case,
+    cast,
     create_engine,
     event,
     func,
     insert,
+    literal,
+    or_,
     select,
+    true,
     update,
 )
 from sqlalchemy import exc as sa_exc
@@ -451,6 +455,37 @@ outage_replays = Table(
 )
 
 
+# Once per notification (migration 6): one row per (Zuora tenant scope, kind, history id). Whoever
+# resends an id (a card, `/zuora resend`, a digest, an alert or outages replay, the CLI) first wins
+# its row, in the transaction that writes the resend's job or replay, before Zuora is called; the
+# row stands for `expires_at` (the once window). `holder` is the click dedup key or replay key that
+# resends it: a retry of the same click keeps its claim; anyone else is told who has it. A
+# deliberate "Resend again" takes the row over (again=True, previous_user_id remembers whose it was).
+notification_claims = Table(
+    "notification_claims",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("scope", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("history_id", String(255), nullable=False),
+    Column("holder", String(255), nullable=False),
+    Column("team_id", String(64), nullable=False),
+    Column("user_id", String(64), nullable=False),
+    Column("claimed_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("audit_id", Integer, nullable=True),
+    Column("again", Boolean, nullable=False),
+    Column("previous_user_id", String(64), nullable=True),
+    UniqueConstraint("scope", "kind", "history_id", name="uq_notification_claims_id"),
+    CheckConstraint("kind IN ('email', 'callout')", name="ck_notification_claims_kind"),
+    Index("ix_notification_claims_holder", "holder"),
+)
+# Bulk claims are written this many rows per statement (well under SQLite's bound-parameter limit).
+_CLAIM_BATCH: Final = 400
+# Claims a replay reads back to name who holds the ids it left out (the count covers the rest).
+_CLAIMS_SHOWN: Final = 40
+
+
 # --- Migrations ---
 
 
@@ -520,6 +555,28 @@ def _migration_4_alerts(conn: Connection) -> None:
 def _migration_5_outage_replays(conn: Connection) -> None:
     """Create outage_replays: "Resend all N" of one cause as chunked, leased, resumable work."""
     metadata.create_all(conn, tables=[outage_replays], checkfirst=False)
+
+
+def _migration_6_notification_claims(conn: Connection) -> None:
+    """Create notification_claims, and allow one running replay per cause (issue 16).
+
+    The partial unique index makes "a replay of this cause is running" part of the claim itself, so two
+    cards of one outage with different windows cannot both start one. Raw DDL (both dialects accept it)
+    keeps migration 5's table definition unchanged.
+    """
+    metadata.create_all(conn, tables=[notification_claims], checkfirst=False)
+    # Two replays of one cause running at once (the bug this fixes) would block the index: keep the
+    # oldest running, stop the others (a click or `zuora-ops replay` resumes a stopped one).
+    conn.exec_driver_sql(
+        "UPDATE outage_replays SET state = 'stopped', lease_owner = NULL, lease_until = NULL, "
+        "error = 'stopped by the upgrade: another replay of this cause was running' "
+        "WHERE state = 'running' AND id NOT IN "
+        "(SELECT MIN(id) FROM outage_replays WHERE state = 'running' GROUP BY cause_id)"
+    )
+    conn.exec_driver_sql(
+        "CREATE UNIQUE INDEX uq_outage_replays_running_cause ON outage_replays (cause_id) "
+        "WHERE state = 'running'"
+    )
 
 
 def _migration_7_resend_waiting(conn: Connection) -> None:
@@ -595,6 +652,11 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
     Migration(3, "create resend_jobs", _migration_3_resend_jobs),
     Migration(4, "create alert_subscriptions, alert_incidents", _migration_4_alerts),
     Migration(5, "create outage_replays", _migration_5_outage_replays),
+    Migration(
+        6,
+        "create notification_claims; one running replay per cause",
+        _migration_6_notification_claims,
+    ),
     Migration(7, "resend_audit: status 'waiting'", _migration_7_resend_waiting),
     Migration(
         9,
@@ -668,11 +730,51 @@ class ResendJob:
 
 
 @dataclass(frozen=True)
+class OnceRule:
+    """How a resend claims its notifications: in which tenant scope, for how long, and whether a
+    deliberate "Resend again" may take over claims made at or before `again_before`."""
+
+    scope: str
+    window: timedelta
+    again_before: datetime | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse a rule that could not hold anything."""
+        if not self.scope or len(self.scope) > 64:
+            raise ValueError("scope must be 1-64 characters")
+        if self.window <= timedelta(0):
+            raise ValueError("the once window must be positive")
+
+
+@dataclass(frozen=True)
+class NotificationClaim:
+    """Who holds one notification's resend in the window, and what became of it so far."""
+
+    kind: ResendKind
+    history_id: str
+    holder: str
+    team_id: str
+    user_id: str
+    claimed_at: datetime
+    expires_at: datetime
+    again: bool
+    previous_user_id: str | None
+    audit_status: ResendStatus | None  # the resend_audit row resending it (None: not sent yet)
+    id_outcome: IdOutcome | None  # Zuora's answer for this id, once recorded
+    replay_state: ReplayState | None  # when a replay holds it
+
+
+@dataclass(frozen=True)
 class ResendClaim:
-    """The answer to a resend click: a new attempt to run (`won`), or the attempt already there."""
+    """The answer to a resend click: a new attempt to run (`won`), or the attempt already there.
+
+    `elsewhere` are the click's ids another resend holds in the once window (left out of the
+    attempt); `job` is None when every id is held elsewhere and this click has no attempt of its own.
+    """
 
     won: bool
-    job: ResendJob
+    job: ResendJob | None
+    elsewhere: tuple[NotificationClaim, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -758,8 +860,11 @@ class ReplayClaim:
     """The answer to a replay click: this caller drives it (`won`), or someone else has it."""
 
     won: bool
-    replay: Replay
+    replay: Replay | None
     resumed: bool = False
+    joined: bool = False  # a replay of this cause (another window, perhaps) was running: joined it
+    elsewhere: tuple[NotificationClaim, ...] = ()  # ids held by other resends (the first few)
+    left_out: int = 0  # how many ids were left out in all
 
 
 @dataclass(frozen=True)
@@ -1319,15 +1424,19 @@ class Store:
         lease: timedelta,
         reply_url: str | None,
         context: str,
+        once: OnceRule | None = None,
     ) -> ResendClaim:
         """Start a resend attempt for ``request.dedup_key`` unless one is running or succeeded.
 
         In one transaction: the key's latest attempt still before 'done', or done with a handled
-        status, is returned (won=False); otherwise the next attempt is written with its audit row
+        status, is returned (won=False); otherwise, under ``once``, each id is claimed for this key
+        (ids another resend holds in the window are left out and returned in ``elsewhere``; none
+        left: won=False, no attempt written), and the next attempt is written with its audit row
         (status 'requested') and a lease for ``owner``. Two racing callers cannot both win: the
-        (dedup_key, attempt) pair is unique.
+        (dedup_key, attempt) pair and each notification's claim are unique.
         """
         now = _require_aware(request.requested_at, "requested_at")
+        elsewhere: tuple[NotificationClaim, ...] = ()
         try:
             with self._transaction("claim_resend") as conn:
                 latest = self._latest_job(conn, request.dedup_key)
@@ -1335,8 +1444,28 @@ class Store:
                     latest.state != "done" or latest.audit.status in HANDLED_STATUSES
                 ):
                     return ResendClaim(False, latest)
+                if once is not None:
+                    won = self._claim_notifications(
+                        conn,
+                        once,
+                        kind=request.kind,
+                        ids=request.ids,
+                        holder=request.dedup_key,
+                        team_id=request.team_id,
+                        user_id=request.user_id,
+                        now=now,
+                    )
+                    lost = [i for i in request.ids if i not in won]
+                    elsewhere = tuple(self._claims(conn, once.scope, request.kind, lost))
+                    if not won:
+                        return ResendClaim(False, latest, elsewhere=elsewhere)
+                    request = replace(request, ids=tuple(i for i in request.ids if i in won))
                 attempt = 1 if latest is None else latest.attempt + 1
                 audit_id = self._insert_requested(conn, request)
+                if once is not None:
+                    self._attach_audit(
+                        conn, once.scope, request.kind, request.ids, request.dedup_key, audit_id
+                    )
                 conn.execute(
                     insert(resend_jobs).values(
                         dedup_key=request.dedup_key,
@@ -1360,7 +1489,7 @@ class Store:
             return ResendClaim(False, job)
         assert job is not None
         logger.debug("Resend claim %s attempt %d won", request.dedup_key[:12], attempt)
-        return ResendClaim(True, job)
+        return ResendClaim(True, job, elsewhere=elsewhere)
 
     def renew_resend_lease(self, job_id: int, *, owner: str, until: datetime) -> bool:
         """Extend ``owner``'s lease on an unfinished job; False if someone else holds it now."""
@@ -1532,24 +1661,223 @@ class Store:
             audit=self._audit_entry(conn, row.audit_id),
         )
 
+    # --- once per notification ---
+
+    def _claim_notifications(
+        self,
+        conn: Connection,
+        rule: OnceRule,
+        *,
+        kind: ResendKind,
+        ids: Iterable[str],
+        holder: str,
+        team_id: str,
+        user_id: str,
+        now: datetime,
+    ) -> set[str]:
+        """Claim each id for ``holder``; the ids won (free, expired, already ``holder``'s, or taken
+        over by a "Resend again" from claims made at or before ``rule.again_before``).
+
+        One INSERT ... ON CONFLICT DO UPDATE ... WHERE per id (one executemany): a row locked by a
+        racing transaction is re-checked after it commits, so exactly one holder wins each id. Ids
+        go in sorted order, so two racers lock rows in the same order and cannot deadlock.
+        """
+        _check_literal(kind, RESEND_KINDS, "kind")
+        c = notification_claims.c
+        wanted = sorted(set(ids))
+        if not wanted:
+            return set()
+        # One INSERT ... SELECT over a JSON array of the ids (one bound parameter, whatever the
+        # count: a replay's 10,000 ids cost one statement, not 10,000 parameter sets).
+        if conn.dialect.name == "postgresql":
+            source = func.jsonb_array_elements_text(
+                cast(literal(_dumps(wanted)), postgresql.JSONB)
+            ).table_valued("value")
+        else:
+            source = func.json_each(literal(_dumps(wanted))).table_valued("value")
+        rows = (
+            select(
+                literal(rule.scope, String()),
+                literal(kind, String()),
+                source.c.value,
+                literal(holder, String()),
+                literal(team_id, String()),
+                literal(user_id, String()),
+                literal(now, UtcDateTime()),
+                literal(now + rule.window, UtcDateTime()),
+                literal(rule.again_before is not None, Boolean()),
+            )
+            .select_from(source)
+            .where(true())  # SQLite: tells the upsert's ON CONFLICT from a join's ON
+        )
+        stmt = self._insert(notification_claims).from_select(
+            [
+                "scope",
+                "kind",
+                "history_id",
+                "holder",
+                "team_id",
+                "user_id",
+                "claimed_at",
+                "expires_at",
+                "again",
+            ],
+            rows,
+        )
+        free = or_(c.expires_at <= now, c.holder == stmt.excluded.holder)
+        if rule.again_before is not None:
+            free = or_(free, c.claimed_at <= _require_aware(rule.again_before, "again_before"))
+        upsert = stmt.on_conflict_do_update(
+            index_elements=[c.scope, c.kind, c.history_id],
+            set_={
+                "holder": stmt.excluded.holder,
+                "team_id": stmt.excluded.team_id,
+                "user_id": stmt.excluded.user_id,
+                "claimed_at": stmt.excluded.claimed_at,
+                "expires_at": stmt.excluded.expires_at,
+                "audit_id": None,
+                "again": stmt.excluded.again,
+                "previous_user_id": case(
+                    (c.holder == stmt.excluded.holder, c.previous_user_id), else_=c.user_id
+                ),
+            },
+            where=free,
+        )
+        # The rows this holder now has with this claim time are the ones won: a row inserted or
+        # taken over here stays locked by this transaction until it commits.
+        conn.execute(upsert)
+        won: set[str] = set()
+        for start in range(0, len(wanted), _CLAIM_BATCH):
+            won.update(
+                str(i)
+                for i in conn.scalars(
+                    select(c.history_id).where(
+                        c.scope == rule.scope,
+                        c.kind == kind,
+                        c.holder == holder,
+                        c.claimed_at == now,
+                        c.history_id.in_(wanted[start : start + _CLAIM_BATCH]),
+                    )
+                )
+            )
+        return won
+
+    def _attach_audit(
+        self,
+        conn: Connection,
+        scope: str,
+        kind: ResendKind,
+        ids: Iterable[str],
+        holder: str,
+        audit_id: int,
+    ) -> None:
+        """Point ``holder``'s claims on ``ids`` at the audit row that resends them."""
+        c = notification_claims.c
+        wanted = sorted(set(ids))
+        for start in range(0, len(wanted), _CLAIM_BATCH):
+            conn.execute(
+                update(notification_claims)
+                .where(
+                    c.scope == scope,
+                    c.kind == kind,
+                    c.holder == holder,
+                    c.history_id.in_(wanted[start : start + _CLAIM_BATCH]),
+                )
+                .values(audit_id=audit_id)
+            )
+
+    def _claims(
+        self, conn: Connection, scope: str, kind: ResendKind, ids: Iterable[str]
+    ) -> list[NotificationClaim]:
+        """The stored claims on ``ids`` (expired ones included), with what became of each."""
+        c = notification_claims.c
+        wanted = sorted(set(ids))
+        found: list[NotificationClaim] = []
+        for start in range(0, len(wanted), _CLAIM_BATCH):
+            stmt = (
+                select(
+                    notification_claims,
+                    resend_audit.c.status.label("audit_status"),
+                    resend_audit.c.outcome.label("audit_outcome"),
+                    outage_replays.c.state.label("replay_state"),
+                )
+                .select_from(
+                    notification_claims.outerjoin(
+                        resend_audit, resend_audit.c.id == c.audit_id
+                    ).outerjoin(outage_replays, outage_replays.c.replay_key == c.holder)
+                )
+                .where(
+                    c.scope == scope,
+                    c.kind == kind,
+                    c.history_id.in_(wanted[start : start + _CLAIM_BATCH]),
+                )
+            )
+            for row in conn.execute(stmt):
+                outcome = _outcome_from_json(row.audit_outcome) if row.audit_outcome else {}
+                found.append(
+                    NotificationClaim(
+                        kind=_check_literal(row.kind, RESEND_KINDS, "kind"),
+                        history_id=row.history_id,
+                        holder=row.holder,
+                        team_id=row.team_id,
+                        user_id=row.user_id,
+                        claimed_at=row.claimed_at,
+                        expires_at=row.expires_at,
+                        again=bool(row.again),
+                        previous_user_id=row.previous_user_id,
+                        audit_status=None
+                        if row.audit_status is None
+                        else _check_literal(row.audit_status, RESEND_STATUSES, "status"),
+                        id_outcome=outcome.get(row.history_id),
+                        replay_state=None
+                        if row.replay_state is None
+                        else _check_literal(row.replay_state, REPLAY_STATES, "state"),
+                    )
+                )
+        return sorted(found, key=lambda claim: claim.history_id)
+
+    def notification_claims(
+        self, scope: str, kind: ResendKind, ids: Iterable[str], *, now: datetime
+    ) -> list[NotificationClaim]:
+        """Claims on ``ids`` still inside their once window at ``now``."""
+        now = _require_aware(now, "now")
+        with self._transaction("notification_claims", read_only=True) as conn:
+            claims = self._claims(conn, scope, kind, ids)
+        return [claim for claim in claims if claim.expires_at > now]
+
     # --- outage replays ---
 
     def claim_replay(
-        self, request: ReplayRequest, *, owner: str, lease: timedelta, reply_url: str | None
+        self,
+        request: ReplayRequest,
+        *,
+        owner: str,
+        lease: timedelta,
+        reply_url: str | None,
+        once: OnceRule | None = None,
     ) -> ReplayClaim:
-        """Start (or resume a stopped) replay for ``request.replay_key``; one caller wins.
+        """Start (or resume a stopped) replay for ``request.replay_key``, or join the cause's running one.
 
-        A running or done replay is returned as it is (won=False). A stopped one is taken over by
-        this caller, keeping its frozen ids and progress (resumed=True). Racing first clicks are
-        decided by the unique replay_key.
+        In one transaction: a replay of the cause running under any key (another card's window) is
+        returned to join (won=False, joined=True); a running or done replay under this key is
+        returned as it is (won=False); a stopped one is taken over by this caller, keeping its
+        frozen ids and progress (resumed=True). Otherwise, under ``once``, each id is claimed for
+        the replay (ids another resend or replay holds in the window are left out and returned in
+        ``elsewhere``) and the replay is written with the ids won (none won: replay None). Racers
+        are decided by the unique replay_key and the one-running-replay-per-cause index.
         """
         now = _require_aware(request.requested_at, "requested_at")
         _check_literal(request.kind, RESEND_KINDS, "kind")
         if request.chunk_size < 1:
             raise ValueError("chunk_size must be positive")
+        elsewhere: tuple[NotificationClaim, ...] = ()
+        left_out = 0
         try:
             with self._transaction("claim_replay") as conn:
                 existing = self._replay_by_key(conn, request.replay_key)
+                running = self._running_replay(conn, request.cause_id)
+                if running is not None and (existing is None or existing.id != running.id):
+                    return ReplayClaim(False, running, joined=True)
                 if existing is not None:
                     if existing.state != "stopped":
                         return ReplayClaim(False, existing)
@@ -1572,6 +1900,33 @@ class Store:
                     replay = self._replay_by_key(conn, request.replay_key)
                     assert replay is not None
                     return ReplayClaim(taken == 1, replay, resumed=taken == 1)
+                ids = request.ids
+                if once is not None:
+                    won = self._claim_notifications(
+                        conn,
+                        once,
+                        kind=request.kind,
+                        ids=ids,
+                        holder=request.replay_key,
+                        team_id=request.team_id,
+                        user_id=request.user_id,
+                        now=now,
+                    )
+                    lost = [i for i in ids if i not in won]
+                    left_out = len(lost)
+                    # Who holds them, for the message: the first few are enough.
+                    elsewhere = tuple(
+                        self._claims(conn, once.scope, request.kind, lost[:_CLAIMS_SHOWN])
+                    )
+                    ids = tuple(i for i in ids if i in won)
+                    if not ids:
+                        # A racer that froze them all may have committed meanwhile: join it.
+                        running = self._running_replay(conn, request.cause_id)
+                        if running is not None:
+                            return ReplayClaim(
+                                False, running, joined=True, elsewhere=elsewhere, left_out=left_out
+                            )
+                        return ReplayClaim(False, None, elsewhere=elsewhere, left_out=left_out)
                 conn.execute(
                     insert(outage_replays).values(
                         replay_key=request.replay_key,
@@ -1585,8 +1940,8 @@ class Store:
                         user_id=request.user_id,
                         requested_at=now,
                         track_id=request.track_id,
-                        ids=_dumps(list(request.ids)),
-                        total=len(request.ids),
+                        ids=_dumps(list(ids)),
+                        total=len(ids),
                         accounts=request.accounts,
                         chunk_size=request.chunk_size,
                         chunks_done=0,
@@ -1604,13 +1959,27 @@ class Store:
                 )
                 replay = self._replay_by_key(conn, request.replay_key)
         except sa_exc.IntegrityError:
-            # Another worker inserted this replay between our read and our insert: theirs stands.
-            theirs = self.replay(request.replay_key)
-            if theirs is None:
+            # Another worker inserted this replay, or started one of this cause under another
+            # window, between our read and our insert: theirs stands (our claims rolled back).
+            with self._transaction("claim_replay_lost", read_only=True) as conn:
+                running = self._running_replay(conn, request.cause_id)
+                theirs = self._replay_by_key(conn, request.replay_key)
+            if theirs is not None and (running is None or running.id == theirs.id):
+                return ReplayClaim(False, theirs)
+            if running is None:
                 raise
-            return ReplayClaim(False, theirs)
+            return ReplayClaim(False, running, joined=True)
         assert replay is not None
-        return ReplayClaim(True, replay)
+        return ReplayClaim(True, replay, elsewhere=elsewhere, left_out=left_out)
+
+    def _running_replay(self, conn: Connection, cause_id: str) -> Replay | None:
+        """The cause's running replay (at most one, by the partial unique index)."""
+        key = conn.scalar(
+            select(outage_replays.c.replay_key)
+            .where(outage_replays.c.cause_id == cause_id, outage_replays.c.state == "running")
+            .limit(1)
+        )
+        return None if key is None else self._replay_by_key(conn, str(key))
 
     def replay(self, replay_key: str) -> Replay | None:
         """The replay stored under a key, if any."""
@@ -1645,16 +2014,24 @@ class Store:
         return done
 
     def begin_replay_chunk(
-        self, replay_id: int, *, owner: str, index: int, request: ResendRequest
+        self,
+        replay_id: int,
+        *,
+        owner: str,
+        index: int,
+        request: ResendRequest,
+        scope: str | None = None,
     ) -> ResendAuditEntry | None:
         """The audit row of chunk ``index``, written ('requested') before Zuora is called.
 
         A re-driver finds the row its predecessor wrote (same dedup key) instead of adding one.
-        None when ``owner`` no longer holds the replay or the chunk is already counted.
+        With ``scope``, the replay's claims on the chunk's ids point at that row (so anyone told
+        "already resent" learns what Zuora said). None when ``owner`` no longer holds the replay or
+        the chunk is already counted.
         """
         with self._transaction("begin_replay_chunk") as conn:
             held = conn.execute(
-                select(outage_replays.c.id).where(
+                select(outage_replays.c.id, outage_replays.c.replay_key).where(
                     outage_replays.c.id == replay_id,
                     outage_replays.c.lease_owner == owner,
                     outage_replays.c.state == "running",
@@ -1663,6 +2040,7 @@ class Store:
             ).first()
             if held is None:
                 return None
+            replay_key = str(held.replay_key)
             audit_id = conn.scalar(
                 select(resend_audit.c.id)
                 .where(resend_audit.c.dedup_key == request.dedup_key)
@@ -1671,6 +2049,10 @@ class Store:
             )
             if audit_id is None:
                 audit_id = self._insert_requested(conn, request)
+            if scope is not None:
+                self._attach_audit(
+                    conn, scope, request.kind, request.ids, replay_key, int(audit_id)
+                )
             return self._audit_entry(conn, int(audit_id))
 
     def finish_replay_chunk(
@@ -2624,6 +3006,8 @@ __all__ = [
     "DIGEST_KINDS",
     "DIGEST_RUN_STATUSES",
     "MIGRATIONS",
+    "NotificationClaim",
+    "OnceRule",
     "RESEND_KINDS",
     "RESEND_STATUSES",
     "UNAVAILABLE_MESSAGE",

@@ -32,6 +32,7 @@ from bot.ids import (
     CalloutRef,
     CardRef,
     InvalidValueError,
+    ResendAgainRef,
     ResendAllRef,
     ResendRef,
     RowAction,
@@ -40,12 +41,13 @@ from bot.ids import (
     parse_option_value,
 )
 from bot.mrkdwn import date_token, escape, link, user
-from bot.resend import AlreadyStarted, Refusal, ResendClick, perform_resends
+from bot.resend import AlreadyStarted, ClaimedElsewhere, Refusal, ResendClick, perform_resends
 from bot.zuora.errors import ZuoraError
 from bot.zuora.models import Account, NotificationKind
 from handlers.common import (
     answer_failure,
     decode_or_refuse,
+    may_act,
     refusal_message,
     send,
     team_of,
@@ -81,6 +83,7 @@ def register(app: App, deps: Deps) -> None:
         ActionId.PAGE: handle_page,
         ActionId.CALLOUT_DETAILS: handle_details,
         ActionId.ROW_MENU: handle_row_menu,
+        ActionId.RESEND_AGAIN: handle_resend_again,
     }
     for action_id, handler in handlers.items():
         app.action(action_id.value)(guarded(deps, handler))
@@ -108,6 +111,8 @@ def handle_resend_button(
 ) -> None:
     """Resend the ids a row button (or the /zuora resend confirm) carries."""
     ack()
+    if not may_act(deps, body):
+        return
     raw = action.get("value")
     if isinstance(raw, str) and not raw.startswith("{"):
         # Row buttons carry compact values; the /zuora resend confirm only ever carries JSON.
@@ -138,7 +143,8 @@ def handle_row_menu(deps: Deps, ack: Ack, body: dict[str, Any], action: dict[str
         return
     target, card = row
     if target.verb == "resend" and target.history_id is not None:
-        _resend_row(deps, body, action, target, card)
+        if may_act(deps, body):
+            _resend_row(deps, body, action, target, card)
     elif target.verb == "details" and target.created is not None:
         _show_details(deps, body, card, created=target.created, event_id=target.event_id)
 
@@ -148,6 +154,8 @@ def handle_resend_selected(
 ) -> None:
     """Resend what is ticked on the card: one Zuora request per kind, one outcome card for both."""
     ack()
+    if not may_act(deps, body):
+        return
     card = decode_or_refuse(deps, body, action, CardRef)
     if card is None:
         return
@@ -178,9 +186,12 @@ def handle_resend_all(deps: Deps, ack: Ack, body: dict[str, Any], action: dict[s
     """Re-read the card's fixed window from Zuora, then resend every resendable failed email.
 
     On an ephemeral card the click's response_url replaces the card with the outcome; on a channel
-    digest the outcome goes to its thread instead (handlers.digest_resend).
+    digest the outcome goes to its thread instead (handlers.digest_resend). The allow-list comes
+    first: a refused click costs no Zuora request.
     """
     ack()
+    if not may_act(deps, body):
+        return
     ref = decode_or_refuse(deps, body, action, ResendAllRef)
     if ref is None:
         return
@@ -213,6 +224,21 @@ def handle_resend_all(deps: Deps, ack: Ack, body: dict[str, Any], action: dict[s
         resend_all_from_digest(deps, body, action, labels, failures.account)
         return
     _resend(deps, body, action, [("email", tuple(labels), labels)], failures.account, ref.card)
+
+
+def handle_resend_again(deps: Deps, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+    """ "Resend again" (after its confirm dialog): a deliberate new attempt, with a new key.
+
+    It takes over only the claims the notice showed (made at or before its newest one): a claim
+    someone made since, or a second "Resend again" from another notice, wins instead.
+    """
+    ack()
+    if not may_act(deps, body):
+        return
+    ref = decode_or_refuse(deps, body, action, ResendAgainRef)
+    if ref is None:
+        return
+    _resend(deps, body, action, [(ref.k, tuple(ref.ids), {})], None, None, again=ref.shown_until)
 
 
 def handle_cancel(deps: Deps, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -347,8 +373,14 @@ def _resend(
     requests: list[tuple[NotificationKind, tuple[str, ...], dict[str, str]]],
     account: Account | None,
     card: CardRef | None,
+    *,
+    again: datetime | None = None,
 ) -> None:
-    """Resend (kind, ids, labels) requests for one click; show progress, then one outcome card."""
+    """Resend (kind, ids, labels) requests for one click; show progress, then one outcome card.
+
+    Ids another resend holds in the once window are left out; the clicker alone is told who has
+    them (with Resend again). `again` makes it a deliberate "Resend again".
+    """
     shown = False
 
     def show(message: SlackMessage) -> None:
@@ -369,6 +401,7 @@ def _resend(
             account=account,
             card=card,
             labels=labels,
+            again_before=again,
         )
         for kind, ids, labels in requests
     ]
@@ -387,9 +420,13 @@ def _resend(
             replace=shown,
         )
         return
-    if isinstance(batch, Refusal | AlreadyStarted):
-        send(deps, body, refusal_message(deps, batch), replace=False)
-    # Otherwise perform_resends has shown the outcomes on the card itself.
+    team_id = team_of(body)
+    if isinstance(batch, Refusal | AlreadyStarted | ClaimedElsewhere):
+        send(deps, body, refusal_message(deps, batch, team_id=team_id), replace=False)
+        return
+    # perform_resends has shown the outcomes on the card itself; tell what it left out.
+    for left_out in batch.elsewhere:
+        send(deps, body, left_out.message(deps, team_id=team_id), replace=False)
 
 
 def _account_of(deps: Deps, body: dict[str, Any], card: CardRef | None) -> Account | None:

@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 from slack_bolt import Ack
 
+from bot.access import AccessCheckError
 from bot.blocks import (
     SlackMessage,
     build_access_denied,
@@ -16,7 +17,7 @@ from bot.blocks import (
 from bot.deps import Deps
 from bot.explain import explain
 from bot.ids import ButtonValue, InvalidValueError, decode_value
-from bot.resend import AlreadyStarted, Refusal
+from bot.resend import AlreadyStarted, ClaimedElsewhere, Refusal
 from bot.zuora.track import new_track_id
 
 logger = logging.getLogger(__name__)
@@ -44,11 +45,37 @@ def send(deps: Deps, body: dict[str, Any], message: SlackMessage, *, replace: bo
     deps.responder.send(str(body.get("response_url")), message, replace_original=replace)
 
 
-def refusal_message(deps: Deps, refusal: Refusal | AlreadyStarted) -> SlackMessage:
+def refusal_message(
+    deps: Deps, refusal: Refusal | AlreadyStarted | ClaimedElsewhere, *, team_id: str = ""
+) -> SlackMessage:
     """What the clicker alone is told when a resend click did nothing (or joined one in flight)."""
     if isinstance(refusal, AlreadyStarted):
         return refusal.message()
+    if isinstance(refusal, ClaimedElsewhere):
+        return refusal.message(deps, team_id=team_id)
     return build_access_denied(contact=deps.settings.resend.resend_access_contact)
+
+
+def may_act(deps: Deps, body: dict[str, Any]) -> bool:
+    """The allow-list, checked before any Zuora or store work; a refused clicker is told so."""
+    clicker = user_of(body)
+    try:
+        if deps.access.may_resend(clicker):
+            return True
+    except AccessCheckError as exc:  # Slack could not confirm a user group: nothing is done
+        explanation = explain(exc)
+        send(
+            deps,
+            body,
+            build_error(
+                explanation.message, hint=explanation.hint, incident_id=explanation.incident_id
+            ),
+            replace=False,
+        )
+        return False
+    logger.info("resend denied for %s (not on the allow-list)", clicker)
+    send(deps, body, refusal_message(deps, Refusal.DENIED), replace=False)
+    return False
 
 
 def decode_or_refuse(

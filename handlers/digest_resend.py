@@ -20,7 +20,7 @@ from bot.deps import Deps
 from bot.digest_cards import build_digest_with_note, resend_note
 from bot.explain import explain
 from bot.failures import ResendOutcome
-from bot.resend import AlreadyStarted, Refusal, ResendClick, perform_resend
+from bot.resend import AlreadyStarted, ClaimedElsewhere, Refusal, ResendClick, perform_resend
 from bot.slack_io import post_in_thread, update_message
 from bot.zuora.models import Account
 from handlers.common import refusal_message, send, team_of, track_id_of, user_of
@@ -82,6 +82,9 @@ def resend_all_from_digest(
             reply_url=str(body.get("response_url") or "") or None,
             deliver=in_thread,
             replace_on_redrive=False,
+            skipped=lambda left_out: send(
+                deps, body, left_out.message(deps, team_id=team_of(body)), replace=False
+            ),
         )
     except Exception as exc:  # after "Resending…" in the thread, it must not be left that way
         explanation = explain(exc)
@@ -93,8 +96,8 @@ def resend_all_from_digest(
         else:
             send(deps, body, error, replace=False)
         return
-    if isinstance(outcome, Refusal | AlreadyStarted):
-        send(deps, body, refusal_message(deps, outcome), replace=False)
+    if isinstance(outcome, Refusal | AlreadyStarted | ClaimedElsewhere):
+        send(deps, body, refusal_message(deps, outcome, team_id=team_of(body)), replace=False)
         return
     _note_on_digest(deps, channel, digest, value, outcome)
 

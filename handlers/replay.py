@@ -1,7 +1,9 @@
 """The outages card's per-cause "Resend all N" (after Slack's confirm dialog): replay the cause.
 
-The click is acked at once; then the allow-list, the button's fixed window re-scanned, the claim
-(one replay per cause and window, whoever clicks and on whichever worker), and progress drawn in
+The click is acked at once; then the allow-list (before any Zuora or store work), the button's fixed
+window re-scanned, the claim (one running replay per cause, whoever clicks on whichever card and
+worker: a click on another card's window joins it; ids resent by anyone within the once window are
+left out), and progress drawn in
 place through the click's response_url: the first draw, at most two more, then the summary, so a
 replay uses at most 4 of the URL's 5 posts (a re-driver's summary is the 5th).
 """
@@ -33,6 +35,7 @@ from bot.replay import (
     replay_key,
     running_replay,
 )
+from bot.resend import ClaimedElsewhere
 from bot.store import Replay
 from bot.zuora.models import TimeWindow
 from handlers.common import answer_failure, decode_or_refuse, send, team_of, track_id_of, user_of
@@ -70,9 +73,14 @@ def handle_outage_replay(
         logger.info("outage button with a bad window from %s: %s", clicker, ref)
         tell(deps, body, stale_card("its time window is not one the bot shows"))
         return
-    existing = deps.store.replay(replay_key(ref.c, window)) or running_replay(deps, ref.c)
-    if existing is not None and existing.state != "stopped":
-        tell(deps, body, build_replay_busy(existing))
+    # A cheap early answer (saves the re-scan); the claim below decides for real.
+    mine = deps.store.replay(replay_key(ref.c, window))
+    running = running_replay(deps, ref.c)
+    if running is not None and (mine is None or mine.id != running.id):
+        tell(deps, body, build_replay_busy(running, joined=True))
+        return
+    if mine is not None and mine.state != "stopped":
+        tell(deps, body, build_replay_busy(mine))
         return
     track_id = track_id_of(body)
     target = find_target(deps, ref.c, window, track_id=track_id)
@@ -95,7 +103,7 @@ def handle_outage_replay(
             body,
             build_notice(
                 f"All {target.already:,} failures of that cause with a resend ID were already "
-                "resent by an earlier replay; nothing was sent twice."
+                "resent by an earlier replay or resend; nothing was sent twice."
             ),
         )
         return
@@ -118,8 +126,12 @@ def handle_outage_replay(
         track_id=track_id,
         reply_url=str(body.get("response_url") or "") or None,
     )
+    if claim.replay is None:  # every id is held by another resend or replay
+        left_out = ClaimedElsewhere(claim.elsewhere, total=claim.left_out)
+        tell(deps, body, left_out.message(deps, team_id=team_of(body)))
+        return
     if not claim.won:
-        tell(deps, body, build_replay_busy(claim.replay))
+        tell(deps, body, build_replay_busy(claim.replay, joined=claim.joined))
         return
 
     def draw(replay: Replay) -> None:
@@ -127,6 +139,15 @@ def handle_outage_replay(
 
     draw(claim.replay)
     finished = drive_replay(deps, claim.replay, progress=ProgressThrottle(draw, redraws=2))
+    if claim.left_out:
+        tell(
+            deps,
+            body,
+            build_notice(
+                f"{claim.left_out:,} failures of that cause were left out: another resend "
+                "or replay resent them within the once window. Nothing was sent twice."
+            ),
+        )
     if finished.waiting:  # Zuora's answer is unknown: the clock asks again and shows the outcome
         send(deps, body, build_replay_progress(finished), replace=True)
         return

@@ -104,18 +104,33 @@ def build_replay_summary(replay: Replay) -> SlackMessage:
     )
 
 
-def build_replay_busy(replay: Replay) -> SlackMessage:
-    """What a second clicker reads: in progress (who, when, how far) or already replayed."""
+def build_replay_busy(replay: Replay, *, joined: bool = False) -> SlackMessage:
+    """What a second clicker reads: in progress (who, when, how far) or already replayed.
+
+    `joined`: the click came from another card (another window) of the same cause while this
+    replay ran; it joined it instead of starting a second one.
+    """
     who, when = mention(replay.user_id), date_token(replay.requested_at)
     if replay.state == "running":
+        lead = (
+            f":hourglass_flowing_sand: A replay of this cause is already running (started by "
+            f"{who} at {when}, {_window(replay)}); your click joined it instead of starting "
+            "another"
+            if joined
+            else f":hourglass_flowing_sand: Replay in progress, started by {who} at {when}"
+        )
         return finish(
             "That replay is in progress; nothing will be sent twice.",
             [
                 section(
-                    f":hourglass_flowing_sand: Replay in progress, started by {who} at {when}: "
-                    f"{replay.handled:,} of {replay.total:,} done. Nothing will be sent twice."
+                    f"{lead}: {replay.handled:,} of {replay.total:,} done. "
+                    "Nothing will be sent twice."
                     + (f"\n{_waiting_line(replay)}" if replay.waiting else "")
-                )
+                ),
+                context(
+                    f"{replay.chunks_done} of {replay.chunk_count} requests to Zuora done; "
+                    f"{replay.sent:,} resent so far. The card of {who} shows the outcome."
+                ),
             ],
         )
     return finish(

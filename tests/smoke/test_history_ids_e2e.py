@@ -115,7 +115,10 @@ def test_resend_from_a_card_on_a_tenant_without_rest_ids(stack_for: Any) -> None
 
     all_ids = resend_ids(stack, "email")[-1]
     shown = {i for b in email_buttons for i in ids_of(b)}
-    assert set(all_ids) >= shown and set(all_ids) <= email_truth
+    # Once per notification (issue 16): the email the row button just resent is left out.
+    first = set(ids_of(email_buttons[0]))
+    assert set(all_ids) >= shown - first and set(all_ids) <= email_truth
+    assert not set(all_ids) & first
     assert len(stack.zuora.requests("/query/jobs")) == jobs_before, "resend-all reused the lookup"
 
 
