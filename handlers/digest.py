@@ -6,6 +6,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
+from bot.account_case import account_in_other_case
 from bot.blocks import SlackMessage, build_failures_card, build_receipt
 from bot.channels import posting_problem
 from bot.commands import (
@@ -116,8 +117,12 @@ def subscribe(
         try:
             deps.service.get_account(key, track_id=track_id)
         except ZuoraNotFoundError:
+            found = account_in_other_case(
+                lambda other: deps.service.get_account(other, track_id=track_id), key
+            )
+            hint = f" Did you mean `{found.number}`?" if found is not None else ""
             return build_subscription_refused(
-                f"Zuora has no account `{key}`; check the number and subscribe again."
+                f"Zuora has no account `{key}`;{hint} check the number and subscribe again."
             )
     new = NewSubscription(
         team_id=str(command.get("team_id", "")),
