@@ -8,15 +8,23 @@ usage of the subcommand it is about, the receipt stays true when an error follow
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
-from stack_fixtures import BIG_ACCOUNT, Harness, all_text, dispatch_harness
+from stack_fixtures import BIG_ACCOUNT, Harness, all_text, buttons, dispatch_harness
 
 from bot.account_case import case_variants
+from bot.blocks import build_failures_card
 from bot.cards.simple import HELP_LINES
+from bot.failures import AccountFailures
+from bot.zuora.models import Account, EmailHistory, TimeWindow
 
 CHANNEL = "C0001"  # the channel slash_command_body sends from
+NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+UI_URL = "https://www.zuora.com"
 
 
 @pytest.fixture
@@ -147,3 +155,75 @@ def test_slack_ux_status_says_once_that_the_credentials_are_accepted(harness: Ha
     assert ":white_check_mark: *Zuora accepts the bot's credentials.*" in shown
     assert shown.lower().count("accept") == 1, shown
     assert answer["text"] == "Zuora: OK."
+
+
+# --- 7. checkbox labels tell the rows of a full page apart -------------------------------------
+
+
+def test_slack_ux_full_page_checkbox_labels_name_subject_and_endpoint(harness: Harness) -> None:
+    card = harness.card_for(BIG_ACCOUNT)
+    emails = {email.id: email for email in harness.tenant.emails}
+    callouts = {callout.id: callout for callout in harness.tenant.callouts}
+
+    email_labels = options_of(card, "zuora.select_emails")
+    assert len(email_labels) == 10, "a full page: ten emails to tick"
+    assert len({email.to_email for email in (emails[i] for i in email_labels)}) == 1
+    for history_id, text in email_labels.items():
+        number, _, label = text.partition(". ")
+        assert number.isdigit() and len(text) <= 75
+        # The subject leads (cut to the card's room): the recipient is the same on every row.
+        subject = emails[history_id].subject
+        assert label.rstrip("…") and subject.startswith(label.rstrip("…").split(" · ")[0])
+    # Rows whose subjects differ get different labels (before: the one recipient, ten times).
+    rows = [(emails[i].subject, text.partition(". ")[2]) for i, text in email_labels.items()]
+    assert len({subject for subject, _ in rows}) > 5
+    for subject, label in rows:
+        assert all(label != other for theirs, other in rows if theirs != subject), label
+
+    callout_labels = options_of(card, "zuora.select_callouts")
+    assert len(callout_labels) == 10
+    for history_id, text in callout_labels.items():
+        callout = callouts[history_id]
+        path = urlsplit(callout.request_url).path
+        code = str(callout.response_code)
+        answer = code if int(code) > 0 else "no response"
+        assert text.partition(". ")[2].startswith(f"{answer} {path[:10]}"), text
+        assert "hooks." not in text and len(text) <= 75
+
+
+def test_slack_ux_checkbox_labels_from_the_builder_differ_and_stay_one_plain_line() -> None:
+    window = TimeWindow.ending_at(NOW, timedelta(hours=24), "24h")
+    account = Account(id="8a" * 16, number="A00000001", name="Acme Corp")
+    emails = [
+        EmailHistory.model_validate(
+            {
+                "id": f"{n:032x}",
+                "sendTime": NOW - timedelta(minutes=n + 1),
+                "toEmail": "billing@acme.example",
+                "subject": f"Invoice INV{n:05d} <!channel>\nis available",
+                "notification": "Invoice Posted",
+                "result": "Failed",
+                "errorMessage": "550 5.1.1 user unknown",
+            }
+        )
+        for n in range(10)
+    ]
+    failures = AccountFailures(account=account, window=window, callouts=[], emails=emails)
+
+    card = build_failures_card(failures, ui_url=UI_URL).as_payload()
+    labels = list(options_of(card, "zuora.select_emails").values())
+
+    assert labels[0].startswith("1. Invoice INV00000 <!channel> is available")
+    assert len({label.partition(". ")[2] for label in labels}) == 10
+    assert all("\n" not in label and len(label) <= 75 for label in labels)
+    assert all("billing@acme.example" not in label for label in labels)
+
+
+def options_of(card: dict[str, Any], action_id: str) -> dict[str, str]:
+    """{history id: option text} of every checkbox group with this action_id (plain_text only)."""
+    found: dict[str, str] = {}
+    for element in buttons(card, action_id):
+        for option in element["options"]:
+            assert option["text"]["type"] == "plain_text"  # never parsed: Zuora's text stays inert
+            found[option["value"].split(":", 1)[1]] = option["text"]["text"]
+    return found
