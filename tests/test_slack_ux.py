@@ -14,12 +14,22 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from stack_fixtures import BIG_ACCOUNT, Harness, all_text, buttons, dispatch_harness
+from stack_fixtures import (
+    BIG_ACCOUNT,
+    Harness,
+    all_text,
+    buttons,
+    dispatch_harness,
+    mrkdwn_texts,
+)
 
 from bot.account_case import case_variants
 from bot.blocks import build_failures_card
 from bot.cards.simple import HELP_LINES
+from bot.digest import DigestSummary, summarize
+from bot.digest_cards import RESEND_ALL_BUTTONS, build_digest
 from bot.failures import AccountFailures
+from bot.ids import ActionId
 from bot.zuora.models import Account, EmailHistory, TimeWindow
 
 CHANNEL = "C0001"  # the channel slash_command_body sends from
@@ -227,3 +237,49 @@ def options_of(card: dict[str, Any], action_id: str) -> dict[str, str]:
             assert option["text"]["type"] == "plain_text"  # never parsed: Zuora's text stays inert
             found[option["value"].split(":", 1)[1]] = option["text"]["text"]
     return found
+
+
+# --- 6. the digest says how to resend the accounts without a button ----------------------------
+
+
+def digest_of(accounts: int) -> DigestSummary:
+    """`accounts` accounts, each with failed emails, all listed by a top-15 digest."""
+    window = TimeWindow.ending_at(NOW, timedelta(hours=24), "24h")
+    emails = [
+        EmailHistory.model_validate(
+            {
+                "sendTime": NOW - timedelta(minutes=a * 10 + e + 1),
+                "accountId": f"2c92c0f8{a:024x}",
+                "notification": "Invoice Posted",
+                "errorMessage": "550 5.1.1 user unknown",
+                "result": "Failed",
+            }
+        )
+        for a in range(accounts)
+        for e in range(accounts - a)
+    ]
+    return summarize([], emails, window=window)
+
+
+@pytest.mark.parametrize("accounts", [8, 5, 15])
+def test_slack_ux_digest_says_how_to_resend_the_listed_accounts_without_a_button(
+    accounts: int,
+) -> None:
+    message = build_digest(
+        digest_of(accounts), None, subscription_label="Digest #1", ui_url=UI_URL, top_n=15
+    )
+    payload = message.as_payload()
+
+    opened = buttons(payload, ActionId.OPEN_FAILURES.value)
+    resend = buttons(payload, ActionId.RESEND_ALL.value)
+    listed = len(opened)  # 15 accounts take more room than one digest has: it lists 10
+    assert listed == min(accounts, 10), "every listed account has its Open failures"
+    assert len(resend) == min(listed, RESEND_ALL_BUTTONS)
+    without = listed - len(resend)
+    notes = [text for text in mrkdwn_texts(payload) if "press *Open failures*" in text]
+    if without:
+        (note,) = notes
+        assert f"For the other {without} accounts listed with failed emails" in note
+        assert "then *Resend all* on its card" in note
+    else:
+        assert notes == []
