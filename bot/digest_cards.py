@@ -181,10 +181,7 @@ def _totals(summary: DigestSummary, delta: DigestDelta | None) -> str:
     if summary.kind != "callouts":
         change = f" · {_change_text(delta.emails_change)}" if delta is not None else ""
         lines.append(f"*{plural(summary.total_emails, 'failed email')}*{change}")
-    where = f"across {plural(len(summary.accounts), 'account')}"
-    if summary.tenant.failures:
-        where += f", plus {summary.tenant.failures} with no account"
-    lines.append(where)
+    lines.append(f"across {summary.affected.describe()}")
     return "\n".join(lines)
 
 

@@ -24,13 +24,17 @@ from stack_fixtures import (
 )
 
 from bot.account_case import case_variants
-from bot.blocks import build_failures_card
+from bot.affected import AccountTally, count_account_keys, count_accounts
+from bot.blocks import build_failures_card, build_outages_card
 from bot.cards.simple import HELP_LINES
+from bot.cli import _outages_json
 from bot.digest import DigestSummary, summarize
 from bot.digest_cards import RESEND_ALL_BUTTONS, build_digest
 from bot.failures import AccountFailures
 from bot.ids import ActionId
-from bot.zuora.models import Account, EmailHistory, TimeWindow
+from bot.outages import OutageScan
+from bot.sandbox.tenant import build_tenant
+from bot.zuora.models import Account, CalloutHistory, EmailHistory, TimeWindow
 
 CHANNEL = "C0001"  # the channel slash_command_body sends from
 NOW = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
@@ -283,3 +287,73 @@ def test_slack_ux_digest_says_how_to_resend_the_listed_accounts_without_a_button
         assert "then *Resend all* on its card" in note
     else:
         assert notes == []
+
+
+# --- 5. one count of accounts everywhere --------------------------------------------------------
+
+
+def sandbox_failures() -> tuple[list[CalloutHistory], list[EmailHistory], TimeWindow]:
+    """The sandbox tenant's failed callouts and emails of the last 24h, outage included."""
+    tenant = build_tenant(seed=7, now=NOW, outage=True)
+    zone = tenant.zone
+    window = TimeWindow.ending_at(NOW, timedelta(hours=24), "24h")
+    callouts = [
+        CalloutHistory.model_validate(c.to_wire(zone, include_id=True), context={"tz": zone})
+        for c in tenant.callouts
+        if c.failed
+    ]
+    emails = [
+        EmailHistory.model_validate(e.to_wire(zone, include_id=True), context={"tz": zone})
+        for e in tenant.emails
+        if e.failed
+    ]
+    inside = [c for c in callouts if window.start <= c.create_time < window.end]
+    return inside, [e for e in emails if window.start <= e.send_time < window.end], window
+
+
+def test_slack_ux_outages_digest_alerts_and_cli_count_the_same_accounts() -> None:
+    callouts, emails, window = sandbox_failures()
+    ids = {c.account_id for c in callouts if c.account_id} | {
+        e.account_id for e in emails if e.account_id
+    }
+    no_account = sum(1 for c in callouts if not c.account_id and not c.account_number) + sum(
+        1 for e in emails if not e.account_id
+    )
+    assert no_account > 0 and len(ids) > 20, "the data has tenant events and many accounts"
+    said = f"{len(ids)} accounts, plus {no_account} with no account"
+
+    scan = OutageScan().add_all(callouts, emails)
+    outages = all_text(build_outages_card(scan, window).as_payload())
+    digest = build_digest(
+        summarize(callouts, emails, window=window),
+        None,
+        subscription_label="Digest #1",
+        ui_url=UI_URL,
+        top_n=15,
+    )
+
+    assert said in outages
+    assert f"across {said}" in all_text(digest.as_payload())
+    assert count_accounts(callouts, emails).describe() == said
+    groups = scan.groups()
+    cli = _outages_json(scan, window)["causes"]
+    for group, row in zip(groups, cli, strict=True):
+        tenant_only = group.affected.without_account
+        assert row["accounts"] == group.account_count == count_account_keys(group.accounts)
+        assert row["without_account"] == tenant_only
+        spike = group.between(window.start - timedelta(seconds=1), window.end)
+        assert count_account_keys(spike.accounts) == group.account_count
+
+
+def test_slack_ux_account_tally_joins_id_and_number_and_ignores_case() -> None:
+    tally = AccountTally()
+    tally.add("8a01", None)  # an email: id only
+    tally.add(None, "A00000001")  # a callout naming only the number
+    tally.add("8A01", "a00000001")  # a callout naming both joins them
+    tally.add(None, None)  # a tenant-level event
+    other = AccountTally()
+    other.add(None, "A00000002")
+    tally.update(other)
+
+    assert (tally.accounts, tally.without_account) == (2, 1)
+    assert tally.describe() == "2 accounts, plus 1 with no account"
