@@ -34,6 +34,7 @@ from typing import Any, Final, Literal, Protocol
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from bot.affected import count_account_keys
 from bot.cards.alerts import AlertCard, CardState, build_alert
 from bot.digest_slack import PostCheck, find_posted_digest, without_connection_retries
 from bot.outages import Cause, CauseGroup, OutageScan
@@ -408,7 +409,7 @@ class _Check:
             label=incident.label,
             state=state,
             count=incident.count,
-            account_count=len(incident.accounts),
+            account_count=count_account_keys(incident.accounts),
             first_at=incident.first_at,
             last_at=incident.last_at,
             hourly=incident.hourly,

@@ -41,6 +41,7 @@ from bot.cards.simple import (
     build_placeholder,
     build_stale_button,
     build_status,
+    build_usage_error,
 )
 
 __all__ = [
@@ -76,6 +77,7 @@ __all__ = [
     "build_resend_progress",
     "build_stale_button",
     "build_status",
+    "build_usage_error",
     "check_limits",
     "page_count",
     "page_slice",

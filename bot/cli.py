@@ -248,6 +248,7 @@ def _outages_json(scan: OutageScan, window: TimeWindow) -> dict[str, Any]:
                 "label": g.label,
                 "count": g.count,
                 "accounts": g.account_count,
+                "without_account": g.affected.without_account,
                 "first": g.first_at.isoformat() if g.first_at else None,
                 "last": g.last_at.isoformat() if g.last_at else None,
                 "hourly": _hourly(g, window),
@@ -423,7 +424,7 @@ def cmd_replay(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
             assert target is not None
             plan = (
                 f"Resend {len(target.ids):,} {target.group.cause.kind}s of cause {cause_id}: "
-                f"{target.group.label} ({target.group.account_count:,} accounts, "
+                f"{target.group.label} ({target.group.affected.describe()}, "
                 f"last {label})."
             )
             if target.already:

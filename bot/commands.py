@@ -50,12 +50,20 @@ _LOOKALIKES = str.maketrans({"&": "＆", "<": "‹", ">": "›", "`": "ˋ"})
 
 
 class UsageError(Exception):
-    """The command text is wrong; `message` says what and shows the right form."""
+    """The command text is wrong; `message` says what and shows the right form.
 
-    def __init__(self, message: str, did_you_mean: str | None = None) -> None:
+    `usage` names the subcommand it is about ("failures", "digest subscribe", "digest"), so the
+    reply can show that subcommand's usage line rather than every command; None for an unknown
+    command.
+    """
+
+    def __init__(
+        self, message: str, did_you_mean: str | None = None, usage: str | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.did_you_mean = did_you_mean
+        self.usage = usage
 
 
 @dataclass(frozen=True)
@@ -192,6 +200,28 @@ def parse_zuora_command(text: str, *, default_time: tuple[int, int] = (9, 0)) ->
     if not tokens:
         return HelpCommand()
     name, args = tokens[0].lower(), tokens[1:]
+    try:
+        return _dispatch(name, args, tokens, default_time)
+    except UsageError as exc:
+        if exc.usage is None:
+            exc.usage = usage_key(name, args)
+        raise
+
+
+def usage_key(name: str, args: list[str]) -> str | None:
+    """The subcommand a usage error is about: `failures`, `digest subscribe`, `digest`, or None."""
+    name = {"outage": "outages", "alert": "alerts"}.get(name, name)
+    if name not in SUBCOMMANDS:
+        return None
+    nested = {"digest": DIGEST_SUBCOMMANDS, "alerts": ALERT_SUBCOMMANDS}.get(name, ())
+    if args and args[0].lower() in nested:
+        return f"{name} {args[0].lower()}"
+    return name
+
+
+def _dispatch(
+    name: str, args: list[str], tokens: list[str], default_time: tuple[int, int]
+) -> Command:
     if name in ("help", "?", "-h", "--help"):
         return HelpCommand()
     if name == "failures":

@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfoNotFoundError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from bot.affected import AccountTally
 from bot.blocks import BlockLimitError, SlackMessage
 from bot.digest_cards import build_all_clear, build_digest
 from bot.digest_slack import (
@@ -166,6 +167,19 @@ class DigestSummary:
     def is_empty(self) -> bool:
         """Nothing failed."""
         return self.total == 0
+
+    @property
+    def affected(self) -> AccountTally:
+        """The accounts these failures touched, counted as every card counts them (bot.affected).
+
+        Each entry of `accounts` is one account already (its id and number joined the same way);
+        the failures with no account are the tenant's.
+        """
+        tally = AccountTally()
+        for account in self.accounts:
+            tally.add(account.account_id, account.account_number)
+        tally.without_account = self.tenant.failures
+        return tally
 
 
 @dataclass(frozen=True)

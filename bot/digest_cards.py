@@ -144,13 +144,19 @@ def _digest_blocks(
     shown = summary.accounts[: min(top_n, room.accounts)]
     if shown:
         blocks.append(divider())
-    # A danger button on every account is noise: only the top few accounts with emails get one.
-    resend_at = [i for i, a in enumerate(shown) if _can_resend_all(a, room)][:RESEND_ALL_BUTTONS]
+    # A danger button on every account is noise: only the top few accounts with emails get one,
+    # and a note says how to resend the others' emails (their failures card has Resend all).
+    resendable = [i for i, a in enumerate(shown) if _can_resend_all(a, room)]
+    resend_at = resendable[:RESEND_ALL_BUTTONS]
     for index, account in enumerate(shown):
         blocks.extend(
             _account_blocks(
                 account, window, ui_url=ui_url, room=room, resend_all=index in resend_at
             )
+        )
+    if len(resendable) > len(resend_at):
+        blocks.append(
+            context(_other_resends_note(len(resend_at), len(resendable) - len(resend_at)))
         )
     rest = summary.accounts[len(shown) :]
     if rest:
@@ -175,10 +181,7 @@ def _totals(summary: DigestSummary, delta: DigestDelta | None) -> str:
     if summary.kind != "callouts":
         change = f" · {_change_text(delta.emails_change)}" if delta is not None else ""
         lines.append(f"*{plural(summary.total_emails, 'failed email')}*{change}")
-    where = f"across {plural(len(summary.accounts), 'account')}"
-    if summary.tenant.failures:
-        where += f", plus {summary.tenant.failures} with no account"
-    lines.append(where)
+    lines.append(f"across {summary.affected.describe()}")
     return "\n".join(lines)
 
 
@@ -192,6 +195,15 @@ def _change(change: int) -> str:
 
 def _change_text(change: int) -> str:
     return f"{_change(change)} vs the day before" if change else "same as the day before"
+
+
+def _other_resends_note(with_button: int, without: int) -> str:
+    """How to resend the failed emails of listed accounts that got no Resend button here."""
+    return (
+        f":information_source: Resend buttons are on the first {with_button} accounts with failed "
+        f"emails. For the other {plural(without, 'account')} listed with failed emails, press "
+        "*Open failures* beside the account, then *Resend all* on its card."
+    )
 
 
 def _account_blocks(

@@ -280,4 +280,5 @@ class NotificationService:
             return ZuoraHealth(
                 False, f"{explanation.message} {explanation.hint or ''}".strip(), None
             )
-        return ZuoraHealth(True, "Zuora accepted the OAuth credentials.", status.expires_in)
+        # No detail: the status card's headline already says the credentials are accepted.
+        return ZuoraHealth(True, "", status.expires_in)

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from urllib.parse import urlsplit
 
+from bot.affected import AccountTally
 from bot.secrets_mask import looks_like_token, mask_path_segment
 from bot.zuora.models import CalloutHistory, EmailHistory, NotificationKind
 
@@ -69,6 +70,9 @@ class CauseGroup:
     label: str  # human words for the cause (raw text: escape before mrkdwn)
     count: int = 0
     accounts: set[str] = field(default_factory=set)  # account ids ("" for tenant events)
+    affected: AccountTally = field(
+        default_factory=AccountTally
+    )  # what the cards count (bot.affected)
     first_at: datetime | None = None
     last_at: datetime | None = None
     hourly: Counter[datetime] = field(default_factory=Counter)  # hour start (UTC) -> failures
@@ -78,10 +82,23 @@ class CauseGroup:
     # tuple per failure, like `ids`.
     moments: list[tuple[datetime, str]] = field(default_factory=list)
 
-    def add(self, at: datetime, account: str | None, history_id: str | None) -> None:
-        """Count one failure."""
+    def add(
+        self,
+        at: datetime,
+        account: str | None,
+        history_id: str | None,
+        *,
+        account_id: str | None = None,
+        account_number: str | None = None,
+    ) -> None:
+        """Count one failure of `account` (an id, else a number); a callout also passes the id and
+        number its eventContext names, so the affected accounts join them (bot.affected)."""
         self.count += 1
         self.accounts.add(account or "")
+        if account_id or account_number:
+            self.affected.add(account_id, account_number)
+        else:
+            self.affected.add(account)
         if self.first_at is None or at < self.first_at:
             self.first_at = at
         if self.last_at is None or at > self.last_at:
@@ -95,8 +112,8 @@ class CauseGroup:
 
     @property
     def account_count(self) -> int:
-        """Accounts affected (tenant-level events count as one)."""
-        return len(self.accounts)
+        """Accounts affected (bot.affected: failures with no account are not an account)."""
+        return self.affected.accounts
 
     def between(self, start: datetime, end: datetime) -> CauseSlice:
         """This cause's failures with start < time <= end (start exclusive: "after what we saw")."""
@@ -206,7 +223,13 @@ class OutageScan:
         key = ("callout", callout.request_url, callout.response_code)
         cause, label = self._memo.get(key) or self._remember(key, callout_cause(callout))
         group = self._group(cause, label)
-        group.add(callout.create_time, callout.account_id or callout.account_number, callout.id)
+        group.add(
+            callout.create_time,
+            callout.account_id or callout.account_number,
+            callout.id,
+            account_id=callout.account_id,
+            account_number=callout.account_number,
+        )
         self.callouts += 1
 
     def add_email(self, email: EmailHistory) -> None:

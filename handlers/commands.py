@@ -16,14 +16,17 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
+from bot.account_case import account_in_other_case, other_case_message
 from bot.blocks import (
     SlackMessage,
+    build_error,
     build_failures_card,
     build_help,
     build_lookup_receipt,
     build_receipt,
     build_resend_confirm,
     build_status,
+    build_usage_error,
 )
 from bot.commands import (
     AlertListCommand,
@@ -41,6 +44,7 @@ from bot.commands import (
 )
 from bot.deps import Deps
 from bot.settings import public_config
+from bot.zuora.errors import ZuoraNotFoundError
 from bot.zuora.track import new_track_id
 from handlers.alerts import run_alerts_command
 from handlers.audit import run_audit_command
@@ -61,7 +65,10 @@ def register(app: App, deps: Deps) -> None:
                 default_time=deps.settings.digest.default_hour_minute,
             )
         except UsageError as exc:
-            ack(**build_help(error=exc.message, did_you_mean=exc.did_you_mean).as_payload())
+            usage_error = build_usage_error(
+                exc.message, did_you_mean=exc.did_you_mean, usage=exc.usage
+            )
+            ack(**usage_error.as_payload())
             return
         try:
             run_command(deps, parsed, command, ack)
@@ -85,9 +92,21 @@ def run_command(deps: Deps, parsed: Command, command: dict[str, Any], ack: Ack) 
         ack(**build_lookup_receipt(parsed.account, parsed.label).as_payload())
         # Waits up to ZUORA_ID_WAIT for resend IDs; past that the card shows them as loading and
         # its Refresh button (a click, whose response_url may replace the card) brings them.
-        failures = deps.service.failures_for(
-            parsed.account, parsed.window, parsed.label, track_id=track_id, defer_ids=True
-        )
+        try:
+            failures = deps.service.failures_for(
+                parsed.account, parsed.window, parsed.label, track_id=track_id, defer_ids=True
+            )
+        except ZuoraNotFoundError:
+            found = account_in_other_case(
+                lambda key: deps.service.get_account(key, track_id=track_id), parsed.account
+            )
+            if found is None:
+                raise
+            said, hint = other_case_message(
+                parsed.account, found, f"failures {found.number} {parsed.label}"
+            )
+            reply(deps, command, build_error(said, hint=hint))
+            return
         reply(deps, command, build_failures_card(failures, ui_url=deps.settings.zuora.ui_url))
     elif isinstance(parsed, StatusCommand):
         ack(

@@ -6,6 +6,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
+from bot.account_case import account_in_other_case
 from bot.blocks import SlackMessage, build_failures_card, build_receipt
 from bot.cards.repeats import build_already_unsubscribed, build_digest_already_subscribed
 from bot.channels import posting_problem
@@ -120,8 +121,12 @@ def subscribe(
         try:
             deps.service.get_account(key, track_id=track_id)
         except ZuoraNotFoundError:
+            found = account_in_other_case(
+                lambda other: deps.service.get_account(other, track_id=track_id), key
+            )
+            hint = f" Did you mean `{found.number}`?" if found is not None else ""
             return build_subscription_refused(
-                f"Zuora has no account `{key}`; check the number and subscribe again."
+                f"Zuora has no account `{key}`;{hint} check the number and subscribe again."
             )
     new = NewSubscription(
         team_id=str(command.get("team_id", "")),

@@ -138,7 +138,7 @@ def test_app_failures_command_acks_a_receipt_then_posts_one_card(harness: Harnes
 
     assert reply.status == 200
     assert reply.ack["text"] == (
-        f"Asked Zuora for the failures of {BIG_ACCOUNT} in the last 24h; the card follows below."
+        f"Asked Zuora for the failures of {BIG_ACCOUNT} in the last 24h; the answer follows below."
     )
     posts = harness.posts(reply.response_url)
     assert len(posts) == 1
@@ -178,7 +178,7 @@ def test_app_failures_command_leaves_exactly_one_card_and_no_placeholder(
     cards = [m for m in seen if buttons(m, "zuora.refresh")]
     assert len(cards) == 1, [m["text"] for m in seen]
     (receipt,) = [m for m in seen if m is not cards[0]]
-    assert not buttons(receipt, "zuora.refresh") and "the card follows below" in receipt["text"]
+    assert not buttons(receipt, "zuora.refresh") and "the answer follows below" in receipt["text"]
     assert not any(":hourglass_flowing_sand:" in all_text(m) for m in seen), "a placeholder stayed"
 
 

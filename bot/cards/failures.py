@@ -66,6 +66,7 @@ from bot.zuora.models import Account, CalloutHistory, EmailHistory
 
 ROWS_PER_PAGE = 20  # callouts and emails together
 NOTICE_CHARS = 300
+MAX_OPTION_CHARS = 75  # Slack's limit on an option's text (slack-platform.md)
 MAX_PAGE = 1000  # CardRef.p's upper bound
 HEADER_CHARS = 150
 
@@ -337,7 +338,7 @@ def _card_blocks(
             blocks.append(rows.callout(callout, number))
             history_id = _resend_id(callout.id)
             if history_id is not None:
-                callout_boxes.append((number, history_id, _callout_label(callout)))
+                callout_boxes.append((number, history_id, _callout_option(callout)))
         blocks.extend(_checkboxes("callout", callout_boxes, page=page, notice=notice, room=room))
         if room.controls == "details":
             blocks.append(_details_menu(callouts, first=first, card=card, room=room))
@@ -354,7 +355,7 @@ def _card_blocks(
             blocks.append(rows.email(email, number))
             history_id = _resend_id(email.id)
             if history_id is not None:
-                email_boxes.append((number, history_id, _email_label(email)))
+                email_boxes.append((number, history_id, _email_option(email)))
         blocks.extend(_checkboxes("email", email_boxes, page=page, notice=notice, room=room))
 
     blocks.append(divider())
@@ -535,6 +536,35 @@ def _email_label(email: EmailHistory) -> str:
     return email.to_email or f"{email.event_name} → ?"
 
 
+def _callout_option(callout: CalloutHistory) -> str:
+    """A callout's checkbox label, most telling part first: `500 /zuora/invoice · Invoice Posted`
+    (response code and endpoint path; the host is the same on most rows and shows in the row)."""
+    path = (urlsplit(redact_url(callout.request_url)).path or "/") if callout.request_url else ""
+    code = (callout.response_code or "").strip()
+    no_answer = not code or (code.lstrip("-").isdigit() and int(code) <= 0)
+    answer = "no response" if no_answer else code
+    return _one_line(f"{answer} {path or '(no URL)'} · {callout.event_name}")
+
+
+def _email_option(email: EmailHistory) -> str:
+    """An email's checkbox label: `Invoice INV00123 is available · Invoice Posted` (the subject
+    first: it names the invoice or payment; the recipient is often the same on every row)."""
+    if email.subject and email.subject.strip():
+        return _one_line(f"{email.subject} · {email.event_name}")
+    return _one_line(f"{email.event_name} → {email.to_email or '?'}")
+
+
+def _one_line(text: str) -> str:
+    """Whitespace (newlines, tabs) folded to single spaces: an option label is one line."""
+    return " ".join(text.split())
+
+
+def _option_text(number: int, label: str, room: _Room) -> str:
+    """`12. label`, cut to the room and to Slack's 75 characters of option text (plain_text,
+    which Slack never parses, so Zuora's text needs no mrkdwn escaping here)."""
+    return truncate(f"{number}. {label}", min(room.option, MAX_OPTION_CHARS))
+
+
 def _details_menu(
     callouts: Sequence[CalloutHistory], *, first: int, card: CardRef, room: _Room
 ) -> dict[str, Any]:
@@ -545,7 +575,7 @@ def _details_menu(
     """
     options = [
         Option(
-            text=plain(truncate(f"{first + offset + 1}. {_callout_label(callout)}", room.option)),
+            text=plain(_option_text(first + offset + 1, _callout_option(callout), room)),
             value=RowAction(
                 verb="details",
                 created=int(callout.create_time.timestamp()),
@@ -583,7 +613,7 @@ def _checkboxes(
         options = [
             Option(
                 value=option_value(kind, history_id),
-                text=plain(truncate(f"{number}. {label}", room.option)),
+                text=plain(_option_text(number, label, room)),
             )
             for number, history_id, label in rows[start : start + MAX_CHECKBOX_OPTIONS]
         ]

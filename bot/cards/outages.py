@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from bot.affected import merged
 from bot.cards.elements import (
     actions,
     button,
@@ -65,12 +66,12 @@ def build_outages_card(
     page = min(max(page, 0), pages - 1)
     shown = ordered[page * OUTAGES_PAGE_SIZE : (page + 1) * OUTAGES_PAGE_SIZE]
     failures = sum(g.count for g in ordered)
-    accounts = len(set[str]().union(*(g.accounts for g in ordered)))
+    affected = merged(g.affected for g in ordered).describe()
     summary = (
         f"*{failures:,}* failures ({plural(scan.callouts, 'callout')}, "
         f"{plural(scan.emails, 'email')}) · *{len(ordered)}* "
         f"{'cause' if len(ordered) == 1 else 'causes'} · "
-        f"{plural(accounts, 'account')} · {date_token(window.start)} – {date_token(window.end)}"
+        f"{affected} · {date_token(window.start)} – {date_token(window.end)}"
     )
 
     def build(room: int) -> list[dict[str, Any]]:
@@ -100,7 +101,7 @@ def _cause_section(group: CauseGroup, window: TimeWindow, page: int, room: int) 
     lines = [
         # Inline code: the label is shown literally (`*` of a folded path, `_` of a host are no markup).
         f"{_KIND_ICON.get(kind, '')} {code(group.label, room)}",
-        f"{plural(group.count, kind)} · {plural(group.account_count, 'account')}{times}",
+        f"{plural(group.count, kind)} · {group.affected.describe()}{times}",
         _trend(series),
     ]
     accessory = None
@@ -121,8 +122,8 @@ def _cause_section(group: CauseGroup, window: TimeWindow, page: int, room: int) 
             confirm=confirm_dialog(
                 title=f"Resend {plural(group.count, kind)}?",
                 text=(
-                    f"Resend {plural(group.count, 'failed ' + kind)} to "
-                    f"{plural(group.account_count, 'account')}, all failed with: "
+                    f"Resend {plural(group.count, 'failed ' + kind)} "
+                    f"({group.affected.describe()}), all failed with: "
                     f"{truncate(group.label, room)}. Only do this once the cause is fixed."
                 ),
                 confirm=f"Resend {group.count:,}",

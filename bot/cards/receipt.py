@@ -2,7 +2,9 @@
 
 Slack does not let a slash command's response_url replace the message it answered with
 (slackapi/bolt-python#1268, slackapi/bolt-js#2287), so the ack is no placeholder card waiting to be
-swapped: it says what was asked and that the card follows as its own message.
+swapped: it says what was asked and that the answer follows as its own message. "The answer", not
+"the card": what follows may as well be an error (no such account, Zuora unreachable), and the
+receipt has to stay true whatever comes after it.
 """
 
 from __future__ import annotations
@@ -11,11 +13,14 @@ from bot.cards.elements import context, finish
 from bot.cards.message import SlackMessage
 from bot.mrkdwn import escape, escape_truncated
 
+# True whether a card or an error comes next (every receipt says the same).
+FOLLOWS = "the answer follows below."
+
 
 def build_lookup_receipt(account: str, label: str) -> SlackMessage:
-    """'Asked Zuora for the failures of A00000001 in the last 24h; the card follows below.'"""
+    """'Asked Zuora for the failures of A00000001 in the last 24h; the answer follows below.'"""
     what = f"the failures of *{escape_truncated(account, 64)}* in the last {escape(label)}"
-    line = f"Asked Zuora for {what}; the card follows below."
+    line = f"Asked Zuora for {what}; {FOLLOWS}"
     return finish(line.replace("*", ""), [context(f":mag: {line}")])
 
 
@@ -24,5 +29,5 @@ def build_receipt(doing: str) -> SlackMessage:
 
     `doing` is plain text (escaped here), e.g. "Checking the connection to Zuora".
     """
-    line = f"{escape_truncated(doing.rstrip('.…'), 300)}; the answer follows below."
+    line = f"{escape_truncated(doing.rstrip('.…'), 300)}; {FOLLOWS}"
     return finish(line, [context(f":mag: {line}")])

@@ -79,6 +79,32 @@ def build_help(*, did_you_mean: str | None = None, error: str | None = None) -> 
     return finish(text, blocks)
 
 
+def usage_lines(usage: str | None) -> list[tuple[str, str]]:
+    """The help lines of one subcommand (`failures`, `digest subscribe`; `digest`: all of digest's)."""
+    if not usage:
+        return []
+    return [line for line in HELP_LINES if line[0] == usage or line[0].startswith(usage + " ")]
+
+
+def build_usage_error(
+    error: str, *, did_you_mean: str | None = None, usage: str | None = None
+) -> SlackMessage:
+    """A usage error: what is wrong, the suggestion, the usage line of that subcommand alone,
+    and where the full list is (`/zuora help`), rather than every command again."""
+    lead = escape_truncated(error, 1000)
+    blocks: list[dict[str, Any]] = [section(f":warning: {lead}")]
+    if did_you_mean:
+        blocks.append(section(f"Did you mean {code('/zuora ' + did_you_mean, 150)}?"))
+    lines = [
+        f"• {code('/zuora ' + example)} — {escape(explanation)}"
+        for example, explanation in usage_lines(usage)
+    ]
+    if lines:
+        blocks.append(section("*Usage*\n" + "\n".join(lines)))
+    blocks.append(context(escape("`/zuora help` lists every command with an example.")))
+    return finish(lead, blocks)
+
+
 def build_error(
     message: str, *, hint: str | None = None, incident_id: str | None = None
 ) -> SlackMessage:
@@ -116,13 +142,13 @@ def build_status(
 ) -> SlackMessage:
     """`/zuora status`: Zuora's answer to our credentials, the token's life left, the resend-ID
     source with the Data Query columns it found, and the non-secret settings."""
-    detail_text = escape_truncated(detail, 1000)
+    detail_text = f" {escape_truncated(detail, 1000)}" if detail.strip() else ""
     if zuora_ok:
-        headline = f":white_check_mark: *Zuora accepts the bot's credentials.* {detail_text}"
-        text = f"Zuora: OK. {detail_text}"
+        headline = f":white_check_mark: *Zuora accepts the bot's credentials.*{detail_text}"
+        text = f"Zuora: OK.{detail_text}"
     else:
-        headline = f":x: *Zuora check failed.* {detail_text}"
-        text = f"Zuora: failing. {detail_text}"
+        headline = f":x: *Zuora check failed.*{detail_text}"
+        text = f"Zuora: failing.{detail_text}"
     top = [section(headline), context(_token_line(token_expires_in))]
     if id_source is not None:
         top.extend(id_source_blocks(id_source))

@@ -130,7 +130,7 @@ def outcome_card(picked: list[str]) -> dict[str, Any]:
     }
 
 
-RECEIPT = "Asked Zuora for the failures of A00000001 in the last 7d; the card follows below."
+RECEIPT = "Asked Zuora for the failures of A00000001 in the last 7d; the answer follows below."
 
 
 def card_script(request: Any) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
@@ -665,7 +665,7 @@ def test_playground_resend_selected_end_to_end_with_the_real_bot(
         has=page.locator('[data-action-id="zuora.select_emails"]')
     )
     replies = view.locator('[data-testid="message"][data-author="Zuora Ops"]')
-    replies.filter(has_not_text="the card follows below").first.wait_for(timeout=30_000)
+    replies.filter(has_not_text="the answer follows below").first.wait_for(timeout=30_000)
     assert card.count() == 1, f"no failures card; the bot answered: {replies.last.inner_text()}"
     assert replies.count() == 2, "the receipt and one card, nothing left to be replaced"
     # The email group: the card lists its callouts (with their own checkboxes) first.
@@ -748,7 +748,7 @@ def test_playground_shows_a_hostile_sandbox_account_name_literally_with_the_real
     page.get_by_test_id("composer-input").press("Enter")
 
     replies = channel_view(page).locator('[data-testid="message"][data-author="Zuora Ops"]')
-    reply = replies.filter(has_not_text="the card follows below").first
+    reply = replies.filter(has_not_text="the answer follows below").first
     reply.wait_for(timeout=30_000)
     assert hostile.name in reply.inner_text()
     assert page.locator("[data-testid='broadcast']").count() == 0
