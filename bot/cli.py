@@ -21,18 +21,76 @@ from typing import IO, Any
 import httpx
 
 from bot.cards.outages import SPARK_WIDTH
-from bot.commands import UsageError, parse_account, parse_outage_window, parse_window
+from bot.commands import (
+    MAX_OUTAGE_WINDOW,
+    MAX_WINDOW,
+    MIN_TYPED_ID,
+    MIN_WINDOW,
+    UsageError,
+    parse_account,
+)
 from bot.explain import explain
 from bot.outage_scan import scan_outages
 from bot.outages import HOUR, CauseGroup, OutageScan, hour_of, hourly_series, sparkline
 from bot.settings import SettingsError, ZuoraSettings, load_area
 from bot.store import Replay, ReplayRequest
 from bot.zuora.client import ZuoraClient
-from bot.zuora.errors import ZuoraError
+from bot.zuora.errors import ZuoraError, ZuoraInputError
+from bot.zuora.guard import is_history_id
 from bot.zuora.models import CalloutHistory, EmailHistory, ResendResult, TimeWindow
 from bot.zuora.track import new_track_id
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_ZUORA = 0, 1, 2, 3
+
+_WINDOW = re.compile(r"^(\d{1,6})([mhd])$", re.IGNORECASE)
+_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+# The one window rule of each command that takes --window: enforced by cli_window, stated in --help.
+# outages and replay share the tenant-wide scan's limit; failures reads one account, so it may go further.
+WINDOW_LIMITS: dict[str, tuple[timedelta, timedelta]] = {
+    "failures": (MIN_WINDOW, MAX_WINDOW),
+    "outages": (MIN_WINDOW, MAX_OUTAGE_WINDOW),
+    "replay": (MIN_WINDOW, MAX_OUTAGE_WINDOW),
+}
+DEFAULT_WINDOW = "24h"
+
+
+def _span(length: timedelta) -> str:
+    """A limit as the shortest window text that says it (`5m`, `7d`, `30d`)."""
+    minutes = int(length.total_seconds() // 60)
+    if minutes % (24 * 60) == 0:
+        return f"{minutes // (24 * 60)}d"
+    if minutes % 60 == 0:
+        return f"{minutes // 60}h"
+    return f"{minutes}m"
+
+
+def window_help(command: str) -> str:
+    """The --help text of a command's --window, from the limits it enforces."""
+    low, high = WINDOW_LIMITS[command]
+    return f"{_span(low)} … {_span(high)} (default {DEFAULT_WINDOW}), e.g. 90m, 6h, 2d"
+
+
+def cli_window(command: str, text: str) -> tuple[timedelta, str]:
+    """A --window value as (length, label), within the command's limits, else UsageError."""
+    low, high = WINDOW_LIMITS[command]
+    match = _WINDOW.match(text.strip())
+    if not match:
+        raise UsageError(
+            f"--window {text!r} is not a time window: use minutes, hours or days, "
+            f"{_span(low)} … {_span(high)} for `{command}` (e.g. 90m, 6h, 2d)."
+        )
+    amount, unit = int(match.group(1)), match.group(2).lower()
+    length = timedelta(**{_UNITS[unit]: amount})
+    if not low <= length <= high:
+        raise UsageError(
+            f"--window {text!r} is out of range for `{command}`: use {_span(low)} … {_span(high)}."
+        )
+    return length, f"{amount}{unit}"
+
+
+def plural(count: int, noun: str) -> str:
+    """`1 failed email`, `2 failed emails`, `1,000 callouts`."""
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")
 
 
 class Progress:
@@ -76,7 +134,7 @@ def cmd_failures(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     """Print an account's failed callouts and emails as a table or JSON."""
     settings = load_area(ZuoraSettings)
     key = parse_account(args.account)
-    length, label = parse_window(args.window)
+    length, label = cli_window("failures", args.window)
     progress = Progress(err, f"Scanning {key}, last {label}", enabled=err.isatty() or args.progress)
     client = _client(settings, progress)
     try:
@@ -98,11 +156,13 @@ def cmd_failures(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         out.write(json.dumps(payload, indent=2) + "\n")
         return EXIT_OK
     out.write(f"{account.name} ({account.number}) — last {label}: ")
-    out.write(f"{len(callouts)} failed callouts, {len(emails)} failed emails\n\n")
+    out.write(
+        f"{plural(len(callouts), 'failed callout')}, {plural(len(emails), 'failed email')}\n\n"
+    )
     _table(
         out,
         "Failed callouts",
-        ["time (UTC)", "event", "code", "tries", "url"],
+        ["time (UTC)", "event", "code", "tries", "url", "id"],
         [
             [
                 c.create_time.strftime("%Y-%m-%d %H:%M"),
@@ -110,6 +170,7 @@ def cmd_failures(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
                 c.response_code or "",
                 str(c.attempted_num or ""),
                 c.request_url or "",
+                c.id or "(no id)",
             ]
             for c in callouts
         ],
@@ -185,7 +246,7 @@ class ScanProgress:
 def cmd_outages(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     """Print the tenant's failures of the window grouped by cause, as a table or JSON."""
     settings = load_area(ZuoraSettings)
-    length, label = parse_outage_window(args.window)
+    length, label = cli_window("outages", args.window)
     window = TimeWindow.ending_at(time_now().replace(microsecond=0), length, label)
     progress = ScanProgress(err, window, tty=err.isatty() or args.progress)
     client = ZuoraClient.from_settings(settings)  # owns (and closes) its httpx client
@@ -204,8 +265,8 @@ def cmd_outages(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     out.write(
         f"Outages in the last {label} ({window.start:%Y-%m-%d %H:%M} – {window.end:%Y-%m-%d %H:%M} "
         f"UTC): "
-        f"{total:,} failures ({scan.callouts:,} callouts, {scan.emails:,} emails) in "
-        f"{len(groups)} causes\n\n"
+        f"{plural(total, 'failure')} ({plural(scan.callouts, 'callout')}, "
+        f"{plural(scan.emails, 'email')}) in {plural(len(groups), 'cause')}\n\n"
     )
     _table(
         out,
@@ -270,14 +331,22 @@ def _minute(moment: datetime | None) -> str:
 
 def cmd_resend(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     """Resend history ids after a confirmation (or --yes); exit 1 if any id failed."""
-    settings = load_area(ZuoraSettings)
-    ids = list(dict.fromkeys(args.ids))
+    ids = list(dict.fromkeys(part for arg in args.ids for part in arg.split(",") if part))
     noun = "email" if args.kind == "email" else "callout"
+    for history_id in ids:  # checked here, before settings or Zuora: a typo is a usage error
+        if len(history_id) < MIN_TYPED_ID or not is_history_id(history_id):
+            raise UsageError(
+                f"{history_id[:70]!r} is not a notification history ID (8 to 64 letters and "
+                "digits, usually 32 hex characters, or a 36-character UUID). Copy the IDs from "
+                "Zuora's Notification History, or from the id column of "
+                "`zuora-ops failures <account>`. Nothing was resent."
+            )
+    settings = load_area(ZuoraSettings)
     if not args.yes:
         if not sys.stdin.isatty():
             err.write("Refusing to resend without confirmation: pass --yes in scripts.\n")
             return EXIT_USAGE
-        answer = input(f"Resend {len(ids)} {noun}(s) through Zuora? [y/N] ")
+        answer = input(f"Resend {plural(len(ids), noun)} through Zuora? [y/N] ")
         if answer.strip().lower() not in ("y", "yes"):
             err.write("Nothing was resent.\n")
             return EXIT_OK
@@ -299,6 +368,7 @@ def cmd_digest(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     """Print what the daily digests would post (with --dry-run), optionally for one channel."""
     from bot.deps import build_deps
     from bot.digest import render_results, run_due_digests
+    from bot.plain_text import mrkdwn_to_plain
     from bot.settings import Settings
 
     if not args.dry_run:
@@ -311,7 +381,8 @@ def cmd_digest(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         deps.close()
     if args.channel:
         results = [r for r in results if r.subscription.channel_id == args.channel]
-    out.write((render_results(results) or "No digest subscriptions.") + "\n")
+    # The terminal gets what a reader sees in Slack, not the markup behind it.
+    out.write(mrkdwn_to_plain(render_results(results) or "No digest subscriptions.") + "\n")
     return EXIT_OK
 
 
@@ -329,7 +400,7 @@ def cmd_replay(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     cause_id = str(args.cause_id).strip().lower()
     if not re.fullmatch(r"[a-z2-7]{10}", cause_id):
         raise UsageError(f"{cause_id!r} is not a cause id (10 letters and digits, from `outages`)")
-    length, label = parse_window(args.window)
+    length, label = cli_window("replay", args.window)
     deps = build_deps(Settings.load())
     try:
         busy = running_replay(deps, cause_id)
@@ -354,15 +425,16 @@ def cmd_replay(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         if stopped is not None:
             left = stopped.total - stopped.handled
             plan = (
-                f"Continue the replay of {stopped.label}: {left:,} of {stopped.total:,} "
-                f"{stopped.kind}s not sent yet ({stopped.accounts:,} accounts; stopped: "
+                f"Continue the replay of {stopped.label}: {left:,} of "
+                f"{plural(stopped.total, stopped.kind)} not sent yet "
+                f"({plural(stopped.accounts, 'account')}; stopped: "
                 f"{stopped.error or 'no answer'})."
             )
         else:
             assert target is not None
             plan = (
-                f"Resend {len(target.ids):,} {target.group.cause.kind}s of cause {cause_id}: "
-                f"{target.group.label} ({target.group.account_count:,} accounts, "
+                f"Resend {plural(len(target.ids), target.group.cause.kind)} of cause {cause_id}: "
+                f"{target.group.label} ({plural(target.group.account_count, 'account')}, "
                 f"last {label})."
             )
             if target.already:
@@ -476,7 +548,7 @@ def _replay_busy_line(replay: Replay) -> str:
 
 
 def _print_replay(out: IO[str], replay: Replay) -> None:
-    out.write(f"{replay.sent:,} of {replay.total:,} {replay.kind}s resent ({replay.label})\n")
+    out.write(f"{replay.sent:,} of {plural(replay.total, replay.kind)} resent ({replay.label})\n")
     for reason, count in sorted(replay.refused.items(), key=lambda item: -item[1]):
         code, _, message = reason.partition("\t")
         out.write(f"  REFUSED {count:,} × {code}: {message}\n")
@@ -601,24 +673,28 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(run=cmd_demo)
     failures = sub.add_parser("failures", help="an account's failed callouts and emails")
     failures.add_argument("account")
-    failures.add_argument("--window", default="24h", help="1h … 30d (default 24h)")
+    failures.add_argument("--window", default=DEFAULT_WINDOW, help=window_help("failures"))
     failures.add_argument("--json", action="store_true")
     failures.add_argument("--progress", action="store_true", help="show progress when piped")
     failures.set_defaults(run=cmd_failures)
     outages = sub.add_parser("outages", help="the tenant's failures grouped by cause")
-    outages.add_argument("--window", default="24h", help="5m … 7d (default 24h)")
+    outages.add_argument("--window", default=DEFAULT_WINDOW, help=window_help("outages"))
     outages.add_argument("--json", action="store_true")
     outages.add_argument("--progress", action="store_true", help="draw the bar when piped")
     outages.set_defaults(run=cmd_outages)
     resend = sub.add_parser("resend", help="resend email (or callout) history ids")
-    resend.add_argument("ids", nargs="+")
+    resend.add_argument(
+        "ids",
+        nargs="+",
+        help="notification history IDs (not account numbers), from Zuora or `failures`",
+    )
     resend.add_argument("--kind", choices=("email", "callout"), default="email")
     resend.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     resend.add_argument("--json", action="store_true")
     resend.set_defaults(run=cmd_resend)
     replay = sub.add_parser("replay", help="resend every failure of one outage cause")
     replay.add_argument("cause_id", help="the cause's id, as `outages` lists it")
-    replay.add_argument("--window", default="24h", help="1h … 30d (default 24h)")
+    replay.add_argument("--window", default=DEFAULT_WINDOW, help=window_help("replay"))
     replay.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     replay.add_argument("--progress", action="store_true", help="draw the bar when piped")
     replay.add_argument("--user", default="cli", help="who to name in the audit trail")
@@ -646,6 +722,9 @@ def main(
         return run(args, out, err)
     except (UsageError, SettingsError) as exc:
         err.write(f"{exc}\n")
+        return EXIT_USAGE
+    except ZuoraInputError as exc:  # the local input guard: nothing was sent to Zuora
+        err.write(f"{exc}. Nothing was sent to Zuora.\n")
         return EXIT_USAGE
     except ZuoraError as exc:
         explanation = explain(exc)
