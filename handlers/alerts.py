@@ -76,5 +76,4 @@ def answer_alerts_command(
             kind=parsed.kind,
         )
     )
-    check_minutes = max(1, round(deps.settings.alert.check_interval / 60))
-    return build_alert_subscribed(sub, check_minutes=check_minutes)
+    return build_alert_subscribed(sub, check_seconds=deps.settings.alert.check_interval)
