@@ -246,8 +246,8 @@ class Playground:
         client_id = str(stack.zuora.client_id)
         hints = (
             f"Sandbox Zuora at {stack.zuora.base_url} (client id {client_id[:8]}…; the client "
-            "id and secret are new each run: `zuora-ops demo` prints them, with `export` lines "
-            "for the CLI).",
+            "secret is new each run: `zuora-ops demo` prints both, with `export` lines for the "
+            "CLI).",
             f"Bot at {stack.bot_url}, signed with this run's signing secret; "
             f"fake Slack at {stack.slack.root_url}.",
             f"Try the big sandbox account {account}, and {HOSTILE_ACCOUNT}, whose name tries to "
