@@ -32,9 +32,19 @@ def _token(match: re.Match[str]) -> str:
 
 
 def mrkdwn_to_plain(text: str) -> str:
-    """`text` without Slack's markup: tokens resolved, `*_~` and backticks dropped, `&amp;` unescaped."""
-    text = text.replace("```", "")
-    text = _TOKEN.sub(_token, text)
+    """`text` without Slack's markup: tokens resolved, `*_~` and backticks dropped, `&amp;` unescaped.
+
+    Styles are taken off around the `<…>` tokens, never inside them: a link's label is shown as the
+    reader sees it, `*` and all (an account may be named `Smith & Sons *Inc*`).
+    """
+    tokens: list[str] = []
+
+    def hold(match: re.Match[str]) -> str:
+        tokens.append(html.unescape(_token(match)))
+        return f"\x00{len(tokens) - 1}\x00"
+
+    text = _TOKEN.sub(hold, text.replace("```", ""))
     for style in _STYLE:
         text = style.sub(r"\1", text)
-    return html.unescape(text)
+    text = html.unescape(text)
+    return re.sub(r"\x00(\d+)\x00", lambda m: tokens[int(m.group(1))], text)

@@ -122,6 +122,13 @@ def test_cli_failures_header_uses_plurals(fake: FakeZuora) -> None:
     assert not re.search(r"\b1 failed (callouts|emails)\b", out)
 
 
+def test_mrkdwn_to_plain_keeps_a_link_label_literal() -> None:
+    text = "*<http://z.example/a?m=v&amp;id=1|Smith &amp; Sons &lt;Holdings&gt; *Inc*>* · A00000005"
+    assert mrkdwn_to_plain(text) == (
+        "Smith & Sons <Holdings> *Inc* (http://z.example/a?m=v&id=1) · A00000005"
+    )
+
+
 def test_mrkdwn_to_plain_shows_what_slack_shows() -> None:
     text = (
         "*Daily digest* for <!date^1700000000^{date}|2023-11-14 22:13 UTC>: "

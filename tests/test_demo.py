@@ -176,3 +176,5 @@ def test_demo_banner_exports_are_all_the_cli_needs(demo: Demo, tmp_path: Path) -
     assert not re.search(r"<!date\^|<http://127\.0\.0\.1|&lt;|&gt;|&amp;", shown), shown
     assert not re.search(r"(?m)^\*|\*$|\*Zuora", shown), shown
     assert "Click <https://evil.example|here> Ltd" in shown
+    if "Smith & Sons" in shown:  # among the listed accounts when it has enough failures today
+        assert "Smith & Sons <Holdings> *Inc* (http://" in shown
