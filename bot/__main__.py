@@ -24,14 +24,14 @@ def run_socket_mode() -> int:
         sys.stderr.write(f"{exc}\n")
         return 2
     configure_logging(settings.runtime.log_level)
-    if settings.slack.app_token is None:
-        sys.stderr.write("SLACK_APP_TOKEN (xapp-…) is required for --socket-mode\n")
+    try:
+        app_token = settings.slack.socket_mode_token()
+    except SettingsError as exc:
+        sys.stderr.write(f"{exc}\n")
         return 2
     deps = build_deps(settings)
     try:
-        handler = SocketModeHandler(
-            create_app(deps, verify_token=True), settings.slack.app_token.get_secret_value()
-        )
+        handler = SocketModeHandler(create_app(deps, verify_token=True), app_token)
         handler.start()  # type: ignore[no-untyped-call]
     finally:
         deps.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import shlex
 import sys
 import tempfile
 import threading
@@ -16,12 +17,19 @@ import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import httpx
 
 from bot.cards.outages import SPARK_WIDTH
-from bot.commands import UsageError, parse_account, parse_outage_window, parse_window
+from bot.commands import (
+    MAX_OUTAGE_WINDOW,
+    MAX_WINDOW,
+    MIN_TYPED_ID,
+    MIN_WINDOW,
+    UsageError,
+    parse_account,
+)
 from bot.explain import explain
 from bot.outage_scan import scan_outages
 from bot.outages import HOUR, CauseGroup, OutageScan, hour_of, hourly_series, sparkline
@@ -29,11 +37,66 @@ from bot.secrets_mask import mask_url, mask_urls_in_text
 from bot.settings import SettingsError, ZuoraSettings, load_area
 from bot.store import Replay, ReplayRequest
 from bot.zuora.client import ZuoraClient
-from bot.zuora.errors import ZuoraError
+from bot.zuora.errors import ZuoraError, ZuoraInputError
+from bot.zuora.guard import is_history_id
 from bot.zuora.models import CalloutHistory, EmailHistory, ResendResult, TimeWindow
 from bot.zuora.track import new_track_id
 
+if TYPE_CHECKING:
+    from bot.sandbox.stack import SandboxStack
+
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_ZUORA = 0, 1, 2, 3
+
+_WINDOW = re.compile(r"^(\d{1,6})([mhd])$", re.IGNORECASE)
+_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+# The one window rule of each command that takes --window: enforced by cli_window, stated in --help.
+# outages and replay share the tenant-wide scan's limit; failures reads one account, so it may go further.
+WINDOW_LIMITS: dict[str, tuple[timedelta, timedelta]] = {
+    "failures": (MIN_WINDOW, MAX_WINDOW),
+    "outages": (MIN_WINDOW, MAX_OUTAGE_WINDOW),
+    "replay": (MIN_WINDOW, MAX_OUTAGE_WINDOW),
+}
+DEFAULT_WINDOW = "24h"
+DEMO_TICK = 2.0  # seconds between the demo clock's ticks (the real clock ticks every minute)
+
+
+def _span(length: timedelta) -> str:
+    """A limit as the shortest window text that says it (`5m`, `7d`, `30d`)."""
+    minutes = int(length.total_seconds() // 60)
+    if minutes % (24 * 60) == 0:
+        return f"{minutes // (24 * 60)}d"
+    if minutes % 60 == 0:
+        return f"{minutes // 60}h"
+    return f"{minutes}m"
+
+
+def window_help(command: str) -> str:
+    """The --help text of a command's --window, from the limits it enforces."""
+    low, high = WINDOW_LIMITS[command]
+    return f"{_span(low)} … {_span(high)} (default {DEFAULT_WINDOW}), e.g. 90m, 6h, 2d"
+
+
+def cli_window(command: str, text: str) -> tuple[timedelta, str]:
+    """A --window value as (length, label), within the command's limits, else UsageError."""
+    low, high = WINDOW_LIMITS[command]
+    match = _WINDOW.match(text.strip())
+    if not match:
+        raise UsageError(
+            f"--window {text!r} is not a time window: use minutes, hours or days, "
+            f"{_span(low)} … {_span(high)} for `{command}` (e.g. 90m, 6h, 2d)."
+        )
+    amount, unit = int(match.group(1)), match.group(2).lower()
+    length = timedelta(**{_UNITS[unit]: amount})
+    if not low <= length <= high:
+        raise UsageError(
+            f"--window {text!r} is out of range for `{command}`: use {_span(low)} … {_span(high)}."
+        )
+    return length, f"{amount}{unit}"
+
+
+def plural(count: int, noun: str) -> str:
+    """`1 failed email`, `2 failed emails`, `1,000 callouts`."""
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")
 
 
 class Progress:
@@ -77,7 +140,7 @@ def cmd_failures(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     """Print an account's failed callouts and emails as a table or JSON."""
     settings = load_area(ZuoraSettings)
     key = parse_account(args.account)
-    length, label = parse_window(args.window)
+    length, label = cli_window("failures", args.window)
     progress = Progress(err, f"Scanning {key}, last {label}", enabled=err.isatty() or args.progress)
     client = _client(settings, progress)
     try:
@@ -99,11 +162,13 @@ def cmd_failures(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         out.write(json.dumps(payload, indent=2) + "\n")
         return EXIT_OK
     out.write(f"{account.name} ({account.number}) — last {label}: ")
-    out.write(f"{len(callouts)} failed callouts, {len(emails)} failed emails\n\n")
+    out.write(
+        f"{plural(len(callouts), 'failed callout')}, {plural(len(emails), 'failed email')}\n\n"
+    )
     _table(
         out,
         "Failed callouts",
-        ["time (UTC)", "event", "code", "tries", "url"],
+        ["time (UTC)", "event", "code", "tries", "url", "id"],
         [
             [
                 c.create_time.strftime("%Y-%m-%d %H:%M"),
@@ -111,6 +176,7 @@ def cmd_failures(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
                 c.response_code or "",
                 str(c.attempted_num or ""),
                 mask_url(c.request_url) if c.request_url else "",
+                c.id or "(no id)",
             ]
             for c in callouts
         ],
@@ -186,7 +252,7 @@ class ScanProgress:
 def cmd_outages(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     """Print the tenant's failures of the window grouped by cause, as a table or JSON."""
     settings = load_area(ZuoraSettings)
-    length, label = parse_outage_window(args.window)
+    length, label = cli_window("outages", args.window)
     window = TimeWindow.ending_at(time_now().replace(microsecond=0), length, label)
     progress = ScanProgress(err, window, tty=err.isatty() or args.progress)
     client = ZuoraClient.from_settings(settings)  # owns (and closes) its httpx client
@@ -205,8 +271,8 @@ def cmd_outages(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     out.write(
         f"Outages in the last {label} ({window.start:%Y-%m-%d %H:%M} – {window.end:%Y-%m-%d %H:%M} "
         f"UTC): "
-        f"{total:,} failures ({scan.callouts:,} callouts, {scan.emails:,} emails) in "
-        f"{len(groups)} causes\n\n"
+        f"{plural(total, 'failure')} ({plural(scan.callouts, 'callout')}, "
+        f"{plural(scan.emails, 'email')}) in {plural(len(groups), 'cause')}\n\n"
     )
     _table(
         out,
@@ -283,15 +349,23 @@ def cmd_resend(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     from bot.settings import ResendSettings, StoreSettings
     from bot.store import OnceRule, ResendRequest, Store
 
+    ids = list(dict.fromkeys(part for arg in args.ids for part in arg.split(",") if part))
+    noun = "email" if args.kind == "email" else "callout"
+    for history_id in ids:  # checked here, before settings or Zuora: a typo is a usage error
+        if len(history_id) < MIN_TYPED_ID or not is_history_id(history_id):
+            raise UsageError(
+                f"{history_id[:70]!r} is not a notification history ID (8 to 64 letters and "
+                "digits, usually 32 hex characters, or a 36-character UUID). Copy the IDs from "
+                "Zuora's Notification History, or from the id column of "
+                "`zuora-ops failures <account>`. Nothing was resent."
+            )
     settings = load_area(ZuoraSettings)
     resend_settings = load_area(ResendSettings)
-    ids = list(dict.fromkeys(args.ids))
-    noun = "email" if args.kind == "email" else "callout"
     if not args.yes:
         if not sys.stdin.isatty():
             err.write("Refusing to resend without confirmation: pass --yes in scripts.\n")
             return EXIT_USAGE
-        answer = input(f"Resend {len(ids)} {noun}(s) through Zuora? [y/N] ")
+        answer = input(f"Resend {plural(len(ids), noun)} through Zuora? [y/N] ")
         if answer.strip().lower() not in ("y", "yes"):
             err.write("Nothing was resent.\n")
             return EXIT_OK
@@ -361,6 +435,7 @@ def cmd_digest(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     """Print what the daily digests would post (with --dry-run), optionally for one channel."""
     from bot.deps import build_deps
     from bot.digest import render_results, run_due_digests
+    from bot.plain_text import mrkdwn_to_plain
     from bot.settings import Settings
 
     if not args.dry_run:
@@ -373,7 +448,8 @@ def cmd_digest(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         deps.close()
     if args.channel:
         results = [r for r in results if r.subscription.channel_id == args.channel]
-    out.write((render_results(results) or "No digest subscriptions.") + "\n")
+    # The terminal gets what a reader sees in Slack, not the markup behind it.
+    out.write(mrkdwn_to_plain(render_results(results) or "No digest subscriptions.") + "\n")
     return EXIT_OK
 
 
@@ -391,7 +467,7 @@ def cmd_replay(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     cause_id = str(args.cause_id).strip().lower()
     if not re.fullmatch(r"[a-z2-7]{10}", cause_id):
         raise UsageError(f"{cause_id!r} is not a cause id (10 letters and digits, from `outages`)")
-    length, label = parse_window(args.window)
+    length, label = cli_window("replay", args.window)
     deps = build_deps(Settings.load())
     try:
         busy = running_replay(deps, cause_id)
@@ -416,14 +492,15 @@ def cmd_replay(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         if stopped is not None:
             left = stopped.total - stopped.handled
             plan = (
-                f"Continue the replay of {stopped.label}: {left:,} of {stopped.total:,} "
-                f"{stopped.kind}s not sent yet ({stopped.accounts:,} accounts; stopped: "
+                f"Continue the replay of {stopped.label}: {left:,} of "
+                f"{plural(stopped.total, stopped.kind)} not sent yet "
+                f"({plural(stopped.accounts, 'account')}; stopped: "
                 f"{stopped.error or 'no answer'})."
             )
         else:
             assert target is not None
             plan = (
-                f"Resend {len(target.ids):,} {target.group.cause.kind}s of cause {cause_id}: "
+                f"Resend {plural(len(target.ids), target.group.cause.kind)} of cause {cause_id}: "
                 f"{target.group.label} ({target.group.affected.describe()}, "
                 f"last {label})."
             )
@@ -549,7 +626,7 @@ def _replay_busy_line(replay: Replay) -> str:
 
 
 def _print_replay(out: IO[str], replay: Replay) -> None:
-    out.write(f"{replay.sent:,} of {replay.total:,} {replay.kind}s resent ({replay.label})\n")
+    out.write(f"{replay.sent:,} of {plural(replay.total, replay.kind)} resent ({replay.label})\n")
     for reason, count in sorted(replay.refused.items(), key=lambda item: -item[1]):
         code, _, message = reason.partition("\t")
         out.write(f"  REFUSED {count:,} × {code}: {message}\n")
@@ -570,32 +647,74 @@ def _print_replay(out: IO[str], replay: Replay) -> None:
         )
 
 
+def demo_exports(stack: SandboxStack) -> list[str]:
+    """`export` lines that point the CLI (and `python -m bot.clock`) at a running demo, ready to paste."""
+    settings = stack.settings()
+    values = {
+        "ZUORA_BASE_URL": settings.zuora.base_url,
+        "ZUORA_UI_URL": settings.zuora.ui_url,
+        "ZUORA_CLIENT_ID": settings.zuora.client_id.get_secret_value(),
+        "ZUORA_CLIENT_SECRET": settings.zuora.client_secret.get_secret_value(),
+        "ZUORA_TENANT_TIMEZONE": settings.zuora.tenant_timezone,
+        "SLACK_BOT_TOKEN": settings.slack.bot_token.get_secret_value(),
+        "SLACK_SIGNING_SECRET": settings.slack.signing_secret.get_secret_value(),
+        "SLACK_API_URL": settings.slack.api_url,
+        "DATABASE_URL": settings.store.database_url,
+        "RESEND_ALLOWED_USERS": ",".join(sorted(settings.resend.resend_allowed_users)),
+        "AUDIT_CHANNEL": settings.resend.audit_channel or "",
+    }
+    return [f"export {name}={shlex.quote(value)}" for name, value in values.items()]
+
+
 def cmd_demo(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
-    """Start sandbox Zuora, the real bot and the Slack playground on 127.0.0.1 until Ctrl-C."""
+    """Start sandbox Zuora, the real bot, its clock and the Slack playground on 127.0.0.1 until Ctrl-C."""
     from bot.log_config import configure_logging
+    from bot.sandbox.live import LiveSpike
     from bot.sandbox.playground import Playground
     from bot.sandbox.stack import SandboxStack
     from bot.sandbox.tenant import build_tenant
 
+    if args.alert_check < 1 or args.spike_every < 0:
+        raise UsageError("--alert-check must be at least 1 second and --spike-every 0 or more.")
     configure_logging("WARNING" if not args.verbose else "INFO")
     with tempfile.TemporaryDirectory(prefix="zuora-ops-demo-") as workdir:
         # The sandbox tenant has an outage in it (an endpoint down, a bouncing mail domain).
         tenant = build_tenant(seed=7, now=time_now(), outage=True)
         stack = SandboxStack(
-            Path(workdir), tenant=tenant, audit_channel="C0AUDIT01", bot_port=args.bot_port
+            Path(workdir),
+            tenant=tenant,
+            audit_channel="C0AUDIT01",
+            bot_port=args.bot_port,
+            alert_check_interval=args.alert_check,
         )
         with stack, Playground.for_stack(stack, port=args.port) as playground:
             zuora = stack.zuora
+            # The clock, as `python -m bot.clock` runs it, at demo speed; and a spike going on now.
+            stack.start_clock(tick=min(DEMO_TICK, args.alert_check))
+            live = LiveSpike(zuora, every=args.spike_every).start() if args.spike_every else None
+            exports = "\n".join(f"  {line}" for line in demo_exports(stack))
             out.write(
                 "\nZuora Ops for Slack — offline demo (nothing leaves this machine)\n\n"
                 f"  Slack playground:  {playground.url}\n"
                 f"  Bot (real code):   {stack.bot_url}\n"
+                f"  Clock:             digests every {DEMO_TICK:g}s, spike alerts every "
+                f"{args.alert_check:g}s (the real clock: every minute, every 5 minutes)\n"
                 f"  Sandbox Zuora:     {zuora.base_url}\n"
                 f"    client id:       {zuora.client_id}\n"
                 f"    client secret:   {zuora.client_secret}\n"
                 f"  Store (SQLite):    {workdir}/zuora-ops.db\n\n"
                 "Open the playground and type:  /zuora failures A00000001 7d\n"
                 "               or, for the sandbox's outage:  /zuora outages\n"
+                + (
+                    f"  A webhook endpoint is failing right now (one callout every "
+                    f"{args.spike_every:g}s):\n"
+                    "  /zuora alerts subscribe  posts a spike alert at the next check.\n"
+                    if live is not None
+                    else ""
+                )
+                + "\nThe CLI against this demo: paste these lines into another shell, then run e.g. "
+                "`.venv/bin/zuora-ops outages`:\n\n"
+                f"{exports}\n\n"
                 "Press Ctrl-C to stop.\n"
             )
             out.flush()
@@ -603,6 +722,9 @@ def cmd_demo(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
                 threading.Event().wait()
             except KeyboardInterrupt:
                 out.write("\nStopping…\n")
+            finally:
+                if live is not None:
+                    live.stop()
     return EXIT_OK
 
 
@@ -678,20 +800,36 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=8080, help="playground port (0 = any)")
     demo.add_argument("--bot-port", type=int, default=0, help="bot port (0 = any)")
     demo.add_argument("--verbose", action="store_true", help="log the bot's INFO lines")
+    demo.add_argument(
+        "--alert-check",
+        type=float,
+        default=10.0,
+        help="seconds between the demo clock's spike-alert checks (default 10)",
+    )
+    demo.add_argument(
+        "--spike-every",
+        type=float,
+        default=6.0,
+        help="seconds between the live spike's failures (default 6; 0 = no live spike)",
+    )
     demo.set_defaults(run=cmd_demo)
     failures = sub.add_parser("failures", help="an account's failed callouts and emails")
     failures.add_argument("account")
-    failures.add_argument("--window", default="24h", help="1h … 30d (default 24h)")
+    failures.add_argument("--window", default=DEFAULT_WINDOW, help=window_help("failures"))
     failures.add_argument("--json", action="store_true")
     failures.add_argument("--progress", action="store_true", help="show progress when piped")
     failures.set_defaults(run=cmd_failures)
     outages = sub.add_parser("outages", help="the tenant's failures grouped by cause")
-    outages.add_argument("--window", default="24h", help="5m … 7d (default 24h)")
+    outages.add_argument("--window", default=DEFAULT_WINDOW, help=window_help("outages"))
     outages.add_argument("--json", action="store_true")
     outages.add_argument("--progress", action="store_true", help="draw the bar when piped")
     outages.set_defaults(run=cmd_outages)
     resend = sub.add_parser("resend", help="resend email (or callout) history ids")
-    resend.add_argument("ids", nargs="+")
+    resend.add_argument(
+        "ids",
+        nargs="+",
+        help="notification history IDs (not account numbers), from Zuora or `failures`",
+    )
     resend.add_argument("--kind", choices=("email", "callout"), default="email")
     resend.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     resend.add_argument("--json", action="store_true")
@@ -704,7 +842,7 @@ def build_parser() -> argparse.ArgumentParser:
     resend.set_defaults(run=cmd_resend)
     replay = sub.add_parser("replay", help="resend every failure of one outage cause")
     replay.add_argument("cause_id", help="the cause's id, as `outages` lists it")
-    replay.add_argument("--window", default="24h", help="1h … 30d (default 24h)")
+    replay.add_argument("--window", default=DEFAULT_WINDOW, help=window_help("replay"))
     replay.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     replay.add_argument("--progress", action="store_true", help="draw the bar when piped")
     replay.add_argument("--user", default="cli", help="who to name in the audit trail")
@@ -732,6 +870,9 @@ def main(
         return run(args, out, err)
     except (UsageError, SettingsError) as exc:
         err.write(f"{exc}\n")
+        return EXIT_USAGE
+    except ZuoraInputError as exc:  # the local input guard: nothing was sent to Zuora
+        err.write(f"{exc}. Nothing was sent to Zuora.\n")
         return EXIT_USAGE
     except ZuoraError as exc:
         explanation = explain(exc)

@@ -28,6 +28,8 @@ _PLACEHOLDER = re.compile(
 _SLACK_ID = re.compile(r"^[UWS][A-Z0-9]{2,}$")
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+# The Slack IDs .env.example and the docs use as examples: a copied example is refused like a placeholder.
+EXAMPLE_SLACK_IDS = frozenset({"U0123ABCD", "S0456EFGH", "C0123ABCD"})
 
 
 class SettingsError(Exception):
@@ -117,9 +119,20 @@ class SlackSettings(BaseSettings):
     @field_validator("app_token")
     @classmethod
     def _app_token(cls, value: SecretStr | None) -> SecretStr | None:
+        # Checked by socket_mode_token(), not here: HTTP mode never uses it, so a placeholder left in
+        # a copied .env.example must not stop an HTTP deployment.
         if value is None or not value.get_secret_value().strip():
             return None
-        return _require_secret("SLACK_APP_TOKEN", value, "xapp-")
+        return SecretStr(value.get_secret_value().strip())
+
+    def socket_mode_token(self) -> str:
+        """SLACK_APP_TOKEN for Socket Mode, or SettingsError saying what is wrong with it."""
+        if self.app_token is None:
+            raise SettingsError(["SLACK_APP_TOKEN (xapp-…) is required for --socket-mode"])
+        try:
+            return _require_secret("SLACK_APP_TOKEN", self.app_token, "xapp-").get_secret_value()
+        except ValueError as exc:
+            raise SettingsError([str(exc)]) from None
 
     @field_validator("api_url")
     @classmethod
@@ -328,6 +341,11 @@ class ResendSettings(BaseSettings):
         items = value.split(",") if isinstance(value, str) else list(value)  # type: ignore[call-overload]
         cleaned = frozenset(str(item).strip() for item in items if str(item).strip())
         for item in cleaned:
+            if item in EXAMPLE_SLACK_IDS:
+                raise ValueError(
+                    f"RESEND_ALLOWED_USERS still holds the example ID {item}; set the real user "
+                    "or user-group IDs"
+                )
             if item != "*" and not _SLACK_ID.match(item):
                 raise ValueError(
                     f"{str(info.field_name).upper()}: {item!r} is not a Slack user (U…/W…) or "
@@ -342,6 +360,11 @@ class ResendSettings(BaseSettings):
             return None
         if not _CHANNEL_ID.match(value.strip()):
             raise ValueError(f"AUDIT_CHANNEL must be a channel ID like C0123ABCD, got {value!r}")
+        if value.strip() in EXAMPLE_SLACK_IDS:
+            raise ValueError(
+                f"AUDIT_CHANNEL still holds the example ID {value.strip()}; set the real channel "
+                "ID or leave it empty"
+            )
         return value.strip()
 
 

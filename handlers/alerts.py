@@ -83,5 +83,4 @@ def answer_alerts_command(
     )
     if not created:
         return build_alert_already_subscribed(sub)
-    check_minutes = max(1, round(deps.settings.alert.check_interval / 60))
-    return build_alert_subscribed(sub, check_minutes=check_minutes)
+    return build_alert_subscribed(sub, check_seconds=deps.settings.alert.check_interval)

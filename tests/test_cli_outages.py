@@ -74,7 +74,7 @@ def test_cli_outages_table_with_a_progress_bar_on_a_terminal(fake: FakeZuora) ->
 
 def test_cli_outages_refuses_a_window_over_7_days(fake: FakeZuora) -> None:
     code, out, err = run("outages", "--window", "8d")
-    assert code == EXIT_USAGE and "maximum is 7 days" in err and out == ""
+    assert code == EXIT_USAGE and "out of range for `outages`: use 5m … 7d" in err and out == ""
     assert not fake.requests("/v1/notification-history/")
 
 

@@ -191,7 +191,16 @@ def build_alert_list(subs: Sequence[AlertSubscription]) -> SlackMessage:
     return finish(text, blocks)
 
 
-def build_alert_subscribed(sub: AlertSubscription, *, check_minutes: int) -> SlackMessage:
+def every(seconds: float) -> str:
+    """How often the clock checks, in words: `every 5 minutes`, `every minute`, `every 10 seconds`."""
+    whole = max(1, round(seconds))
+    if whole % 60:
+        return f"every {plural(whole, 'second')}" if whole != 1 else "every second"
+    minutes = whole // 60
+    return "every minute" if minutes == 1 else f"every {plural(minutes, 'minute')}"
+
+
+def build_alert_subscribed(sub: AlertSubscription, *, check_seconds: float) -> SlackMessage:
     """Confirms a new alert subscription: where, what, how often it is checked."""
     text = f"Subscribed: spike alert #{sub.id}."
     blocks = [
@@ -201,7 +210,7 @@ def build_alert_subscribed(sub: AlertSubscription, *, check_minutes: int) -> Sla
         ),
         context(
             escape(
-                f"Checked every {check_minutes} minutes. Stop it with "
+                f"Checked {every(check_seconds)}. Stop it with "
                 f"`/zuora alerts unsubscribe {sub.id}`; see them all with `/zuora alerts list`."
             )
         ),

@@ -245,8 +245,9 @@ class Playground:
         account = big.number if big is not None else "A00000001"
         client_id = str(stack.zuora.client_id)
         hints = (
-            f"Sandbox Zuora at {stack.zuora.base_url} (client id {client_id[:8]}…; "
-            "the client secret is generated per run and only the bot knows it).",
+            f"Sandbox Zuora at {stack.zuora.base_url} (client id {client_id[:8]}…; the client "
+            "secret is new each run: `zuora-ops demo` prints both, with `export` lines for the "
+            "CLI).",
             f"Bot at {stack.bot_url}, signed with this run's signing secret; "
             f"fake Slack at {stack.slack.root_url}.",
             f"Try the big sandbox account {account}, and {HOSTILE_ACCOUNT}, whose name tries to "

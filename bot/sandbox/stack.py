@@ -22,6 +22,7 @@ from bot.sandbox.fake_slack import FakeSlack
 from bot.sandbox.fake_zuora import FakeZuora
 from bot.sandbox.tenant import Tenant, build_tenant
 from bot.settings import (
+    AlertSettings,
     DigestSettings,
     ResendSettings,
     RuntimeSettings,
@@ -54,6 +55,8 @@ class SandboxStack:
     allowed_users: str = "*"
     audit_channel: str | None = None
     bot_port: int = 0
+    # Seconds between spike-alert checks when the clock runs here (None: ALERT_CHECK_INTERVAL's default).
+    alert_check_interval: float | None = None
     zuora_overrides: dict[str, Any] = field(default_factory=dict)
     signing_secret: str = field(default_factory=lambda: secrets.token_hex(16))
     bot_token: str = field(default_factory=lambda: "xoxb-sandbox-" + secrets.token_hex(8))
@@ -64,6 +67,8 @@ class SandboxStack:
         self.slack = FakeSlack(token=self.bot_token)
         self._server: WSGIServer | None = None
         self._thread: threading.Thread | None = None
+        self._clock_stop = threading.Event()
+        self._clock_threads: list[threading.Thread] = []
         self.deps: Deps | None = None
 
     def settings(self) -> Settings:
@@ -101,8 +106,44 @@ class SandboxStack:
                 _env_file=None, database_url=f"sqlite:///{self.workdir / 'zuora-ops.db'}"
             ),
             digest=DigestSettings(_env_file=None, post_interval=0),
+            alert=self._alert_settings(),
             runtime=RuntimeSettings(_env_file=None),
         )
+
+    def _alert_settings(self) -> AlertSettings:
+        settings = AlertSettings(_env_file=None)
+        if self.alert_check_interval is None:
+            return settings
+        # Below ALERT_CHECK_INTERVAL's floor on purpose: a demo cannot wait 5 minutes per check.
+        return settings.model_copy(update={"check_interval": self.alert_check_interval})
+
+    def start_clock(self, tick: float) -> None:
+        """Run the clock process's loops (bot.clock) on threads against this stack, a tick every `tick` s.
+
+        Digests, spike alerts (every `alert_check_interval`), housekeeping and resend re-drives run
+        exactly as `python -m bot.clock` runs them, only sooner.
+        """
+        from bot.clock import run_clock, run_redriver
+
+        assert self.deps is not None, "start() first"
+        deps, stop = self.deps, self._clock_stop
+
+        def nap(_seconds: float) -> None:
+            stop.wait(tick)
+
+        clock = threading.Thread(
+            target=run_clock,
+            args=(deps, stop),
+            kwargs={"owner": "demo-clock", "wait": nap},
+            name="sandbox-clock",
+            daemon=True,
+        )
+        redriver = threading.Thread(
+            target=run_redriver, args=(deps, stop), name="sandbox-redriver", daemon=True
+        )
+        for thread in (clock, redriver):
+            thread.start()
+            self._clock_threads.append(thread)
 
     @property
     def bot_url(self) -> str:
@@ -141,6 +182,9 @@ class SandboxStack:
 
     def stop(self) -> None:
         """Stop everything started, in reverse order."""
+        self._clock_stop.set()
+        for thread in self._clock_threads:
+            thread.join(timeout=10)
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

@@ -204,7 +204,7 @@ def chromium() -> Iterator[Any]:
     if not CHROMIUM.exists():
         pytest.fail(
             f"{CHROMIUM} is missing: install it with `apt-get install -y chromium chromium-driver` "
-            "(scripts/setup --browser does); never `playwright install`."
+            "(scripts/setup does); never `playwright install`."
         )
     from playwright.sync_api import sync_playwright
 
