@@ -109,6 +109,7 @@ def service_and_fake(tenant: Tenant) -> Iterator[tuple[NotificationService, Fake
         base_url=fake.base_url,
         client_id=fake.client_id,
         client_secret=fake.client_secret,
+        result_file_hosts=fake.files_base_url,
         retry_max_delay=0.05,
     )
     service = NotificationService(ZuoraClient.from_settings(settings), now=lambda: NOW)
@@ -192,6 +193,7 @@ def fake_rows(fake: FakeZuora, query: str) -> set[str]:
         base_url=fake.base_url,
         client_id=fake.client_id,
         client_secret=fake.client_secret,
+        result_file_hosts=fake.files_base_url,
     )
     with ZuoraClient.from_settings(settings) as client:
         return {str(row["id"]) for row in client.run_query(query, track_id=TRACK)}

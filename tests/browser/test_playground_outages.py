@@ -43,7 +43,7 @@ def test_playground_outages_card_shows_the_sandbox_outage(
     dialog = page.get_by_test_id("confirm-dialog")
     assert dialog.is_visible()
     text = page.get_by_test_id("confirm-text").inner_text()
-    assert f"to {OUTAGE_ACCOUNTS} accounts" in text and "no response" in text
+    assert f"({OUTAGE_ACCOUNTS} accounts)" in text and "no response" in text
     page.get_by_test_id("confirm-deny").click()
     assert not dialog.is_visible()
     assert stack.zuora.resend_calls() == []
