@@ -63,8 +63,8 @@ def stream(spec: dict[str, Any]) -> dict[str, Any]:
 
 def digest(spec: dict[str, Any]) -> dict[str, Any]:
     """Scan + summarize + build_digest for the whole tenant, timing the phases."""
-    from bot.digest import summarize
-    from bot.digest_cards import build_digest
+    from bot.digest.cards import build_digest
+    from bot.digest.service import summarize
 
     window = _window(spec)
     with ZuoraClient.from_settings(_settings(spec)) as client:

@@ -18,8 +18,8 @@ from typing import Any
 import httpx
 
 from bench._support import peak_rss_mb
-from bot.cards.outages import build_outages_card
-from bot.outage_scan import scan_outages
+from bot.outages.cards import build_outages_card
+from bot.outages.scan import scan_outages
 from bot.settings import ZuoraSettings
 from bot.zuora.client import CALLOUT_PATH, EMAIL_PATH, ZuoraClient, build_http_client
 from bot.zuora.models import TimeWindow

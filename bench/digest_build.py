@@ -162,7 +162,7 @@ class PostWatcher:
 def post_fifty(args: argparse.Namespace) -> dict[str, Any]:
     """Part 2: one forced tick with `args.channels` subscriptions, each in its own channel."""
     from bot.deps import build_deps
-    from bot.digest import run_due_digests
+    from bot.digest.service import run_due_digests
     from bot.store import NewSubscription
 
     bot_token = "xoxb-bench-" + secrets.token_hex(8)

@@ -35,7 +35,7 @@ if __package__ in (None, ""):  # run as a file: make the repo root importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._support import REPO_ROOT, child_env, print_header, verdict  # noqa: E402
-from bot.ids import ActionId, OutageRef  # noqa: E402
+from bot.core.actions import ActionId, OutageRef  # noqa: E402
 from bot.sandbox.fake_slack import FakeSlack  # noqa: E402
 from bot.sandbox.fake_zuora import FakeZuora  # noqa: E402
 from bot.sandbox.replay_tenant import OUTAGE_CAUSE, build_outage_tenant  # noqa: E402

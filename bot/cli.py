@@ -21,8 +21,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import httpx
 
-from bot.cards.outages import SPARK_WIDTH
-from bot.commands import (
+from bot.core.command_text import (
     MAX_OUTAGE_WINDOW,
     MAX_WINDOW,
     MIN_TYPED_ID,
@@ -30,10 +29,11 @@ from bot.commands import (
     UsageError,
     parse_account,
 )
+from bot.core.secrets_mask import mask_url, mask_urls_in_text
 from bot.explain import explain
-from bot.outage_scan import scan_outages
-from bot.outages import HOUR, CauseGroup, OutageScan, hour_of, hourly_series, sparkline
-from bot.secrets_mask import mask_url, mask_urls_in_text
+from bot.outages.cards import SPARK_WIDTH
+from bot.outages.causes import HOUR, CauseGroup, OutageScan, hour_of, hourly_series, sparkline
+from bot.outages.scan import scan_outages
 from bot.settings import SettingsError, ZuoraSettings, load_area
 from bot.store import Replay, ReplayRequest
 from bot.zuora.client import ZuoraClient
@@ -343,9 +343,9 @@ def cmd_resend(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     anyone resent within RESEND_ONCE_WINDOW is left out and named (who, when, what became of it)
     unless `--again` asks for a deliberate second resend.
     """
-    from bot.audit import result_per_id, result_status
-    from bot.once import claim_state, notification_scope, once_window
-    from bot.resend import attempt_key, worker_name
+    from bot.audit.service import result_per_id, result_status
+    from bot.resend.once import claim_state, notification_scope, once_window
+    from bot.resend.service import attempt_key, worker_name
     from bot.settings import ResendSettings, StoreSettings
     from bot.store import OnceRule, ResendRequest, Store
 
@@ -434,9 +434,9 @@ def cmd_resend(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
 def cmd_digest(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     """Print what the daily digests would post (with --dry-run), optionally for one channel."""
     from bot.deps import build_deps
-    from bot.digest import render_results, run_due_digests
-    from bot.plain_text import mrkdwn_to_plain
+    from bot.digest.service import render_results, run_due_digests
     from bot.settings import Settings
+    from bot.slack.plain_text import mrkdwn_to_plain
 
     if not args.dry_run:
         err.write("Only --dry-run is available here; the clock process posts digests.\n")
@@ -460,8 +460,8 @@ def cmd_replay(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     3 when Zuora stopped answering (run it again to continue; nothing is sent twice).
     """
     from bot.deps import build_deps
-    from bot.replay import claim_replay, drive_replay, find_target, running_replay
-    from bot.resend import worker_name
+    from bot.outages.replay import claim_replay, drive_replay, find_target, running_replay
+    from bot.resend.service import worker_name
     from bot.settings import Settings
 
     cause_id = str(args.cause_id).strip().lower()

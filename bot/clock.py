@@ -1,6 +1,6 @@
 """`python -m bot.clock`: one long-running process that posts due digests every minute, checks spike
-alerts every ALERT_CHECK_INTERVAL (bot.alerts), keeps house, and finishes resends a killed web worker
-left behind (every half resend lease, see bot.resend).
+alerts every ALERT_CHECK_INTERVAL (bot.alerts.service), keeps house, and finishes resends a killed web worker
+left behind (every half resend lease, see bot.resend.service).
 
 Run exactly one (Procfile `clock:`); a second one is harmless because every post is claimed in the
 store first (and the claim's lease is renewed while a slow digest runs), but it doubles the Zuora scans.
@@ -80,8 +80,8 @@ def run_clock(
 
     `wait(seconds)` sleeps between ticks (default: `stop.wait`); tests inject it.
     """
-    from bot.alerts import AlertTimer, run_alert_checks
-    from bot.digest import DigestMemory, run_due_digests
+    from bot.alerts.service import AlertTimer, run_alert_checks
+    from bot.digest.service import DigestMemory, run_due_digests
 
     owner = owner or clock_owner()
     alert_timer = AlertTimer(timedelta(seconds=deps.settings.alert.check_interval))
@@ -113,8 +113,8 @@ def run_clock(
 
 def run_redriver(deps: Deps, stop: threading.Event) -> None:
     """Until `stop`: every half resend lease, finish resends whose worker's lease ran out."""
-    from bot.replay import redrive_stale_replays
-    from bot.resend import redrive_stale_resends
+    from bot.outages.replay import redrive_stale_replays
+    from bot.resend.service import redrive_stale_resends
 
     interval = max(0.5, deps.settings.resend.resend_lease / 2)
     while not stop.wait(interval):
@@ -131,7 +131,7 @@ def run_redriver(deps: Deps, stop: threading.Event) -> None:
 
 def show_replay_summary(deps: Deps, replay: Replay) -> None:
     """Put a re-driven replay's summary on the card that started it (its click's response_url)."""
-    from bot.blocks import build_replay_summary
+    from bot.outages.replay_cards import build_replay_summary
 
     if replay.reply_url and replay.state != "running":
         deps.responder.send(replay.reply_url, build_replay_summary(replay), replace_original=True)

@@ -8,12 +8,12 @@ from datetime import datetime
 
 from slack_sdk import WebClient
 
-from bot.access import AccessPolicy
-from bot.audit import AuditTrail
-from bot.digest_notes import DigestNotes
-from bot.notifications import NotificationService, utc_now
+from bot.audit.service import AuditTrail
+from bot.digest.notes import DigestNotes
+from bot.failures.service import NotificationService, utc_now
 from bot.settings import Settings
-from bot.slack_io import Responder, build_web_client
+from bot.slack.access import AccessPolicy
+from bot.slack.io import Responder, build_web_client
 from bot.store import Store
 from bot.zuora.client import ZuoraClient
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from slack_sdk.errors import SlackApiError
 
-from bot.access import AccessCheckError
-from bot.commands import UsageError
+from bot.core.command_text import UsageError
+from bot.slack.access import AccessCheckError
 from bot.store import StoreError
 from bot.zuora.errors import (
     ZuoraAuthError,

@@ -1,6 +1,6 @@
 """WSGI entry for gunicorn: POST /slack/events to Bolt, GET /healthz answers without Slack or Zuora.
 
-Every POST to /slack/events passes `bot.request_gate` first: an oversized, undecodable or unsigned
+Every POST to /slack/events passes `bot.slack.request_gate` first: an oversized, undecodable or unsigned
 request is answered here (413, 400, 401) and Bolt, its listeners and its error handler never see it.
 
 `bot.wsgi:application` is built on first attribute access (PEP 562), so gunicorn gets a ready app
@@ -19,7 +19,7 @@ from typing import Any
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
-from bot.request_gate import (
+from bot.slack.request_gate import (
     DEFAULT_MAX_BODY_BYTES,
     Refusal,
     RequestGate,

@@ -1,6 +1,6 @@
 """Card buttons: resend one / selected / all, confirm and cancel, refresh, paging, callout details.
 
-A failures card row carries a compact value (`bot.ids.RowAction`) and its card in the row's block_id;
+A failures card row carries a compact value (`bot.core.actions.RowAction`) and its card in the row's block_id;
 older cards' buttons carry JSON values, and both keep working. A callout row's overflow menu
 (`ActionId.ROW_MENU`) dispatches on the option picked.
 """
@@ -14,20 +14,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.blocks import (
-    SlackMessage,
-    account_url,
-    build_callout_details,
-    build_error,
-    build_failures_card,
-    build_notice,
-    build_stale_button,
-)
-from bot.clicks import click_key
-from bot.deps import Deps
-from bot.explain import explain
-from bot.failures import AccountFailures
-from bot.ids import (
+from bot.core.actions import (
     ActionId,
     CalloutRef,
     CardRef,
@@ -40,8 +27,22 @@ from bot.ids import (
     decode_row_block_id,
     parse_option_value,
 )
-from bot.mrkdwn import date_token, escape, link, user
-from bot.resend import AlreadyStarted, ClaimedElsewhere, Refusal, ResendClick, perform_resends
+from bot.core.keys import click_key
+from bot.deps import Deps
+from bot.explain import explain
+from bot.failures.callout_card import build_callout_details
+from bot.failures.cards import account_url, build_failures_card
+from bot.failures.results import AccountFailures
+from bot.resend.service import (
+    AlreadyStarted,
+    ClaimedElsewhere,
+    Refusal,
+    ResendClick,
+    perform_resends,
+)
+from bot.slack.message import SlackMessage
+from bot.slack.mrkdwn import date_token, escape, link, user
+from bot.slack.simple_cards import build_error, build_notice, build_stale_button
 from bot.zuora.errors import ZuoraError
 from bot.zuora.models import Account, NotificationKind
 from handlers.common import (
@@ -436,5 +437,5 @@ def _account_of(deps: Deps, body: dict[str, Any], card: CardRef | None) -> Accou
     try:
         return deps.service.get_account(card.a, track_id=track_id_of(body))
     except ZuoraError:
-        # Row controls carry no account number (see bot.ids.row_block_id): name it by id then.
+        # Row controls carry no account number (see bot.core.actions.row_block_id): name it by id then.
         return Account(id=card.a, number=card.n or card.a, name=card.n or card.a)

@@ -6,18 +6,19 @@ from typing import Any
 
 from slack_bolt import Ack
 
-from bot.blocks import SlackMessage, build_receipt
-from bot.cards.alerts import (
+from bot.alerts.cards import (
     build_alert_access_denied,
     build_alert_list,
     build_alert_refused,
     build_alert_subscribed,
     build_alert_unsubscribed,
 )
-from bot.cards.repeats import build_alert_already_subscribed, build_already_unsubscribed
-from bot.channels import posting_problem
-from bot.commands import AlertCommand, AlertListCommand, AlertSubscribeCommand
+from bot.alerts.repeat_cards import build_alert_already_subscribed, build_already_unsubscribed
+from bot.core.command_text import AlertCommand, AlertListCommand, AlertSubscribeCommand
 from bot.deps import Deps
+from bot.failures.receipt_card import build_receipt
+from bot.slack.channels import posting_problem
+from bot.slack.message import SlackMessage
 from bot.store import NewAlertSubscription
 from handlers.common import send
 

@@ -6,10 +6,12 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.blocks import AUDIT_PAGE_SIZE, SlackMessage, build_audit_card, build_receipt
-from bot.commands import AuditCommand
+from bot.audit.cards import AUDIT_PAGE_SIZE, build_audit_card
+from bot.core.actions import ActionId, AuditPageRef
+from bot.core.command_text import AuditCommand
 from bot.deps import Deps
-from bot.ids import ActionId, AuditPageRef
+from bot.failures.receipt_card import build_receipt
+from bot.slack.message import SlackMessage
 from handlers.common import decode_or_refuse, send, team_of
 from handlers.read_rule import may_read_or_refuse
 

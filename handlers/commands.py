@@ -16,19 +16,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.account_case import account_in_other_case, other_case_message
-from bot.blocks import (
-    SlackMessage,
-    build_error,
-    build_failures_card,
-    build_help,
-    build_lookup_receipt,
-    build_receipt,
-    build_resend_confirm,
-    build_status,
-    build_usage_error,
-)
-from bot.commands import (
+from bot.core.command_text import (
     AlertListCommand,
     AlertSubscribeCommand,
     AlertUnsubscribeCommand,
@@ -43,7 +31,13 @@ from bot.commands import (
     parse_zuora_command,
 )
 from bot.deps import Deps
+from bot.failures.account_case import account_in_other_case, other_case_message
+from bot.failures.cards import build_failures_card
+from bot.failures.receipt_card import build_lookup_receipt, build_receipt
+from bot.resend.cards import build_resend_confirm
 from bot.settings import public_config
+from bot.slack.message import SlackMessage
+from bot.slack.simple_cards import build_error, build_help, build_status, build_usage_error
 from bot.zuora.errors import ZuoraNotFoundError
 from bot.zuora.track import new_track_id
 from handlers.alerts import run_alerts_command

@@ -7,17 +7,13 @@ from typing import Any, TypeVar
 
 from slack_bolt import Ack
 
-from bot.access import AccessCheckError
-from bot.blocks import (
-    SlackMessage,
-    build_access_denied,
-    build_error,
-    build_stale_button,
-)
+from bot.core.actions import ButtonValue, InvalidValueError, decode_value
 from bot.deps import Deps
 from bot.explain import explain
-from bot.ids import ButtonValue, InvalidValueError, decode_value
-from bot.resend import AlreadyStarted, ClaimedElsewhere, Refusal
+from bot.resend.service import AlreadyStarted, ClaimedElsewhere, Refusal
+from bot.slack.access import AccessCheckError
+from bot.slack.message import SlackMessage
+from bot.slack.simple_cards import build_access_denied, build_error, build_stale_button
 from bot.zuora.track import new_track_id
 
 logger = logging.getLogger(__name__)

@@ -6,29 +6,31 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.account_case import account_in_other_case
-from bot.blocks import SlackMessage, build_failures_card, build_receipt
-from bot.cards.repeats import build_already_unsubscribed, build_digest_already_subscribed
-from bot.channels import posting_problem
-from bot.commands import (
+from bot.alerts.repeat_cards import build_already_unsubscribed, build_digest_already_subscribed
+from bot.core.actions import ActionId, CardRef
+from bot.core.command_text import (
     DigestListCommand,
     DigestPreviewCommand,
     DigestSubscribeCommand,
     DigestUnsubscribeCommand,
 )
 from bot.deps import Deps
-from bot.digest import preview_digest
-from bot.digest_cards import (
+from bot.digest.cards import (
     build_digest_access_denied,
     build_subscribed,
     build_subscription_list,
     build_subscription_refused,
     build_unsubscribed,
 )
-from bot.ids import ActionId, CardRef
-from bot.schedule import next_due_at
+from bot.digest.schedule import next_due_at
+from bot.digest.service import preview_digest
+from bot.digest.subscriptions import find_overlap, is_repeat, overlaps
+from bot.failures.account_case import account_in_other_case
+from bot.failures.cards import build_failures_card
+from bot.failures.receipt_card import build_receipt
+from bot.slack.channels import posting_problem
+from bot.slack.message import SlackMessage
 from bot.store import NewSubscription
-from bot.subscriptions import find_overlap, is_repeat, overlaps
 from bot.zuora.errors import ZuoraNotFoundError
 from handlers.common import decode_or_refuse, send, track_id_of
 

@@ -14,14 +14,21 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from bot.blocks import BlockLimitError, SlackMessage, build_error
-from bot.clicks import click_key
+from bot.core.keys import click_key
 from bot.deps import Deps
-from bot.digest_cards import build_digest_with_note, resend_note
+from bot.digest.cards import build_digest_with_note, resend_note
 from bot.explain import explain
-from bot.failures import ResendOutcome
-from bot.resend import AlreadyStarted, ClaimedElsewhere, Refusal, ResendClick, perform_resend
-from bot.slack_io import post_in_thread, update_message
+from bot.failures.results import ResendOutcome
+from bot.resend.service import (
+    AlreadyStarted,
+    ClaimedElsewhere,
+    Refusal,
+    ResendClick,
+    perform_resend,
+)
+from bot.slack.io import post_in_thread, update_message
+from bot.slack.message import BlockLimitError, SlackMessage
+from bot.slack.simple_cards import build_error
 from bot.zuora.models import Account
 from handlers.common import refusal_message, send, team_of, track_id_of, user_of
 

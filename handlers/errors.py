@@ -14,10 +14,10 @@ from typing import Any
 from slack_bolt import App
 from slack_bolt.request import BoltRequest
 
-from bot.blocks import build_error
 from bot.deps import Deps
 from bot.explain import explain
-from bot.request_gate import signature_problem
+from bot.slack.request_gate import signature_problem
+from bot.slack.simple_cards import build_error
 
 logger = logging.getLogger(__name__)
 

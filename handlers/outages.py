@@ -14,10 +14,12 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.blocks import build_outages_card, build_receipt, build_stale_button
-from bot.commands import MAX_OUTAGE_WINDOW, OutagesCommand
+from bot.core.actions import ActionId, OutageRef
+from bot.core.command_text import MAX_OUTAGE_WINDOW, OutagesCommand
 from bot.deps import Deps
-from bot.ids import ActionId, OutageRef
+from bot.failures.receipt_card import build_receipt
+from bot.outages.cards import build_outages_card
+from bot.slack.simple_cards import build_stale_button
 from bot.zuora.models import TimeWindow
 from handlers.common import answer_failure, decode_or_refuse, send, track_id_of, user_of
 

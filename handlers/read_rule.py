@@ -8,8 +8,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from bot.cards.access import ReadTarget, build_read_denied
 from bot.deps import Deps
+from bot.slack.access_cards import ReadTarget, build_read_denied
 from handlers.common import send, user_of
 
 logger = logging.getLogger(__name__)

@@ -15,18 +15,9 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.blocks import (
-    SlackMessage,
-    build_access_denied,
-    build_notice,
-    build_replay_busy,
-    build_replay_progress,
-    build_replay_summary,
-)
+from bot.core.actions import ActionId, OutageRef
 from bot.deps import Deps
-from bot.ids import ActionId, OutageRef
-from bot.mrkdwn import escape
-from bot.replay import (
+from bot.outages.replay import (
     MAX_REPLAY_WINDOW,
     ProgressThrottle,
     claim_replay,
@@ -35,7 +26,15 @@ from bot.replay import (
     replay_key,
     running_replay,
 )
-from bot.resend import ClaimedElsewhere
+from bot.outages.replay_cards import (
+    build_replay_busy,
+    build_replay_progress,
+    build_replay_summary,
+)
+from bot.resend.service import ClaimedElsewhere
+from bot.slack.message import SlackMessage
+from bot.slack.mrkdwn import escape
+from bot.slack.simple_cards import build_access_denied, build_notice
 from bot.store import Replay
 from bot.zuora.models import TimeWindow
 from handlers.common import answer_failure, decode_or_refuse, send, team_of, track_id_of, user_of

@@ -21,8 +21,8 @@ import httpx
 from slack_bolt import App, BoltRequest, BoltResponse
 
 from bot.app import create_app
+from bot.core.actions import decode_row_action
 from bot.deps import Deps, build_deps
-from bot.ids import decode_row_action
 from bot.sandbox.fake_slack import FakeSlack
 from bot.sandbox.fake_zuora import FakeZuora
 from bot.sandbox.slack_requests import block_actions_body, sign, slash_command_body

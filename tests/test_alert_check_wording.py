@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.cards.alerts import every
+from bot.alerts.cards import every
 
 
 @pytest.mark.parametrize(

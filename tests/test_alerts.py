@@ -21,18 +21,18 @@ from db_urls import database
 from slack_sdk import WebClient
 from stack_fixtures import Harness, all_text, button, buttons, dispatch_harness, mrkdwn_texts
 
-from bot.alerts import ALERT_EVENT_TYPE, run_alert_checks
-from bot.blocks import check_limits
-from bot.cards.alerts import AlertCard, build_alert
+from bot.alerts.cards import AlertCard, build_alert
+from bot.alerts.service import ALERT_EVENT_TYPE, run_alert_checks
 from bot.clock import run_clock
-from bot.ids import ActionId, OutageRef, decode_value
-from bot.notifications import NotificationService
-from bot.outages import callout_cause
+from bot.core.actions import ActionId, OutageRef, decode_value
+from bot.failures.service import NotificationService
+from bot.outages.causes import callout_cause
 from bot.sandbox.fake_slack import FakeSlack
 from bot.sandbox.fake_zuora import FakeZuora
 from bot.sandbox.tenant import FakeAccount, FakeCallout, Tenant
 from bot.settings import AlertSettings, Settings
-from bot.slack_io import retry_handlers
+from bot.slack.io import retry_handlers
+from bot.slack.message import check_limits
 from bot.store import AlertSpike, AlertSubscription, NewAlertSubscription, Store
 from bot.zuora.client import ZuoraClient
 from bot.zuora.models import CalloutHistory

@@ -36,7 +36,7 @@ from stack_fixtures import (
     value_of,
 )
 
-from bot.ids import CalloutRef, CardRef, ResendRef, decode_row_action
+from bot.core.actions import CalloutRef, CardRef, ResendRef, decode_row_action
 from bot.sandbox.slack_requests import (
     checkbox_action_body,
     checkbox_option,

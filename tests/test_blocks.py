@@ -11,35 +11,8 @@ from typing import Any
 
 import pytest
 
-from bot.blocks import (
-    MAX_BLOCKS,
-    MAX_BLOCKS_JSON_CHARS,
-    BlockLimitError,
-    SlackMessage,
-    account_url,
-    blocks_size,
-    build_access_denied,
-    build_audit_card,
-    build_batch_progress,
-    build_callout_details,
-    build_error,
-    build_failures_card,
-    build_help,
-    build_notice,
-    build_placeholder,
-    build_resend_confirm,
-    build_resend_outcome,
-    build_resend_outcomes,
-    build_resend_progress,
-    build_stale_button,
-    build_status,
-    check_limits,
-    page_count,
-    page_slice,
-)
-from bot.cards.elements import response_code_text
-from bot.failures import AccountFailures, ResendOutcome, card_ref_for
-from bot.ids import (
+from bot.audit.cards import build_audit_card
+from bot.core.actions import (
     ActionId,
     CardRef,
     InvalidValueError,
@@ -51,6 +24,34 @@ from bot.ids import (
     decode_value,
     parse_option_value,
     row_block_id,
+)
+from bot.failures.callout_card import build_callout_details
+from bot.failures.cards import account_url, build_failures_card, page_count, page_slice
+from bot.failures.results import AccountFailures, ResendOutcome, card_ref_for
+from bot.resend.cards import (
+    build_batch_progress,
+    build_resend_confirm,
+    build_resend_outcome,
+    build_resend_outcomes,
+    build_resend_progress,
+)
+from bot.slack.elements import response_code_text
+from bot.slack.message import (
+    MAX_BLOCKS,
+    MAX_BLOCKS_JSON_CHARS,
+    BlockLimitError,
+    SlackMessage,
+    blocks_size,
+    check_limits,
+)
+from bot.slack.simple_cards import (
+    build_access_denied,
+    build_error,
+    build_help,
+    build_notice,
+    build_placeholder,
+    build_stale_button,
+    build_status,
 )
 from bot.store import ResendAuditEntry
 from bot.zuora.models import (

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.cli import EXIT_OK, EXIT_USAGE, EXIT_ZUORA, main
-from bot.outages import OutageScan
+from bot.outages.causes import OutageScan
 from bot.sandbox.fake_zuora import FakeZuora
 from bot.sandbox.tenant import OUTAGE_ACCOUNTS, build_tenant
 

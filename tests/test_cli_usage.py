@@ -19,10 +19,10 @@ from bot.cli import (
     main,
     plural,
 )
-from bot.commands import UsageError
-from bot.plain_text import mrkdwn_to_plain
+from bot.core.command_text import UsageError
 from bot.sandbox.fake_zuora import FakeZuora
 from bot.sandbox.tenant import build_tenant
+from bot.slack.plain_text import mrkdwn_to_plain
 
 
 def run(*argv: str) -> tuple[int, str, str]:

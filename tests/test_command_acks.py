@@ -22,7 +22,7 @@ from slack_bolt.error import BoltError
 from stack_fixtures import BIG_ACCOUNT, Harness, all_text, dispatch_harness
 
 from bot.app import create_app
-from bot.commands import parse_zuora_command
+from bot.core.command_text import parse_zuora_command
 from bot.sandbox.slack_requests import slash_command_body
 from bot.store import Store
 from handlers.commands import run_command

@@ -1,4 +1,4 @@
-"""Tests for bot.commands: every subcommand, every usage error, and did-you-mean suggestions."""
+"""Tests for bot.core.command_text: every subcommand, every usage error, and did-you-mean suggestions."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.commands import (
+from bot.core.command_text import (
     AuditCommand,
     DigestListCommand,
     DigestPreviewCommand,

@@ -18,7 +18,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
 
-from bot.digest import (
+from bot.digest.service import (
     MAX_KEYS_PER_COUNTER,
     OTHER_KEY,
     DigestMemory,
@@ -31,7 +31,7 @@ from bot.digest import (
     summarize,
 )
 from bot.sandbox.fake_slack import FakeSlack
-from bot.slack_io import retry_handlers
+from bot.slack.io import retry_handlers
 from bot.store import NewSubscription, Store
 from bot.zuora.errors import ZuoraNotFoundError, ZuoraServerError
 from bot.zuora.models import Account, CalloutHistory, EmailHistory, TimeWindow
@@ -538,7 +538,7 @@ def test_run_due_digests_one_failing_channel_does_not_stop_the_others(
     first = subscribe(store, "C0001")
     bad = subscribe(store, "C0BAD")
     last = subscribe(store, "C0003")
-    with caplog.at_level(logging.WARNING, logger="bot.digest"):
+    with caplog.at_level(logging.WARNING, logger="bot.digest.service"):
         results = {r.subscription.id: r for r in run(deps)}
     assert results[bad.id].status == "failed"
     assert results[bad.id].error == "not_in_channel"
@@ -666,7 +666,7 @@ def test_run_due_digests_zuora_failure_marks_runs_failed_for_retry(
     busy_service.fail = True
     deps = make_deps(busy_service)
     sub = subscribe(store)
-    with caplog.at_level(logging.WARNING, logger="bot.digest"):
+    with caplog.at_level(logging.WARNING, logger="bot.digest.service"):
         (result,) = run(deps)
     assert result.status == "failed" and "Zuora" in (result.error or "")
     assert store.list_digest_runs(sub.id)[0].status == "failed"
@@ -776,7 +776,7 @@ def test_run_due_digests_unknown_account_is_logged_and_matches_nothing(
 ):
     deps = make_deps(busy_service)
     subscribe(store, accounts=("A404",))
-    with caplog.at_level(logging.WARNING, logger="bot.digest"):
+    with caplog.at_level(logging.WARNING, logger="bot.digest.service"):
         (result,) = run(deps)
     assert result.status == "posted"
     assert (
@@ -785,7 +785,7 @@ def test_run_due_digests_unknown_account_is_logged_and_matches_nothing(
     assert any("A404" in record.getMessage() for record in caplog.records)
 
 
-# --- python -m bot.digest ----------------------------------------------------------------------
+# --- python -m bot.digest.service ----------------------------------------------------------------------
 
 
 @pytest.fixture(autouse=True)
@@ -802,7 +802,7 @@ def restore_logging() -> Iterator[None]:
 
 
 def test_main_without_settings_exits_2(capsys):
-    from bot.digest import main
+    from bot.digest.service import main
 
     assert main(["--dry-run"]) == 2
     assert "SLACK_BOT_TOKEN" in capsys.readouterr().err
@@ -810,7 +810,7 @@ def test_main_without_settings_exits_2(capsys):
 
 @pytest.fixture
 def sandbox(monkeypatch, tmp_path):
-    """Fake Zuora and fake Slack on 127.0.0.1, and the environment `python -m bot.digest` reads."""
+    """Fake Zuora and fake Slack on 127.0.0.1, and the environment `python -m bot.digest.service` reads."""
     from bot.sandbox.fake_zuora import FakeZuora
     from bot.sandbox.tenant import build_tenant
 
@@ -842,7 +842,7 @@ def sandbox(monkeypatch, tmp_path):
 
 
 def test_main_dry_run_prints_the_messages_and_posts_nothing(sandbox, capsys):
-    from bot.digest import main
+    from bot.digest.service import main
 
     assert main(["--force", "--dry-run"]) == 0
     out = capsys.readouterr().out
@@ -852,7 +852,7 @@ def test_main_dry_run_prints_the_messages_and_posts_nothing(sandbox, capsys):
 
 
 def test_main_force_posts_once_a_day_and_reports_failures(sandbox):
-    from bot.digest import main
+    from bot.digest.service import main
 
     assert main(["--force"]) == 0
     assert len(sandbox.messages("C0DIGEST")) == 1
@@ -861,7 +861,7 @@ def test_main_force_posts_once_a_day_and_reports_failures(sandbox):
 
 
 def test_main_exits_1_when_a_channel_fails(sandbox):
-    from bot.digest import main
+    from bot.digest.service import main
 
     sandbox.set_channel("C0DIGEST", is_member=False)
     assert main(["--force"]) == 1

@@ -10,16 +10,8 @@ from typing import Any
 
 import pytest
 
-from bot.blocks import (
-    MAX_BLOCKS,
-    MAX_BLOCKS_JSON_CHARS,
-    BlockLimitError,
-    SlackMessage,
-    blocks_size,
-    check_limits,
-)
-from bot.digest import DigestDelta, DigestSummary, compare, summarize
-from bot.digest_cards import (
+from bot.core.actions import ActionId, CardRef, ResendAllRef, decode_value
+from bot.digest.cards import (
     RESEND_ALL_BUTTONS,
     build_all_clear,
     build_digest,
@@ -31,8 +23,16 @@ from bot.digest_cards import (
     channel_mention,
     resend_note,
 )
-from bot.failures import ResendOutcome
-from bot.ids import ActionId, CardRef, ResendAllRef, decode_value
+from bot.digest.service import DigestDelta, DigestSummary, compare, summarize
+from bot.failures.results import ResendOutcome
+from bot.slack.message import (
+    MAX_BLOCKS,
+    MAX_BLOCKS_JSON_CHARS,
+    BlockLimitError,
+    SlackMessage,
+    blocks_size,
+    check_limits,
+)
 from bot.store import Subscription
 from bot.zuora.models import Account, CalloutHistory, EmailHistory, ResendResult, TimeWindow
 
@@ -241,7 +241,7 @@ def test_build_digest_shows_totals_and_change_against_the_day_before():
 
 def test_build_digest_of_one_kind_shows_only_that_kind():
     today, _ = busy_day()
-    from bot.digest import restrict
+    from bot.digest.service import restrict
 
     emails_only = restrict(today, kind="emails")
     message = build_digest(emails_only, None, subscription_label=LABEL, ui_url=UI_URL, top_n=8)

@@ -21,8 +21,8 @@ from stack_fixtures import (
 )
 
 from bot.clock import run_clock, seconds_to_next_tick
-from bot.digest import run_due_digests
-from bot.ids import ActionId
+from bot.core.actions import ActionId
+from bot.digest.service import run_due_digests
 
 CHANNEL = "C0001"  # the channel slash_command_body sends from
 

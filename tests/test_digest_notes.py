@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.cards.message import SlackMessage
-from bot.digest_notes import DigestNotes
+from bot.digest.notes import DigestNotes
+from bot.slack.message import SlackMessage
 
 CLICKED = [{"type": "divider"}]
 

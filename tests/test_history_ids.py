@@ -16,8 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.failures import AccountFailures
-from bot.history_ids import (
+from bot.failures.history_ids import (
     AMBIGUOUS,
     DELIVERED_LOOKALIKE,
     NO_MATCH,
@@ -27,7 +26,8 @@ from bot.history_ids import (
     assign_ids,
     index_rows,
 )
-from bot.notifications import NotificationService
+from bot.failures.results import AccountFailures
+from bot.failures.service import NotificationService
 from bot.sandbox.fake_zuora import FakeZuora, RecordedRequest
 from bot.sandbox.tenant import Tenant, build_tenant
 from bot.settings import ZuoraSettings

@@ -13,9 +13,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.cards.failures import build_failures_card
-from bot.failures import AccountFailures
-from bot.history_ids import (
+from bot.core.actions import ActionId
+from bot.failures.cards import build_failures_card
+from bot.failures.history_ids import (
     DELIVERED_LOOKALIKE,
     MISSING,
     NO_MATCH,
@@ -24,8 +24,8 @@ from bot.history_ids import (
     match_records,
     unmatchable,
 )
-from bot.ids import ActionId
-from bot.notifications import NotificationService
+from bot.failures.results import AccountFailures
+from bot.failures.service import NotificationService
 from bot.sandbox.fake_dataquery import CALLOUT_TABLE, EMAIL_TABLE, Query, QueryError, Table
 from bot.sandbox.fake_zuora import FakeZuora
 from bot.sandbox.tenant import FakeAccount, FakeCallout, FakeEmail, Tenant

@@ -19,8 +19,8 @@ from db_urls import database
 from sqlalchemy.pool import NullPool
 
 from bot.deps import build_deps
-from bot.failures import ResendOutcome
-from bot.resend import ResendClick, perform_resend
+from bot.failures.results import ResendOutcome
+from bot.resend.service import ResendClick, perform_resend
 from bot.sandbox.stack import SandboxStack
 from bot.sandbox.tenant import build_tenant
 from bot.store import (

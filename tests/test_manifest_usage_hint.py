@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bot.commands import SUBCOMMANDS, UsageError, parse_zuora_command
+from bot.core.command_text import SUBCOMMANDS, UsageError, parse_zuora_command
 
 MANIFEST = Path(__file__).resolve().parent.parent / "manifest.json"
 

@@ -1,4 +1,4 @@
-"""Tests for bot.mrkdwn: escaping, entity-safe truncation, links, date tokens, mentions, code."""
+"""Tests for bot.slack.mrkdwn: escaping, entity-safe truncation, links, date tokens, mentions, code."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from bot.mrkdwn import (
+from bot.slack.mrkdwn import (
     ELLIPSIS,
     code,
     code_block,

@@ -21,8 +21,8 @@ from stack_fixtures import (
     ticked,
 )
 
-from bot.ids import ActionId, OutageRef
-from bot.once import notification_scope
+from bot.core.actions import ActionId, OutageRef
+from bot.resend.once import notification_scope
 from bot.sandbox.replay_tenant import OUTAGE_CAUSE, build_outage_tenant
 from bot.store import OnceRule
 from bot.zuora.models import TimeWindow

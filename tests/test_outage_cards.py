@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.cards.message import MAX_BLOCKS, MAX_BLOCKS_JSON_CHARS, blocks_size, check_limits
-from bot.cards.outages import OUTAGES_PAGE_SIZE, build_outages_card, outage_page_count
-from bot.ids import ActionId, OutageRef, decode_value
-from bot.outages import OutageScan
+from bot.core.actions import ActionId, OutageRef, decode_value
+from bot.outages.cards import OUTAGES_PAGE_SIZE, build_outages_card, outage_page_count
+from bot.outages.causes import OutageScan
+from bot.slack.message import MAX_BLOCKS, MAX_BLOCKS_JSON_CHARS, blocks_size, check_limits
 from bot.zuora.models import CalloutHistory, EmailHistory, TimeWindow
 
 END = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)

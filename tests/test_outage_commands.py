@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.commands import OutagesCommand, UsageError, parse_zuora_command
+from bot.core.command_text import OutagesCommand, UsageError, parse_zuora_command
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.outages import (
+from bot.outages.causes import (
     OutageScan,
     callout_cause,
     email_cause,
@@ -134,7 +134,7 @@ def test_sparkline_scales_and_buckets() -> None:
 
 
 def test_scan_memo_stays_bounded_and_agrees_with_fresh_causes() -> None:
-    from bot.outages import CAUSE_MEMO_SIZE
+    from bot.outages.causes import CAUSE_MEMO_SIZE
 
     scan = OutageScan()
     for i in range(CAUSE_MEMO_SIZE + 10):

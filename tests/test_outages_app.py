@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from stack_fixtures import Harness, all_text, buttons, dispatch_harness, mrkdwn_texts
 
-from bot.cards.outages import OUTAGES_PAGE_SIZE
-from bot.ids import OutageRef, decode_value
+from bot.core.actions import OutageRef, decode_value
+from bot.outages.cards import OUTAGES_PAGE_SIZE
 from bot.sandbox.tenant import BOUNCE_DOMAIN, OUTAGE_ACCOUNTS, build_tenant
 
 REPLAY = "zuora.outage_replay"

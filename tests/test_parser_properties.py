@@ -17,15 +17,7 @@ from typing import Any, TypeVar
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.commands import (
-    SUBCOMMANDS,
-    UsageError,
-    parse_account,
-    parse_outage_window,
-    parse_window,
-    parse_zuora_command,
-)
-from bot.ids import (
+from bot.core.actions import (
     CardRef,
     InvalidValueError,
     ResendRef,
@@ -35,8 +27,16 @@ from bot.ids import (
     decode_value,
     parse_option_value,
 )
-from bot.mrkdwn import code, escape, escape_truncated, mention_or_text
-from bot.outages import endpoint_of, normalise_mail_error
+from bot.core.command_text import (
+    SUBCOMMANDS,
+    UsageError,
+    parse_account,
+    parse_outage_window,
+    parse_window,
+    parse_zuora_command,
+)
+from bot.outages.causes import endpoint_of, normalise_mail_error
+from bot.slack.mrkdwn import code, escape, escape_truncated, mention_or_text
 
 T = TypeVar("T")
 

@@ -24,8 +24,8 @@ from stack_fixtures import (
 )
 
 from bot.app import create_app
+from bot.core.actions import ActionId
 from bot.deps import build_deps
-from bot.ids import ActionId
 from bot.sandbox.slack_requests import slash_command_body
 from bot.sandbox.stack import SandboxStack
 from bot.settings import ResendSettings

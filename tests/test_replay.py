@@ -18,10 +18,10 @@ from db_urls import postgres_schema
 from slack_bolt import App
 
 from bot.app import create_app
+from bot.core.actions import ActionId, OutageRef
 from bot.deps import Deps, build_deps
-from bot.ids import ActionId, OutageRef
-from bot.outages import Cause
-from bot.replay import (
+from bot.outages.causes import Cause
+from bot.outages.replay import (
     chunk_key,
     claim_replay,
     drive_replay,
@@ -237,7 +237,7 @@ def test_replay_zuora_down_mid_replay_waits_then_the_clock_continues(harness: Ha
     waiting = drive_replay(deps, claim.replay, progress=go_down)
     assert waiting.state == "running" and waiting.waiting
     assert (waiting.chunks_done, waiting.sent, waiting.not_sent) == (1, 1000, 0)
-    from bot.blocks import build_replay_busy, build_replay_progress
+    from bot.outages.replay_cards import build_replay_busy, build_replay_progress
 
     text = all_text(build_replay_progress(waiting).as_payload())
     assert "Waiting for Zuora's answer to request 2 of 3" in text and "Not failed" in text
@@ -395,7 +395,7 @@ def test_cli_replay_rejects_a_malformed_cause_id(
 
 
 def test_replay_from_the_outages_card_resends_the_sandbox_outage_once(tmp_path: Path) -> None:
-    from bot.ids import decode_value
+    from bot.core.actions import decode_value
     from bot.sandbox.tenant import build_tenant
     from tests.stack_fixtures import buttons
 

@@ -17,13 +17,13 @@ import pytest
 from slack_bolt.request import BoltRequest
 from stack_fixtures import Harness, dispatch_harness
 
-from bot.blocks import SlackMessage
-from bot.request_gate import Admitted, Refusal, RequestGate, SslCheck, signature_problem
+from bot.core.url_rules import HostRuleError, allowed_url, parse_rules
 from bot.sandbox.fake_slack import RESPONSE_URL_METHOD, FakeSlack
 from bot.sandbox.slack_requests import sign, slash_command_body
 from bot.settings import SettingsError, SlackSettings, ZuoraSettings, load_area
-from bot.slack_io import Responder
-from bot.url_rules import HostRuleError, allowed_url, parse_rules
+from bot.slack.io import Responder
+from bot.slack.message import SlackMessage
+from bot.slack.request_gate import Admitted, Refusal, RequestGate, SslCheck, signature_problem
 
 SECRET = "gate-test-signing-secret"
 NOW = 1_800_000_000
@@ -227,7 +227,7 @@ def test_responder_refuses_a_foreign_host_and_logs_it(caplog: pytest.LogCaptureF
     with FakeSlack(token="xoxb-foreign") as foreign:
         url = foreign.response_url("x", kind="command")
         responder = Responder(hosts=parse_rules("hooks.slack.com"))
-        with caplog.at_level(logging.WARNING, logger="bot.slack_io"):
+        with caplog.at_level(logging.WARNING, logger="bot.slack.io"):
             sent = responder.send(url, SlackMessage(text="hi", blocks=[]), replace_original=False)
         assert sent is False
         assert foreign.calls() == []

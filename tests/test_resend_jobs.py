@@ -20,8 +20,8 @@ import pytest
 from db_urls import database
 
 from bot.deps import build_deps
-from bot.failures import ResendOutcome
-from bot.resend import (
+from bot.failures.results import ResendOutcome
+from bot.resend.service import (
     AlreadyStarted,
     ResendClick,
     attempt_key,

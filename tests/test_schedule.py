@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from bot.schedule import due_at, is_due, local_date_for, next_due_at
+from bot.digest.schedule import due_at, is_due, local_date_for, next_due_at
 from bot.store import Subscription
 
 LONG_AGO = datetime(2020, 1, 1, tzinfo=UTC)

@@ -1,4 +1,4 @@
-"""URL masking (bot.secrets_mask): the issue's examples, parameter names kept, bounded input, and the
+"""URL masking (bot.core.secrets_mask): the issue's examples, parameter names kept, bounded input, and the
 places that show callout URLs (cards, outage causes, the CLI) using it."""
 
 from __future__ import annotations
@@ -11,19 +11,19 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.cards.callout import build_callout_details
 from bot.cli import EXIT_OK, main
-from bot.mrkdwn import redact_url
-from bot.outages import endpoint_of
-from bot.sandbox.fake_zuora import FakeZuora
-from bot.sandbox.tenant import build_tenant
-from bot.secrets_mask import (
+from bot.core.secrets_mask import (
     MAX_URL_CHARS,
     looks_like_token,
     mask_database_url,
     mask_url,
     mask_urls_in_text,
 )
+from bot.failures.callout_card import build_callout_details
+from bot.outages.causes import endpoint_of
+from bot.sandbox.fake_zuora import FakeZuora
+from bot.sandbox.tenant import build_tenant
+from bot.slack.mrkdwn import redact_url
 from bot.zuora.models import Account, CalloutHistory
 
 WHSEC = "whsec_8f2a61c94be03d7751aa09e2"

@@ -23,17 +23,18 @@ from stack_fixtures import (
     mrkdwn_texts,
 )
 
-from bot.account_case import case_variants
-from bot.affected import AccountTally, count_account_keys, count_accounts
-from bot.blocks import build_failures_card, build_outages_card
-from bot.cards.simple import HELP_LINES
 from bot.cli import _outages_json
-from bot.digest import DigestSummary, summarize
-from bot.digest_cards import RESEND_ALL_BUTTONS, build_digest
-from bot.failures import AccountFailures
-from bot.ids import ActionId
-from bot.outages import OutageScan
+from bot.core.actions import ActionId
+from bot.digest.cards import RESEND_ALL_BUTTONS, build_digest
+from bot.digest.service import DigestSummary, summarize
+from bot.failures.account_case import case_variants
+from bot.failures.cards import build_failures_card
+from bot.failures.results import AccountFailures
+from bot.outages.affected import AccountTally, count_account_keys, count_accounts
+from bot.outages.cards import build_outages_card
+from bot.outages.causes import OutageScan
 from bot.sandbox.tenant import build_tenant
+from bot.slack.simple_cards import HELP_LINES
 from bot.zuora.models import Account, CalloutHistory, EmailHistory, TimeWindow
 
 CHANNEL = "C0001"  # the channel slash_command_body sends from

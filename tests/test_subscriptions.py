@@ -6,8 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.store import NewSubscription, Subscription
-from bot.subscriptions import (
+from bot.digest.subscriptions import (
     accounts_text,
     describe,
     find_overlap,
@@ -15,6 +14,7 @@ from bot.subscriptions import (
     label,
     overlaps,
 )
+from bot.store import NewSubscription, Subscription
 
 NOW = datetime(2026, 6, 10, 12, 0, tzinfo=UTC)
 

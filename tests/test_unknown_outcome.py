@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 
 from bot.deps import Deps
-from bot.failures import ResendOutcome
-from bot.resend import AlreadyStarted, ResendClick, perform_resend, redrive_stale_resends
+from bot.failures.results import ResendOutcome
+from bot.resend.service import AlreadyStarted, ResendClick, perform_resend, redrive_stale_resends
 from bot.sandbox.stack import SandboxStack
 from bot.sandbox.tenant import build_tenant
 from bot.zuora.models import Account
@@ -235,7 +235,7 @@ def test_unknown_outcome_a_definite_refusal_lets_a_new_click_use_a_new_key(
 def test_unknown_outcome_replay_chunk_waits_and_the_clock_sends_it_once_with_its_key(
     tmp_path: Path,
 ) -> None:
-    from bot.replay import redrive_stale_replays
+    from bot.outages.replay import redrive_stale_replays
     from bot.sandbox.replay_tenant import OUTAGE_CAUSE, build_outage_tenant
     from tests.stack_fixtures import all_text, dispatch_harness
     from tests.test_replay import replay_button, window_now

@@ -734,7 +734,7 @@ def _digest_job(stack: SandboxStack) -> Callable[[], object] | None:
     deps = stack.deps
     if deps is None:
         return None
-    from bot.digest import run_due_digests
+    from bot.digest.service import run_due_digests
 
     def run() -> object:
         # force: due now whatever the subscribed time; the store still allows one post a day each.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.outages import Cause
+from bot.outages.causes import Cause
 from bot.sandbox.tenant import Tenant, build_bulk_tenant
 
 OUTAGE_URL = "https://outage.example/zuora/orders"

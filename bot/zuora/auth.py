@@ -12,7 +12,6 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from bot.settings import ZuoraSettings
 from bot.zuora.errors import (
     ZuoraAuthError,
     ZuoraRateLimitError,
@@ -20,6 +19,7 @@ from bot.zuora.errors import (
     ZuoraServerError,
     ZuoraStatusError,
 )
+from bot.zuora.settings import ZuoraSettings
 
 logger = logging.getLogger(__name__)
 

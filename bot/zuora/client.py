@@ -25,8 +25,7 @@ from typing import Any, TypeVar, cast
 
 import httpx
 
-from bot.settings import ZuoraSettings
-from bot.url_rules import allowed_url, host_of
+from bot.core.url_rules import allowed_url, host_of
 from bot.zuora.auth import TokenStatus, ZuoraOAuth
 from bot.zuora.cache import ReadCache
 from bot.zuora.dataquery import (
@@ -85,6 +84,7 @@ from bot.zuora.retry import (
     unknown_outcome,
 )
 from bot.zuora.scan import Listing, scan_pages
+from bot.zuora.settings import ZuoraSettings
 from bot.zuora.track import validate_track_id
 
 logger = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.ids import OutageRef, decode_value
+from bot.core.actions import OutageRef, decode_value
 from bot.sandbox.playground import DEFAULT_CHANNELS
 
 BILLING = DEFAULT_CHANNELS[0].id

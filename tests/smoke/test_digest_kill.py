@@ -24,9 +24,9 @@ import pytest
 from db_urls import postgres_schema
 from stack_fixtures import fresh_tenant
 
+from bot.digest.schedule import local_date_for
 from bot.sandbox.fake_slack import FakeSlack
 from bot.sandbox.fake_zuora import FakeZuora, RecordedRequest
-from bot.schedule import local_date_for
 from bot.store import DigestRun, NewSubscription, Store
 
 pytestmark = pytest.mark.slow

@@ -16,7 +16,7 @@ from db_urls import database
 from stack_fixtures import all_text, click_body_for
 from test_smoke_gunicorn import FRESH, SIGNING_SECRET, bot_env, gunicorn, served, wait_for_workers
 
-from bot.ids import ActionId, OutageRef
+from bot.core.actions import ActionId, OutageRef
 from bot.sandbox.fake_slack import FakeSlack
 from bot.sandbox.fake_zuora import FakeZuora
 from bot.sandbox.replay_tenant import OUTAGE_CAUSE, build_outage_tenant

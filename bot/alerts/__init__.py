@@ -1,0 +1,1 @@
+"""Spike alerts: scanning causes on the clock, posting and growing one alert per spike."""

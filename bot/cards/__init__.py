@@ -1,1 +1,0 @@
-"""Block Kit card builders, one module per card family; import them from `bot.blocks`."""

@@ -1,0 +1,1 @@
+"""Daily digests: subscriptions, schedules, the digest card and posting it once a day."""

@@ -1,0 +1,1 @@
+"""Tenant-wide failures grouped by cause, their card, and the replay of a cause."""
