@@ -8,10 +8,10 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import ColumnElement, case, func, select, update
 from sqlalchemy import exc as sa_exc
 
-from bot.store.engine import StoreBase, dumps, from_row, rowcount, values_of
+from bot.store.engine import StoreBase, dumps, from_row, posting_values, rowcount, values_of
 from bot.store.records import (
     ALERT_POST_OUTCOMES,
     ALERT_STATES,
@@ -42,6 +42,12 @@ def _hourly_json(old: Mapping[datetime, int], new: Mapping[datetime, int]) -> st
 
 def _hourly_from_json(text: str) -> dict[datetime, int]:
     return {datetime.fromisoformat(key): int(value) for key, value in json.loads(text).items()}
+
+
+def _held(incident_id: int, owner: str) -> list[ColumnElement[bool]]:
+    """Conditions: ``owner`` holds this incident's post."""
+    c = alert_incidents.c
+    return [c.id == incident_id, c.claimed_by == owner, c.state.in_(HELD_STATUSES)]
 
 
 def _alert_subscription(row: Any) -> AlertSubscription:
@@ -248,16 +254,8 @@ class AlertStore(StoreBase):
         table = alert_incidents
         stmt = (
             update(table)
-            .where(
-                table.c.id == incident_id,
-                table.c.claimed_by == owner,
-                table.c.state.in_(HELD_STATUSES),
-            )
-            .values(
-                state="posting",
-                heartbeat_at=now,
-                posting_at=func.coalesce(table.c.posting_at, now),
-            )
+            .where(*_held(incident_id, owner))
+            .values(state="posting", **posting_values(table, now))
         )
         return self._changed("mark_alert_posting", stmt)
 
@@ -276,11 +274,7 @@ class AlertStore(StoreBase):
         table = alert_incidents
         stmt = (
             update(table)
-            .where(
-                table.c.id == incident_id,
-                table.c.claimed_by == owner,
-                table.c.state.in_(HELD_STATUSES),
-            )
+            .where(*_held(incident_id, owner))
             .values(
                 state=outcome,
                 message_ts=message_ts,

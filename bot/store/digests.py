@@ -8,10 +8,10 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import ColumnElement, case, func, select, update
 from sqlalchemy import exc as sa_exc
 
-from bot.store.engine import StoreBase, dumps, from_row, rowcount, values_of
+from bot.store.engine import StoreBase, dumps, from_row, posting_values, rowcount, values_of
 from bot.store.records import (
     DIGEST_FINISH_STATUSES,
     DIGEST_KINDS,
@@ -26,6 +26,16 @@ from bot.store.records import (
 from bot.store.tables import HELD_STATUSES, digest_runs, digest_subscriptions
 
 logger = logging.getLogger("bot.store")
+
+
+def _held(subscription_id: int, local_date: date, owner: str | None) -> list[ColumnElement[bool]]:
+    """Conditions: this day's run is held (by ``owner``, when given)."""
+    c = digest_runs.c
+    held = [c.subscription_id == subscription_id, c.local_date == local_date]
+    held.append(c.status.in_(HELD_STATUSES))
+    if owner is not None:
+        held.append(c.claimed_by == owner)
+    return held
 
 
 def _subscription(row: Any) -> Subscription:
@@ -167,12 +177,7 @@ class DigestStore(StoreBase):
             for subscription_id, local_date in runs:
                 stmt = (
                     update(digest_runs)
-                    .where(
-                        digest_runs.c.subscription_id == subscription_id,
-                        digest_runs.c.local_date == local_date,
-                        digest_runs.c.claimed_by == owner,
-                        digest_runs.c.status.in_(HELD_STATUSES),
-                    )
+                    .where(*_held(subscription_id, local_date, owner))
                     .values(heartbeat_at=now)
                 )
                 if rowcount(conn, stmt) == 1:
@@ -191,17 +196,8 @@ class DigestStore(StoreBase):
         now = require_aware(now, "now")
         stmt = (
             update(digest_runs)
-            .where(
-                digest_runs.c.subscription_id == subscription_id,
-                digest_runs.c.local_date == local_date,
-                digest_runs.c.claimed_by == owner,
-                digest_runs.c.status.in_(HELD_STATUSES),
-            )
-            .values(
-                status="posting",
-                heartbeat_at=now,
-                posting_at=func.coalesce(digest_runs.c.posting_at, now),
-            )
+            .where(*_held(subscription_id, local_date, owner))
+            .values(status="posting", **posting_values(digest_runs, now))
         )
         held = self._changed("mark_digest_posting", stmt)
         if not held:
@@ -229,16 +225,9 @@ class DigestStore(StoreBase):
         A run not in 'claimed' or 'posting' (or, with ``owner``, held by someone else) is left alone.
         """
         check_literal(status, DIGEST_FINISH_STATUSES, "status")
-        conditions = [
-            digest_runs.c.subscription_id == subscription_id,
-            digest_runs.c.local_date == local_date,
-            digest_runs.c.status.in_(HELD_STATUSES),
-        ]
-        if owner is not None:
-            conditions.append(digest_runs.c.claimed_by == owner)
         stmt = (
             update(digest_runs)
-            .where(*conditions)
+            .where(*_held(subscription_id, local_date, owner))
             .values(status=status, finished_at=now, message_ts=message_ts, detail=detail)
         )
         done = self._changed("finish_digest_run", stmt)

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import fields
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, Self, TypeVar
 
 from sqlalchemy import (
@@ -26,6 +27,7 @@ from sqlalchemy import (
     Table,
     create_engine,
     event,
+    func,
     insert,
     select,
     update,
@@ -40,7 +42,7 @@ from sqlalchemy.sql.expression import Executable
 
 from bot.core.secrets_mask import mask_database_url
 from bot.store.migrations import apply_migrations, recorded_versions
-from bot.store.records import StoreError
+from bot.store.records import StoreError, require_aware
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -194,6 +196,11 @@ def values_of(record: DataclassInstance, **converted: object) -> dict[str, objec
     return {f.name: getattr(record, f.name) for f in fields(record)} | converted
 
 
+def posting_values(table: Table, now: datetime) -> dict[str, object]:
+    """A held post about to start: a fresh heartbeat, and ``posting_at`` kept from the first try."""
+    return {"heartbeat_at": now, "posting_at": func.coalesce(table.c.posting_at, now)}
+
+
 class StoreBase:
     """The engine, its transactions and the row helpers the per-group store classes share."""
 
@@ -302,6 +309,37 @@ class StoreBase:
                 table.c.active.is_(True),
             )
             .values(active=False)
+        )
+        return self._changed(operation, stmt)
+
+    def _renew_lease(
+        self, operation: str, table: Table, row_id: int, *, owner: str, until: datetime, live: Any
+    ) -> bool:
+        """Extend ``owner``'s lease on a live row of leased work; False if someone else holds it now."""
+        stmt = (
+            update(table)
+            .where(table.c.id == row_id, table.c.lease_owner == owner, live)
+            .values(lease_until=require_aware(until, "until"))
+        )
+        return self._changed(operation, stmt)
+
+    def _take_stale(
+        self,
+        operation: str,
+        table: Table,
+        row_id: int,
+        *,
+        owner: str,
+        now: datetime,
+        lease: timedelta,
+        live: Any,
+    ) -> bool:
+        """Take over a live row of leased work whose lease ran out (at most one taker wins)."""
+        now = require_aware(now, "now")
+        stmt = (
+            update(table)
+            .where(table.c.id == row_id, live, table.c.lease_until <= now)
+            .values(lease_owner=owner, lease_until=now + lease, updated_at=now)
         )
         return self._changed(operation, stmt)
 

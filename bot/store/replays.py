@@ -12,9 +12,9 @@ import json
 import logging
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Select, insert, select, update
 from sqlalchemy import exc as sa_exc
 
 from bot.store.audit import (
@@ -47,6 +47,16 @@ logger = logging.getLogger("bot.store")
 
 # Claims a replay reads back to name who holds the ids it left out (the count covers the rest).
 _CLAIMS_SHOWN: Final = 40
+_RUNNING: Final = outage_replays.c.state == "running"
+
+
+def _held(replay_id: int, owner: str, index: int | None = None) -> list[ColumnElement[bool]]:
+    """Conditions: ``owner`` holds this running replay (and, with ``index``, that chunk is next)."""
+    c = outage_replays.c
+    held = [c.id == replay_id, c.lease_owner == owner, _RUNNING]
+    if index is not None:
+        held.append(c.chunks_done == index)
+    return held
 
 
 class ReplayStore(StoreBase):
@@ -190,10 +200,7 @@ class ReplayStore(StoreBase):
             .order_by(outage_replays.c.requested_at.desc(), outage_replays.c.id.desc())
             .limit(limit)
         )
-        with self._transaction("replays_for_cause", read_only=True) as conn:
-            keys = list(conn.scalars(stmt))
-            found = [self._replay_by_key(conn, key) for key in keys]
-        return [r for r in found if r is not None]
+        return self._replays_of("replays_for_cause", stmt)
 
     def begin_replay_chunk(
         self,
@@ -214,10 +221,7 @@ class ReplayStore(StoreBase):
         with self._transaction("begin_replay_chunk") as conn:
             held = conn.execute(
                 select(outage_replays.c.id, outage_replays.c.replay_key).where(
-                    outage_replays.c.id == replay_id,
-                    outage_replays.c.lease_owner == owner,
-                    outage_replays.c.state == "running",
-                    outage_replays.c.chunks_done == index,
+                    *_held(replay_id, owner, index)
                 )
             ).first()
             if held is None:
@@ -254,12 +258,7 @@ class ReplayStore(StoreBase):
         now = require_aware(now, "now")
         with self._transaction("finish_replay_chunk") as conn:
             row = conn.execute(
-                select(outage_replays.c.refused).where(
-                    outage_replays.c.id == replay_id,
-                    outage_replays.c.lease_owner == owner,
-                    outage_replays.c.state == "running",
-                    outage_replays.c.chunks_done == index,
-                )
+                select(outage_replays.c.refused).where(*_held(replay_id, owner, index))
             ).first()
             if row is None:
                 logger.warning(
@@ -276,12 +275,7 @@ class ReplayStore(StoreBase):
             advanced = rowcount(
                 conn,
                 update(outage_replays)
-                .where(
-                    c.id == replay_id,
-                    c.lease_owner == owner,
-                    c.state == "running",
-                    c.chunks_done == index,
-                )
+                .where(*_held(replay_id, owner, index))
                 .values(
                     chunks_done=c.chunks_done + 1,
                     chunk_attempt=1,
@@ -317,17 +311,11 @@ class ReplayStore(StoreBase):
         ``finish_replay_chunk``; False (nothing written) when ``owner`` lost the replay.
         """
         now = require_aware(now, "now")
-        c = outage_replays.c
         with self._transaction("wait_replay_chunk") as conn:
             waiting = rowcount(
                 conn,
                 update(outage_replays)
-                .where(
-                    c.id == replay_id,
-                    c.lease_owner == owner,
-                    c.state == "running",
-                    c.chunks_done == index,
-                )
+                .where(*_held(replay_id, owner, index))
                 .values(
                     error=error,
                     lease_owner=None,
@@ -363,7 +351,7 @@ class ReplayStore(StoreBase):
             stopped = rowcount(
                 conn,
                 update(outage_replays)
-                .where(c.id == replay_id, c.lease_owner == owner, c.state == "running")
+                .where(*_held(replay_id, owner))
                 .values(
                     state="stopped",
                     error=error,
@@ -380,23 +368,18 @@ class ReplayStore(StoreBase):
     def finish_replay(self, replay_id: int, *, owner: str, now: datetime) -> bool:
         """Mark ``owner``'s replay done once every chunk is counted."""
         now = require_aware(now, "now")
-        c = outage_replays.c
         stmt = (
             update(outage_replays)
-            .where(c.id == replay_id, c.lease_owner == owner, c.state == "running")
+            .where(*_held(replay_id, owner))
             .values(state="done", lease_until=None, updated_at=now, finished_at=now)
         )
         return self._changed("finish_replay", stmt)
 
     def renew_replay_lease(self, replay_id: int, *, owner: str, until: datetime) -> bool:
         """Extend ``owner``'s lease on a running replay; False if someone else holds it now."""
-        c = outage_replays.c
-        stmt = (
-            update(outage_replays)
-            .where(c.id == replay_id, c.lease_owner == owner, c.state == "running")
-            .values(lease_until=require_aware(until, "until"))
+        return self._renew_lease(
+            "renew_replay_lease", outage_replays, replay_id, owner=owner, until=until, live=_RUNNING
         )
-        return self._changed("renew_replay_lease", stmt)
 
     def stale_replays(self, now: datetime, *, limit: int = 20) -> list[Replay]:
         """Running replays whose lease ran out (their worker died), oldest first."""
@@ -407,23 +390,28 @@ class ReplayStore(StoreBase):
             .order_by(c.updated_at)
             .limit(limit)
         )
-        with self._transaction("stale_replays", read_only=True) as conn:
-            keys = list(conn.scalars(stmt))
-            found = [self._replay_by_key(conn, key) for key in keys]
-        return [r for r in found if r is not None]
+        return self._replays_of("stale_replays", stmt)
 
     def take_stale_replay(
         self, replay_id: int, *, owner: str, now: datetime, lease: timedelta
     ) -> bool:
         """Take over a running replay whose lease ran out (at most one taker wins)."""
-        now = require_aware(now, "now")
-        c = outage_replays.c
-        stmt = (
-            update(outage_replays)
-            .where(c.id == replay_id, c.state == "running", c.lease_until <= now)
-            .values(lease_owner=owner, lease_until=now + lease, updated_at=now)
+        return self._take_stale(
+            "take_stale_replay",
+            outage_replays,
+            replay_id,
+            owner=owner,
+            now=now,
+            lease=lease,
+            live=_RUNNING,
         )
-        return self._changed("take_stale_replay", stmt)
+
+    def _replays_of(self, operation: str, stmt: Select[Any]) -> list[Replay]:
+        """The replays under the keys ``stmt`` selects, in its order."""
+        with self._transaction(operation, read_only=True) as conn:
+            keys = list(conn.scalars(stmt))
+            found = [self._replay_by_key(conn, key) for key in keys]
+        return [r for r in found if r is not None]
 
     def _replay_by_key(self, conn: Connection, replay_key: str) -> Replay | None:
         row = conn.execute(

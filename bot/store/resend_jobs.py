@@ -37,6 +37,20 @@ from bot.store.tables import resend_jobs
 logger = logging.getLogger("bot.store")
 
 
+def _move_claimed(conn: Connection, job_id: int, owner: str, **values: object) -> int | None:
+    """Update ``owner``'s job while still 'claimed' (compare-and-set); its audit id if it did."""
+    c = resend_jobs.c
+    moved = rowcount(
+        conn,
+        update(resend_jobs)
+        .where(c.id == job_id, c.lease_owner == owner, c.state == "claimed")
+        .values(**values),
+    )
+    if moved != 1:
+        return None
+    return int(conn.execute(select(c.audit_id).where(c.id == job_id)).scalar_one())
+
+
 class ResendJobStore(StoreBase):
     """The resend_jobs table (with the audit rows and notification claims each attempt writes)."""
 
@@ -117,32 +131,28 @@ class ResendJobStore(StoreBase):
 
     def renew_resend_lease(self, job_id: int, *, owner: str, until: datetime) -> bool:
         """Extend ``owner``'s lease on an unfinished job; False if someone else holds it now."""
-        stmt = (
-            update(resend_jobs)
-            .where(
-                resend_jobs.c.id == job_id,
-                resend_jobs.c.lease_owner == owner,
-                resend_jobs.c.state != "done",
-            )
-            .values(lease_until=require_aware(until, "until"))
+        return self._renew_lease(
+            "renew_resend_lease",
+            resend_jobs,
+            job_id,
+            owner=owner,
+            until=until,
+            live=resend_jobs.c.state != "done",
         )
-        return self._changed("renew_resend_lease", stmt)
 
     def take_stale_resend(
         self, job_id: int, *, owner: str, now: datetime, lease: timedelta
     ) -> bool:
         """Take over an unfinished job whose lease ran out (at most one taker wins)."""
-        now = require_aware(now, "now")
-        stmt = (
-            update(resend_jobs)
-            .where(
-                resend_jobs.c.id == job_id,
-                resend_jobs.c.state != "done",
-                resend_jobs.c.lease_until <= now,
-            )
-            .values(lease_owner=owner, lease_until=now + lease, updated_at=now)
+        return self._take_stale(
+            "take_stale_resend",
+            resend_jobs,
+            job_id,
+            owner=owner,
+            now=now,
+            lease=lease,
+            live=resend_jobs.c.state != "done",
         )
-        return self._changed("take_stale_resend", stmt)
 
     def advance_resend(
         self, job_id: int, *, owner: str, state: ResendJobState, now: datetime
@@ -190,25 +200,18 @@ class ResendJobStore(StoreBase):
         logged, and nothing written otherwise.
         """
         now = require_aware(now, "now")
-        c = resend_jobs.c
         with self._transaction("finish_resend") as conn:
-            moved = rowcount(
-                conn,
-                update(resend_jobs)
-                .where(c.id == job_id, c.lease_owner == owner, c.state == "claimed")
-                .values(state="answered", updated_at=now),
-            )
-            if moved == 1:
-                audit_id = conn.execute(select(c.audit_id).where(c.id == job_id)).scalar_one()
-                record_outcome(conn, int(audit_id), status, outcome, error, now)
-        if moved != 1:
+            audit_id = _move_claimed(conn, job_id, owner, state="answered", updated_at=now)
+            if audit_id is not None:
+                record_outcome(conn, audit_id, status, outcome, error, now)
+        if audit_id is None:
             logger.warning(
                 "Resend job %d: %s lost its lease; its %s answer is not recorded",
                 job_id,
                 owner,
                 status,
             )
-        return moved == 1
+        return audit_id is not None
 
     def wait_resend(
         self, job_id: int, *, owner: str, error: str, retry_at: datetime, now: datetime
@@ -220,24 +223,20 @@ class ResendJobStore(StoreBase):
         compare-and-set as ``finish_resend``.
         """
         now = require_aware(now, "now")
-        c = resend_jobs.c
         with self._transaction("wait_resend") as conn:
-            moved = rowcount(
+            audit_id = _move_claimed(
                 conn,
-                update(resend_jobs)
-                .where(c.id == job_id, c.lease_owner == owner, c.state == "claimed")
-                .values(
-                    lease_owner=None,
-                    lease_until=require_aware(retry_at, "retry_at"),
-                    updated_at=now,
-                ),
+                job_id,
+                owner,
+                lease_owner=None,
+                lease_until=require_aware(retry_at, "retry_at"),
+                updated_at=now,
             )
-            if moved == 1:
-                audit_id = conn.execute(select(c.audit_id).where(c.id == job_id)).scalar_one()
-                record_waiting(conn, int(audit_id), error)
-        if moved != 1:
+            if audit_id is not None:
+                record_waiting(conn, audit_id, error)
+        if audit_id is None:
             logger.warning("Resend job %d: %s lost its lease before Zuora's answer", job_id, owner)
-        return moved == 1
+        return audit_id is not None
 
     def stale_resends(self, now: datetime, *, limit: int = 50) -> list[ResendJob]:
         """Unfinished jobs whose lease has run out, oldest first: the re-driver's work list."""

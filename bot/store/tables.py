@@ -125,6 +125,26 @@ def digest_runs_table(metadata: MetaData, statuses: Iterable[str], *, leased: bo
     )
 
 
+def _subscription_columns() -> list[Column[Any]]:
+    """The columns every subscriptions table starts with: its id, where it posts, who made it."""
+    return [
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("team_id", String(64), nullable=False),
+        Column("channel_id", String(64), nullable=False),
+        Column("created_by", String(64), nullable=False),
+        Column("created_at", UtcDateTime(), nullable=False),
+    ]
+
+
+def _lease_columns() -> list[Column[Any]]:
+    """Leased work's holder, until when it holds the row, and the response_url to answer on."""
+    return [
+        Column("lease_owner", String(255), nullable=True),
+        Column("lease_until", UtcDateTime(), nullable=True),
+        Column("reply_url", Text, nullable=True),
+    ]
+
+
 metadata = MetaData()
 
 schema_version = Table(
@@ -149,11 +169,7 @@ resend_audit = resend_audit_table(metadata, RESEND_STATUSES)
 digest_subscriptions = Table(
     "digest_subscriptions",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("team_id", String(64), nullable=False),
-    Column("channel_id", String(64), nullable=False),
-    Column("created_by", String(64), nullable=False),
-    Column("created_at", UtcDateTime(), nullable=False),
+    *_subscription_columns(),
     Column("hour", Integer, nullable=False),
     Column("minute", Integer, nullable=False),
     Column("timezone", String(64), nullable=False),
@@ -181,9 +197,7 @@ resend_jobs = Table(
     Column("attempt", Integer, nullable=False),
     Column("audit_id", Integer, ForeignKey("resend_audit.id"), nullable=False),
     Column("state", String(16), nullable=False),
-    Column("lease_owner", String(255), nullable=True),
-    Column("lease_until", UtcDateTime(), nullable=True),
-    Column("reply_url", Text, nullable=True),
+    *_lease_columns(),
     Column("context", Text, nullable=False),
     Column("updated_at", UtcDateTime(), nullable=False),
     UniqueConstraint("dedup_key", "attempt", name="uq_resend_jobs_attempt"),
@@ -198,11 +212,7 @@ resend_jobs = Table(
 alert_subscriptions = Table(
     "alert_subscriptions",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("team_id", String(64), nullable=False),
-    Column("channel_id", String(64), nullable=False),
-    Column("created_by", String(64), nullable=False),
-    Column("created_at", UtcDateTime(), nullable=False),
+    *_subscription_columns(),
     Column("threshold", Integer, nullable=False),
     Column("minutes", Integer, nullable=False),
     Column("kind", String(16), nullable=False),
@@ -290,9 +300,7 @@ outage_replays = Table(
     Column("refused", Text, nullable=False),
     Column("state", String(16), nullable=False),
     Column("error", Text, nullable=True),
-    Column("lease_owner", String(255), nullable=True),
-    Column("lease_until", UtcDateTime(), nullable=True),
-    Column("reply_url", Text, nullable=True),
+    *_lease_columns(),
     Column("updated_at", UtcDateTime(), nullable=False),
     Column("finished_at", UtcDateTime(), nullable=True),
     UniqueConstraint("replay_key", name="uq_outage_replays_key"),
