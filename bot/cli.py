@@ -347,7 +347,8 @@ def cmd_resend(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     from bot.resend.once import claim_state, notification_scope, once_window
     from bot.resend.service import attempt_key, worker_name
     from bot.settings import ResendSettings, StoreSettings
-    from bot.store import OnceRule, ResendRequest, Store
+    from bot.store import OnceRule, ResendRequest
+    from bot.store.database import Store
 
     ids = list(dict.fromkeys(part for arg in args.ids for part in arg.split(",") if part))
     noun = "email" if args.kind == "email" else "callout"

@@ -14,7 +14,7 @@ from bot.failures.service import NotificationService, utc_now
 from bot.settings import Settings
 from bot.slack.access import AccessPolicy
 from bot.slack.io import Responder, build_web_client
-from bot.store import Store
+from bot.store.database import Store
 from bot.zuora.client import ZuoraClient
 
 

@@ -12,7 +12,7 @@ import json
 import sys
 from datetime import date, datetime, timedelta
 
-from bot.store import Store
+from bot.store.database import Store
 
 
 def main(argv: list[str]) -> int:

@@ -33,7 +33,8 @@ from bot.sandbox.tenant import FakeAccount, FakeCallout, Tenant
 from bot.settings import AlertSettings, Settings
 from bot.slack.io import retry_handlers
 from bot.slack.message import check_limits
-from bot.store import AlertSpike, AlertSubscription, NewAlertSubscription, Store
+from bot.store import AlertSpike, AlertSubscription, NewAlertSubscription
+from bot.store.database import Store
 from bot.zuora.client import ZuoraClient
 from bot.zuora.models import CalloutHistory
 

@@ -24,7 +24,7 @@ from stack_fixtures import BIG_ACCOUNT, Harness, all_text, dispatch_harness
 from bot.app import create_app
 from bot.core.command_text import parse_zuora_command
 from bot.sandbox.slack_requests import slash_command_body
-from bot.store import Store
+from bot.store.database import Store
 from handlers.commands import run_command
 
 CHANNEL = "C0001"  # the channel slash_command_body sends from

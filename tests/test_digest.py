@@ -32,7 +32,8 @@ from bot.digest.service import (
 )
 from bot.sandbox.fake_slack import FakeSlack
 from bot.slack.io import retry_handlers
-from bot.store import NewSubscription, Store
+from bot.store import NewSubscription
+from bot.store.database import Store
 from bot.zuora.errors import ZuoraNotFoundError, ZuoraServerError
 from bot.zuora.models import Account, CalloutHistory, EmailHistory, TimeWindow
 
@@ -699,7 +700,7 @@ def test_run_due_digests_skips_a_row_with_an_unknown_time_zone(
 ):
     from sqlalchemy import create_engine, update
 
-    from bot.store import digest_subscriptions
+    from bot.store.tables import digest_subscriptions
 
     deps = make_deps(busy_service)
     broken = subscribe(store, "C0001")

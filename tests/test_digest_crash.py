@@ -28,7 +28,9 @@ from bot.digest.service import run_due_digests
 from bot.sandbox.fake_slack import FakeSlack
 from bot.slack.io import retry_handlers
 from bot.slack.post_once import digest_key
-from bot.store import NewSubscription, Store, click_keys
+from bot.store import NewSubscription
+from bot.store.database import Store
+from bot.store.tables import click_keys
 from bot.zuora.models import Account, CalloutHistory, EmailHistory, TimeWindow
 
 START = datetime(2026, 6, 10, 9, 30, tzinfo=UTC)

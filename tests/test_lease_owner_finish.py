@@ -23,14 +23,9 @@ from bot.failures.results import ResendOutcome
 from bot.resend.service import ResendClick, perform_resend
 from bot.sandbox.stack import SandboxStack
 from bot.sandbox.tenant import build_tenant
-from bot.store import (
-    MIGRATIONS,
-    ChunkResult,
-    IdOutcome,
-    ReplayRequest,
-    ResendRequest,
-    Store,
-)
+from bot.store import ChunkResult, IdOutcome, ReplayRequest, ResendRequest
+from bot.store.database import Store
+from bot.store.migrations import MIGRATIONS
 from bot.zuora.models import Account
 
 T0 = datetime(2026, 12, 2, 10, 2, tzinfo=UTC)
@@ -288,7 +283,7 @@ def test_lease_owner_slow_worker_does_not_overwrite_what_the_clock_recorded(
 def test_migration_7_allows_waiting_and_keeps_older_rows(
     db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import bot.store as store_module
+    import bot.store.migrations as store_module
 
     monkeypatch.setattr(store_module, "MIGRATIONS", tuple(m for m in MIGRATIONS if m.version < 7))
     old = Store.from_url(db_url)

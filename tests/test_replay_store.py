@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from db_urls import postgres_schema
 
-from bot.store import ChunkResult, IdOutcome, ReplayRequest, ResendRequest, Store
+from bot.store import ChunkResult, IdOutcome, ReplayRequest, ResendRequest
+from bot.store.database import Store
 
 T0 = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=30)

@@ -18,7 +18,9 @@ import pytest
 from db_urls import database
 from stack_fixtures import Harness, all_text, dispatch_harness
 
-from bot.store import MIGRATIONS, NewAlertSubscription, NewSubscription, Store
+from bot.store import NewAlertSubscription, NewSubscription
+from bot.store.database import Store
+from bot.store.migrations import MIGRATIONS
 
 T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 CHANNEL = "C0001"  # the channel slash_command_body sends from
@@ -134,7 +136,7 @@ def test_store_identical_digest_subscriptions_racing_store_one(db_url: str) -> N
 def test_store_migration_9_keeps_the_oldest_of_duplicate_subscriptions(
     db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import bot.store as store_module
+    import bot.store.migrations as store_module
 
     monkeypatch.setattr(store_module, "MIGRATIONS", tuple(m for m in MIGRATIONS if m.version < 9))
     old = Store.from_url(db_url)

@@ -31,7 +31,8 @@ from bot.resend.service import (
 )
 from bot.sandbox.stack import SandboxStack
 from bot.sandbox.tenant import build_tenant
-from bot.store import IdOutcome, ResendRequest, Store
+from bot.store import IdOutcome, ResendRequest
+from bot.store.database import Store
 from bot.zuora.models import Account
 
 T0 = datetime(2026, 12, 2, 10, 2, tzinfo=UTC)

@@ -22,15 +22,9 @@ from db_urls import PG_URL, postgres_schema
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.pool import NullPool
 
-from bot.store import (
-    MIGRATIONS,
-    UNAVAILABLE_MESSAGE,
-    IdOutcome,
-    NewSubscription,
-    ResendRequest,
-    Store,
-    StoreError,
-)
+from bot.store import UNAVAILABLE_MESSAGE, IdOutcome, NewSubscription, ResendRequest, StoreError
+from bot.store.database import Store
+from bot.store.migrations import MIGRATIONS
 
 WORKER = Path(__file__).with_name("store_race_worker.py")
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -571,7 +565,7 @@ def test_store_unopenable_sqlite_raises_friendly_error(tmp_path: Path) -> None:
 def test_store_migration_2_keeps_version_1_digest_runs(
     db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import bot.store as store_module
+    import bot.store.migrations as store_module
 
     monkeypatch.setattr(store_module, "MIGRATIONS", MIGRATIONS[:1])
     old = Store.from_url(db_url)

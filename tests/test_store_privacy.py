@@ -19,7 +19,8 @@ from test_read_rule import ALLOWED, command, posted_text, read_harness
 from bot.sandbox.fake_slack import FakeSlack
 from bot.sandbox.fake_zuora import FakeZuora
 from bot.sandbox.tenant import build_tenant
-from bot.store import ResendRequest, Store
+from bot.store import ResendRequest
+from bot.store.database import Store
 
 PASSWORD = "hunter2-db-pw"
 

@@ -40,13 +40,8 @@ from bot.outages.causes import Cause, CauseGroup, OutageScan
 from bot.settings import Settings
 from bot.slack.io import ChannelPacer
 from bot.slack.post_once import PostCheck, find_posted_digest, without_connection_retries
-from bot.store import (
-    AlertIncident,
-    AlertSpike,
-    AlertSubscription,
-    DigestKind,
-    Store,
-)
+from bot.store import AlertIncident, AlertSpike, AlertSubscription, DigestKind
+from bot.store.database import Store
 from bot.zuora.errors import ZuoraError
 from bot.zuora.models import CalloutHistory, EmailHistory, TimeWindow
 from bot.zuora.track import new_track_id

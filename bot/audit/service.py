@@ -12,7 +12,8 @@ from slack_sdk.errors import SlackClientError
 
 from bot.failures.results import ResendOutcome
 from bot.slack.mrkdwn import escape, user
-from bot.store import IdOutcome, ResendAuditEntry, ResendRequest, ResendStatus, Store
+from bot.store import IdOutcome, ResendAuditEntry, ResendRequest, ResendStatus
+from bot.store.database import Store
 from bot.zuora.models import NotificationKind, ResendResult
 
 logger = logging.getLogger(__name__)

@@ -49,7 +49,8 @@ from bot.slack.post_once import (
     find_posted_digest,
     without_connection_retries,
 )
-from bot.store import DigestKind, DigestRun, Store, Subscription
+from bot.store import DigestKind, DigestRun, Subscription
+from bot.store.database import Store
 from bot.zuora.errors import ZuoraError
 from bot.zuora.guard import is_object_id
 from bot.zuora.models import Account, CalloutHistory, EmailHistory, TimeWindow

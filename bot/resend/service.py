@@ -53,7 +53,8 @@ from bot.resend.once_cards import build_already_resent
 from bot.slack.message import SlackMessage
 from bot.slack.mrkdwn import date_token, user
 from bot.slack.simple_cards import build_notice
-from bot.store import NotificationClaim, ResendAuditEntry, ResendJob, ResendRequest, Store
+from bot.store import NotificationClaim, ResendAuditEntry, ResendJob, ResendRequest
+from bot.store.database import Store
 from bot.zuora.errors import (
     ZuoraConnectionError,
     ZuoraError,

@@ -27,7 +27,8 @@ from stack_fixtures import fresh_tenant
 from bot.digest.schedule import local_date_for
 from bot.sandbox.fake_slack import FakeSlack
 from bot.sandbox.fake_zuora import FakeZuora, RecordedRequest
-from bot.store import DigestRun, NewSubscription, Store
+from bot.store import DigestRun, NewSubscription
+from bot.store.database import Store
 
 pytestmark = pytest.mark.slow
 

@@ -40,7 +40,7 @@ from test_smoke_gunicorn import (
 from bot.sandbox.fake_slack import FakeSlack
 from bot.sandbox.fake_zuora import FakeZuora
 from bot.sandbox.slack_requests import sign, slash_command_body
-from bot.store import Store
+from bot.store.database import Store
 
 pytestmark = pytest.mark.slow
 

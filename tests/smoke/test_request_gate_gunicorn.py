@@ -28,7 +28,7 @@ from test_smoke_gunicorn import FRESH, SIGNING_SECRET, bot_env, gunicorn, wait_f
 from bot.sandbox.fake_slack import RESPONSE_URL_METHOD, FakeSlack
 from bot.sandbox.fake_zuora import FakeZuora
 from bot.sandbox.slack_requests import FORM_CONTENT_TYPE, sign, slash_command_body
-from bot.store import Store
+from bot.store.database import Store
 
 pytestmark = pytest.mark.slow
 
