@@ -21,7 +21,8 @@ from bench._support import peak_rss_mb
 from bot.outages.cards import build_outages_card
 from bot.outages.scan import scan_outages
 from bot.settings import ZuoraSettings
-from bot.zuora.client import CALLOUT_PATH, EMAIL_PATH, ZuoraClient, build_http_client
+from bot.zuora.client import ZuoraClient, build_http_client
+from bot.zuora.client.history import CALLOUT_PATH, EMAIL_PATH
 from bot.zuora.models import TimeWindow
 from bot.zuora.track import new_track_id
 

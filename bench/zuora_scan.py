@@ -40,13 +40,12 @@ from bench._support import (  # noqa: E402
     verdict,
     zuora_settings,
 )
-from bot.zuora.client import (  # noqa: E402
+from bot.zuora.client import ZuoraClient, build_http_client  # noqa: E402
+from bot.zuora.client.history import (  # noqa: E402
     CALLOUT_PATH,
     EMAIL_PATH,
     EMAIL_WINDOW,
     MAX_PAGE_SIZE,
-    ZuoraClient,
-    build_http_client,
 )
 from bot.zuora.models import (  # noqa: E402
     ACCOUNT_ID_KEYS,

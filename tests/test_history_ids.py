@@ -31,8 +31,8 @@ from bot.failures.service import NotificationService
 from bot.sandbox.fake_zuora import FakeZuora, RecordedRequest
 from bot.sandbox.tenant import Tenant, build_tenant
 from bot.settings import ZuoraSettings
-from bot.zuora import TimeWindow, ZuoraClient
-from bot.zuora.models import Account, CalloutHistory, EmailHistory, NotificationKind
+from bot.zuora.client import ZuoraClient
+from bot.zuora.models import Account, CalloutHistory, EmailHistory, NotificationKind, TimeWindow
 
 NOW = datetime(2026, 5, 11, 17, 0, tzinfo=UTC)
 LA = ZoneInfo("America/Los_Angeles")

@@ -30,8 +30,8 @@ from bot.sandbox.fake_dataquery import CALLOUT_TABLE, EMAIL_TABLE, Query, QueryE
 from bot.sandbox.fake_zuora import FakeZuora
 from bot.sandbox.tenant import FakeAccount, FakeCallout, FakeEmail, Tenant
 from bot.settings import ZuoraSettings
-from bot.zuora import TimeWindow, ZuoraClient
-from bot.zuora.models import Account, CalloutHistory, EmailHistory
+from bot.zuora.client import ZuoraClient
+from bot.zuora.models import Account, CalloutHistory, EmailHistory, TimeWindow
 
 NOW = datetime(2026, 5, 11, 17, 0, tzinfo=UTC)
 AT = datetime(2026, 5, 11, 15, 0, tzinfo=UTC)

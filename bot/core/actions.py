@@ -16,7 +16,7 @@ from urllib.parse import quote, unquote
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from bot.zuora.guard import HISTORY_ID_PATTERN
+from bot.core.patterns import HISTORY_ID_PATTERN
 
 VALUE_VERSION: Literal[1] = 1
 MAX_IDS_PER_VALUE = 40

@@ -15,8 +15,8 @@ from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from bot.core.actions import MAX_IDS_PER_VALUE, ResendRef
-from bot.zuora.guard import is_history_id
-from bot.zuora.models import NotificationKind
+from bot.core.kinds import NotificationKind
+from bot.core.patterns import is_history_id
 
 DigestKind = Literal["callouts", "emails", "all"]
 

@@ -22,7 +22,8 @@ from bot.failures.results import AccountFailures
 from bot.outages.causes import OutageScan
 from bot.outages.scan import scan_outages
 from bot.zuora.cache import ReadCache
-from bot.zuora.client import ChunkDone, ZuoraClient
+from bot.zuora.client import ZuoraClient
+from bot.zuora.client.resend import ChunkDone
 from bot.zuora.errors import ZuoraError
 from bot.zuora.models import (
     Account,

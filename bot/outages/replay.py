@@ -49,7 +49,7 @@ from bot.store import (
     ResendRequest,
     ResendStatus,
 )
-from bot.zuora.client import MAX_RESEND_BATCH
+from bot.zuora.client.resend import MAX_RESEND_BATCH
 from bot.zuora.errors import ZuoraConnectionError, ZuoraError, is_unknown_outcome
 from bot.zuora.models import CalloutHistory, EmailHistory, ResendResult, TimeWindow
 

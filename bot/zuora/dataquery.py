@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from bot.core.patterns import OBJECT_ID_PATTERN
 from bot.zuora.errors import ZuoraInputError, ZuoraQueryError, ZuoraResponseValidationError
-from bot.zuora.guard import OBJECT_ID_PATTERN
 from bot.zuora.models import TimeWindow
 
 QUERY_JOBS_PATH = "/query/jobs"

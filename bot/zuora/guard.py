@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import re
 
+from bot.core.patterns import (
+    HISTORY_ID,
+    HISTORY_ID_PATTERN,
+    OBJECT_ID_PATTERN,
+    is_history_id,
+    is_object_id,
+)
 from bot.zuora.errors import ZuoraInputError
 
 MAX_KEY_LENGTH = 64
 _ACCOUNT_KEY = re.compile(r"[A-Za-z0-9_.-]+")
-_UUID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-#: A Zuora object ID: 32 hex characters by default, or a 36-character UUID on tenants that opted in.
-OBJECT_ID_PATTERN = rf"(?:[0-9a-fA-F]{{32}}|{_UUID})"
-#: A notification-history ID as our buttons and the resend API take it: 1-64 letters and digits, or
-#: a UUID (Zuora's tenant option for 36-character IDs).
-HISTORY_ID_PATTERN = rf"(?:[0-9A-Za-z]{{1,64}}|{_UUID})"
-_HISTORY_ID = re.compile(HISTORY_ID_PATTERN)
-_OBJECT_ID = re.compile(OBJECT_ID_PATTERN)
 
 
 def validate_account_key(key: str) -> str:
@@ -37,21 +36,11 @@ def validate_account_key(key: str) -> str:
 def validate_history_id(history_id: str) -> str:
     """Return a notification-history id (letters and digits, or a UUID), else raise ZuoraInputError."""
     text = _common_checks("History id", history_id)
-    if not _HISTORY_ID.fullmatch(text):
+    if not HISTORY_ID.fullmatch(text):
         raise ZuoraInputError(
             f"History id {safe_repr(text)} must be letters and digits (at most 64), or a UUID"
         )
     return text
-
-
-def is_history_id(value: object) -> bool:
-    """Whether `value` is a history id our buttons and the resend API accept."""
-    return isinstance(value, str) and _HISTORY_ID.fullmatch(value) is not None
-
-
-def is_object_id(value: object) -> bool:
-    """Whether `value` is a Zuora object ID (32 hex, or a UUID), as opposed to an account number."""
-    return isinstance(value, str) and _OBJECT_ID.fullmatch(value) is not None
 
 
 def safe_repr(value: object, limit: int = 32) -> str:
@@ -70,3 +59,15 @@ def _common_checks(what: str, value: object) -> str:
             f"{what} {safe_repr(value)} is longer than {MAX_KEY_LENGTH} characters"
         )
     return value
+
+
+__all__ = [
+    "HISTORY_ID_PATTERN",
+    "MAX_KEY_LENGTH",
+    "OBJECT_ID_PATTERN",
+    "is_history_id",
+    "is_object_id",
+    "safe_repr",
+    "validate_account_key",
+    "validate_history_id",
+]

@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, tzinfo
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
 
-NotificationKind = Literal["email", "callout"]
+from bot.core.kinds import NotificationKind as NotificationKind
 
 # eventContext keys that carry the account, in the order we trust them.
 ACCOUNT_ID_KEYS = ("<Account.ID>", "<Account.Id>", "<BillingAccount.ID>", "<BillingAccount.Id>")

@@ -22,9 +22,8 @@ from bot.sandbox.fake_dataquery import DOCUMENTED_COLUMNS as FAKE_COLUMNS
 from bot.sandbox.fake_dataquery import callout_create_time
 from bot.sandbox.fake_zuora import FakeZuora
 from bot.sandbox.tenant import Tenant, build_tenant
-from bot.zuora import TimeWindow, ZuoraClient
 from bot.zuora.auth import ZuoraOAuth
-from bot.zuora.client import build_http_client
+from bot.zuora.client import ZuoraClient, build_http_client
 from bot.zuora.dataquery import (
     CALLOUT_TABLE,
     DOCUMENTED_COLUMNS,
@@ -42,6 +41,7 @@ from bot.zuora.dataquery import (
     validate_zuora_id,
 )
 from bot.zuora.errors import ZuoraInputError, ZuoraQueryError
+from bot.zuora.models import TimeWindow
 
 NOW = datetime(2026, 5, 11, 17, 0, tzinfo=UTC)
 LA = ZoneInfo("America/Los_Angeles")

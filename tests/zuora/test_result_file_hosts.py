@@ -17,7 +17,7 @@ from zuora_fakes import ManualTimer, Router, Sleeps, settings_for
 
 from bot.sandbox.fake_zuora import FakeZuora
 from bot.sandbox.tenant import build_tenant
-from bot.zuora import ZuoraClient
+from bot.zuora.client import ZuoraClient
 from bot.zuora.dataquery import EMAIL_TABLE, sample_row_query
 from bot.zuora.errors import ZuoraQueryError
 

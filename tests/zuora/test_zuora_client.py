@@ -28,7 +28,9 @@ from zuora_fakes import (
     zuora_settings,
 )
 
-from bot.zuora.client import RATE_LIMIT_RETRIES, ZuoraClient, build_http_client, wire_time
+from bot.zuora.client import ZuoraClient, build_http_client
+from bot.zuora.client.history import wire_time
+from bot.zuora.client.transport import RATE_LIMIT_RETRIES
 from bot.zuora.errors import (
     ZuoraAuthError,
     ZuoraConnectionError,

@@ -12,15 +12,15 @@ from zuora_fakes import settings_for
 
 from bot.sandbox.fake_zuora import FakeZuora
 from bot.sandbox.tenant import Tenant, build_tenant
-from bot.zuora import (
-    TimeWindow,
+from bot.zuora.client import ZuoraClient
+from bot.zuora.errors import (
     ZuoraAuthError,
-    ZuoraClient,
     ZuoraConnectionError,
     ZuoraNotFoundError,
     ZuoraTimeoutError,
-    new_track_id,
 )
+from bot.zuora.models import TimeWindow
+from bot.zuora.track import new_track_id
 
 NOW = datetime(2026, 5, 11, 17, 0, tzinfo=UTC)
 WEEK = TimeWindow.ending_at(NOW, timedelta(days=7), "7d")

@@ -12,8 +12,9 @@ from zuora_fakes import settings_for
 
 from bot.sandbox.fake_zuora import FakeZuora
 from bot.sandbox.tenant import build_tenant
-from bot.zuora import TimeWindow, ZuoraClient
+from bot.zuora.client import ZuoraClient
 from bot.zuora.limiter import AdaptiveLimiter
+from bot.zuora.models import TimeWindow
 
 NOW = datetime(2026, 5, 11, 17, 0, tzinfo=UTC)
 

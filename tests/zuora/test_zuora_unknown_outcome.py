@@ -16,8 +16,7 @@ from zuora_fakes import settings_for
 
 from bot.sandbox.fake_zuora import FakeZuora
 from bot.sandbox.tenant import Tenant, build_tenant
-from bot.zuora import ZuoraClient
-from bot.zuora.client import build_http_client
+from bot.zuora.client import ZuoraClient, build_http_client
 from bot.zuora.errors import (
     ZuoraConnectionError,
     ZuoraServerError,
