@@ -64,7 +64,7 @@ def stream(spec: dict[str, Any]) -> dict[str, Any]:
 def digest(spec: dict[str, Any]) -> dict[str, Any]:
     """Scan + summarize + build_digest for the whole tenant, timing the phases."""
     from bot.digest.cards import build_digest
-    from bot.digest.service import summarize
+    from bot.digest.summary import summarize
 
     window = _window(spec)
     with ZuoraClient.from_settings(_settings(spec)) as client:

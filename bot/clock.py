@@ -81,7 +81,8 @@ def run_clock(
     `wait(seconds)` sleeps between ticks (default: `stop.wait`); tests inject it.
     """
     from bot.alerts.service import AlertTimer, run_alert_checks
-    from bot.digest.service import DigestMemory, run_due_digests
+    from bot.digest.posting import DigestMemory
+    from bot.digest.service import run_due_digests
 
     owner = owner or clock_owner()
     alert_timer = AlertTimer(timedelta(seconds=deps.settings.alert.check_interval))

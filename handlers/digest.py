@@ -6,7 +6,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.alerts.repeat_cards import build_already_unsubscribed, build_digest_already_subscribed
+from bot.alerts.repeat_cards import build_already_unsubscribed
 from bot.core.actions import ActionId, CardRef
 from bot.core.command_text import (
     DigestListCommand,
@@ -17,6 +17,7 @@ from bot.core.command_text import (
 from bot.deps import Deps
 from bot.digest.cards import (
     build_digest_access_denied,
+    build_digest_already_subscribed,
     build_subscribed,
     build_subscription_list,
     build_subscription_refused,

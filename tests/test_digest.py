@@ -18,16 +18,14 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web import SlackResponse
 
-from bot.digest.service import (
+from bot.digest.posting import DigestMemory
+from bot.digest.service import message_lines, render_results, run_due_digests
+from bot.digest.summary import (
     MAX_KEYS_PER_COUNTER,
     OTHER_KEY,
-    DigestMemory,
     compare,
     error_class,
-    message_lines,
-    render_results,
     restrict,
-    run_due_digests,
     summarize,
 )
 from bot.sandbox.fake_slack import FakeSlack
@@ -539,7 +537,7 @@ def test_run_due_digests_one_failing_channel_does_not_stop_the_others(
     first = subscribe(store, "C0001")
     bad = subscribe(store, "C0BAD")
     last = subscribe(store, "C0003")
-    with caplog.at_level(logging.WARNING, logger="bot.digest.service"):
+    with caplog.at_level(logging.WARNING, logger="bot.digest.posting"):
         results = {r.subscription.id: r for r in run(deps)}
     assert results[bad.id].status == "failed"
     assert results[bad.id].error == "not_in_channel"
@@ -786,32 +784,19 @@ def test_run_due_digests_unknown_account_is_logged_and_matches_nothing(
     assert any("A404" in record.getMessage() for record in caplog.records)
 
 
-# --- python -m bot.digest.service ----------------------------------------------------------------------
+# --- `zuora-ops digest` and a tick by hand over the sandbox ---------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def restore_logging() -> Iterator[None]:
-    """main() configures the root logger for the process; put it back so later tests log normally."""
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield
-    for handler in root.handlers:
-        if handler not in handlers:
-            handler.close()
-    root.handlers[:] = handlers
-    root.setLevel(level)
+def test_cli_digest_without_settings_exits_2(capsys):
+    from bot.cli import main
 
-
-def test_main_without_settings_exits_2(capsys):
-    from bot.digest.service import main
-
-    assert main(["--dry-run"]) == 2
+    assert main(["digest", "--dry-run"]) == 2
     assert "SLACK_BOT_TOKEN" in capsys.readouterr().err
 
 
 @pytest.fixture
 def sandbox(monkeypatch, tmp_path):
-    """Fake Zuora and fake Slack on 127.0.0.1, and the environment `python -m bot.digest.service` reads."""
+    """Fake Zuora and fake Slack on 127.0.0.1, and the environment the CLI and the clock read."""
     from bot.sandbox.fake_zuora import FakeZuora
     from bot.sandbox.tenant import build_tenant
 
@@ -842,28 +827,36 @@ def sandbox(monkeypatch, tmp_path):
         yield slack
 
 
-def test_main_dry_run_prints_the_messages_and_posts_nothing(sandbox, capsys):
-    from bot.digest.service import main
+def tick_by_hand() -> list[Any]:
+    """One forced tick with the deps the entry points build from the environment (posts for real)."""
+    from bot.deps import build_deps
+    from bot.settings import Settings
 
-    assert main(["--force", "--dry-run"]) == 0
+    deps = build_deps(Settings.load())
+    try:
+        return run_due_digests(deps, deps.now(), force=True, owner="test:by-hand")
+    finally:
+        deps.close()
+
+
+def test_cli_digest_dry_run_prints_the_messages_and_posts_nothing(sandbox, capsys):
+    from bot.cli import main
+
+    assert main(["digest", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("=== Digest #1 → C0DIGEST (")
     assert "Zuora failures · last 24h" in out
     assert sandbox.calls("chat.postMessage") == []
 
 
-def test_main_force_posts_once_a_day_and_reports_failures(sandbox):
-    from bot.digest.service import main
-
-    assert main(["--force"]) == 0
+def test_forced_tick_posts_once_a_day(sandbox):
+    assert [r.status for r in tick_by_hand()] == ["posted"]
     assert len(sandbox.messages("C0DIGEST")) == 1
-    assert main(["--force"]) == 0  # already posted today: nothing to do
+    assert tick_by_hand() == []  # already posted today: nothing to do
     assert len(sandbox.calls("chat.postMessage")) == 1
 
 
-def test_main_exits_1_when_a_channel_fails(sandbox):
-    from bot.digest.service import main
-
+def test_forced_tick_reports_a_failing_channel(sandbox):
     sandbox.set_channel("C0DIGEST", is_member=False)
-    assert main(["--force"]) == 1
+    assert [r.status for r in tick_by_hand()] == ["failed"]
     assert sandbox.messages("C0DIGEST") == []

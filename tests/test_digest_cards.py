@@ -23,7 +23,7 @@ from bot.digest.cards import (
     channel_mention,
     resend_note,
 )
-from bot.digest.service import DigestDelta, DigestSummary, compare, summarize
+from bot.digest.summary import DigestDelta, DigestSummary, compare, summarize
 from bot.failures.results import ResendOutcome
 from bot.slack.message import (
     MAX_BLOCKS,
@@ -241,7 +241,7 @@ def test_build_digest_shows_totals_and_change_against_the_day_before():
 
 def test_build_digest_of_one_kind_shows_only_that_kind():
     today, _ = busy_day()
-    from bot.digest.service import restrict
+    from bot.digest.summary import restrict
 
     emails_only = restrict(today, kind="emails")
     message = build_digest(emails_only, None, subscription_label=LABEL, ui_url=UI_URL, top_n=8)

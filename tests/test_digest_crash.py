@@ -24,10 +24,10 @@ from slack_sdk import WebClient
 from sqlalchemy.pool import NullPool
 
 from bot.clock import Maintenance, run_clock
+from bot.digest.posting import digest_key
 from bot.digest.service import run_due_digests
 from bot.sandbox.fake_slack import FakeSlack
 from bot.slack.io import retry_handlers
-from bot.slack.post_once import digest_key
 from bot.store import NewSubscription
 from bot.store.database import Store
 from bot.store.tables import click_keys

@@ -26,7 +26,7 @@ from stack_fixtures import (
 from bot.cli import _outages_json
 from bot.core.actions import ActionId
 from bot.digest.cards import RESEND_ALL_BUTTONS, build_digest
-from bot.digest.service import DigestSummary, summarize
+from bot.digest.summary import DigestSummary, summarize
 from bot.failures.account_case import case_variants
 from bot.failures.cards import build_failures_card
 from bot.failures.results import AccountFailures

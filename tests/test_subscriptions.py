@@ -8,10 +8,10 @@ import pytest
 
 from bot.digest.subscriptions import (
     accounts_text,
-    describe,
+    describe_digest,
+    digest_label,
     find_overlap,
     kinds_overlap,
-    label,
     overlaps,
 )
 from bot.store import NewSubscription, Subscription
@@ -119,18 +119,20 @@ def test_find_overlap_returns_the_first_overlap_or_none():
 
 
 def test_describe_is_one_line():
-    assert describe(existing()) == "#3: failed emails for all accounts, daily at 09:00 UTC"
+    assert describe_digest(existing()) == "#3: failed emails for all accounts, daily at 09:00 UTC"
     quiet = existing(kind="all", accounts=("A1", "A2", "A3", "A4", "A5"), quiet=True, minute=5)
-    assert describe(quiet) == (
+    assert describe_digest(quiet) == (
         "#3: failed callouts and emails for A1, A2, A3 and 2 more, daily at 09:05 UTC; "
         "nothing on days without failures"
     )
-    assert describe(new(accounts=("A1",))) == ("failed emails for A1, daily at 17:30 Asia/Kolkata")
-    assert "\n" not in describe(quiet)
+    assert describe_digest(new(accounts=("A1",))) == (
+        "failed emails for A1, daily at 17:30 Asia/Kolkata"
+    )
+    assert "\n" not in describe_digest(quiet)
 
 
 def test_label_and_accounts_text():
-    assert label(existing(kind="callouts", accounts=("A1", "A2"))) == (
+    assert digest_label(existing(kind="callouts", accounts=("A1", "A2"))) == (
         "Digest #3 · callouts · A1 and A2"
     )
     assert accounts_text(()) == "all accounts"

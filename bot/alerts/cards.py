@@ -28,11 +28,13 @@ from bot.slack.elements import (
 )
 from bot.slack.message import SlackMessage
 from bot.slack.mrkdwn import code, date_token, escape, escape_truncated, mention_or_text
-from bot.store import AlertSubscription, DigestKind
+from bot.store import AlertSubscription
 
 CardState = Literal["open", "recovered"]
+# Which failures a spike-alert subscription watches (the store's kind column, shared with digests).
+AlertKind = Literal["callouts", "emails", "all"]
 
-KIND_WORDS: dict[DigestKind, str] = {
+KIND_WORDS: dict[AlertKind, str] = {
     "callouts": "callouts",
     "emails": "emails",
     "all": "callouts and emails",

@@ -10,11 +10,10 @@ from __future__ import annotations
 from typing import Literal
 
 from bot.alerts.cards import describe_alert
-from bot.digest.subscriptions import describe
 from bot.slack.elements import context, finish, section
 from bot.slack.message import SlackMessage
 from bot.slack.mrkdwn import escape
-from bot.store import AlertSubscription, Subscription
+from bot.store import AlertSubscription
 
 Feature = Literal["digest", "alerts"]
 _NOUN: dict[Feature, str] = {"digest": "Digest", "alerts": "Spike alert"}
@@ -31,21 +30,6 @@ def build_alert_already_subscribed(sub: AlertSubscription) -> SlackMessage:
                 f"{escape(describe_alert(sub))} already posts here; nothing was added."
             ),
             context(escape(f"Stop it with `/zuora alerts unsubscribe {sub.id}`.")),
-        ],
-    )
-
-
-def build_digest_already_subscribed(sub: Subscription) -> SlackMessage:
-    """An identical digest exists: name it, add nothing."""
-    text = f"Already subscribed (id {sub.id}): digest #{sub.id} is unchanged."
-    return finish(
-        text,
-        [
-            section(
-                f":information_source: Already subscribed (id {sub.id}): digest "
-                f"{escape(describe(sub))} already posts to this channel; nothing was added."
-            ),
-            context(escape(f"Stop it with `/zuora digest unsubscribe {sub.id}`.")),
         ],
     )
 

@@ -11,7 +11,7 @@ longest M back, and back to the last failure of every incident still open), fold
   once per check, whatever the number of clocks); after ALERT_QUIET_PERIOD without a new failure mark it
   recovered and update the message in place, keeping its Resend all button.
 
-Exactly once, across restarts and clocks (the digest pattern, bot.digest.service): an incident is a row opened by
+Exactly once, across restarts and clocks (the digest pattern, bot.digest.posting): an incident is a row opened by
 an insert on the unique (subscription, cause, seq) key, so one clock wins it. The winner marks it
 'posting' just before chat.postMessage, whose metadata carries the incident's key, and records the
 message ts ('open'). A clock that dies in 'claimed' posted nothing: after ALERT_CLAIM_LEASE another takes
@@ -34,13 +34,14 @@ from typing import Any, Final, Literal, Protocol
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.alerts.cards import AlertCard, CardState, build_alert
+from bot.alerts.cards import AlertCard, AlertKind, CardState, build_alert
+from bot.alerts.settings import AlertSettings
+from bot.digest.settings import DigestSettings
 from bot.outages.affected import count_account_keys
 from bot.outages.causes import Cause, CauseGroup, OutageScan
-from bot.settings import Settings
 from bot.slack.io import ChannelPacer
-from bot.slack.post_once import PostCheck, find_posted_digest, without_connection_retries
-from bot.store import AlertIncident, AlertSpike, AlertSubscription, DigestKind
+from bot.slack.post_once import PostCheck, find_posted, without_connection_retries
+from bot.store import AlertIncident, AlertSpike, AlertSubscription
 from bot.store.database import Store
 from bot.zuora.errors import ZuoraError
 from bot.zuora.models import CalloutHistory, EmailHistory, TimeWindow
@@ -76,11 +77,21 @@ class AlertSource(Protocol):
     ) -> Iterator[EmailHistory]: ...
 
 
-class AlertDeps(Protocol):
-    """The part of bot.deps.Deps the alert check uses."""
+class AlertConfig(Protocol):
+    """The settings an alert check reads: the alert area's, and the digest's pace between posts."""
 
     @property
-    def settings(self) -> Settings: ...
+    def alert(self) -> AlertSettings: ...
+
+    @property
+    def digest(self) -> DigestSettings: ...
+
+
+class AlertDeps(Protocol):
+    """The collaborators an alert check uses: its settings, the failure source, the store and Slack."""
+
+    @property
+    def settings(self) -> AlertConfig: ...
 
     @property
     def service(self) -> AlertSource: ...
@@ -102,7 +113,7 @@ class AlertAction:
     detail: str | None = None
 
 
-def covers(kind: DigestKind, cause: Cause) -> bool:
+def covers(kind: AlertKind, cause: Cause) -> bool:
     """Whether a subscription of `kind` watches this cause."""
     return kind == "all" or kind == f"{cause.kind}s"
 
@@ -181,7 +192,7 @@ def _scan(
         if incident.state != "recovered":
             start = min(start, incident.last_at)
     start = max(start, now - MAX_SCAN)
-    scan_kind: DigestKind = kinds.pop() if len(kinds) == 1 else "all"
+    scan_kind: AlertKind = kinds.pop() if len(kinds) == 1 else "all"
     window = TimeWindow(start=start, end=now, label="alerts")
     track_id = new_track_id("zops", "alerts")
     scan = OutageScan()
@@ -415,7 +426,7 @@ class _Check:
     def _check(
         self, incident: AlertIncident, sub: AlertSubscription, *, since: datetime
     ) -> PostCheck:
-        return find_posted_digest(
+        return find_posted(
             self.deps.slack,
             sub.channel_id,
             incident.key,

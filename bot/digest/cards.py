@@ -12,12 +12,13 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slack_sdk.models.blocks import ButtonElement
 
 from bot.core.actions import ActionId, CardRef, ResendAllRef
-from bot.digest.subscriptions import describe
+from bot.digest.subscriptions import describe_digest
+from bot.digest.summary import AccountDigest, DigestDelta, DigestSummary, FailureCounts
 from bot.failures.cards import account_url
 from bot.failures.results import ResendOutcome, card_ref_for
 from bot.slack.elements import (
@@ -39,9 +40,6 @@ from bot.slack.mrkdwn import date_token, escape, escape_truncated, link, mention
 from bot.store import Subscription
 from bot.zuora.guard import is_history_id
 from bot.zuora.models import Account, TimeWindow
-
-if TYPE_CHECKING:  # digest.py imports this module; the summary types are only annotations here
-    from bot.digest.service import AccountDigest, DigestDelta, DigestSummary, FailureCounts
 
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,30}$")
 REFUSED_CHARS = 1000
@@ -405,7 +403,10 @@ def _list_blocks(subs: Sequence[Subscription], limit: int) -> list[dict[str, Any
     blocks: list[dict[str, Any]] = [
         section(f"*{plural(len(subs), 'digest subscription')}* in this workspace")
     ]
-    lines = [f"• {channel_mention(sub.channel_id)} {escape(describe(sub))}" for sub in subs[:limit]]
+    lines = [
+        f"• {channel_mention(sub.channel_id)} {escape(describe_digest(sub))}"
+        for sub in subs[:limit]
+    ]
     for start in range(0, len(lines), 10):
         blocks.append(section("\n".join(lines[start : start + 10])))
     rest = len(subs) - limit
@@ -423,7 +424,7 @@ def build_subscribed(sub: Subscription, *, first_post_at: datetime | None = None
     blocks = [
         section(
             f":white_check_mark: Subscribed {channel_mention(sub.channel_id)} to digest "
-            f"{escape(describe(sub))}.{when}"
+            f"{escape(describe_digest(sub))}.{when}"
         ),
         context(
             escape(
@@ -464,3 +465,18 @@ def channel_mention(channel_id: str) -> str:
     if _CHANNEL_ID.match(channel_id):
         return f"<#{channel_id}>"
     return escape_truncated(channel_id, 40)
+
+
+def build_digest_already_subscribed(sub: Subscription) -> SlackMessage:
+    """An identical digest exists: name it, add nothing."""
+    text = f"Already subscribed (id {sub.id}): digest #{sub.id} is unchanged."
+    return finish(
+        text,
+        [
+            section(
+                f":information_source: Already subscribed (id {sub.id}): digest "
+                f"{escape(describe_digest(sub))} already posts to this channel; nothing was added."
+            ),
+            context(escape(f"Stop it with `/zuora digest unsubscribe {sub.id}`.")),
+        ],
+    )

@@ -89,8 +89,8 @@ def find_overlap(new: NewSubscription, existing: Iterable[Subscription]) -> str 
     return None
 
 
-def describe(sub: Subscription | NewSubscription) -> str:
-    """One line: what a subscription posts, for which accounts, when, and whether it stays quiet."""
+def describe_digest(sub: Subscription | NewSubscription) -> str:
+    """One line: what a digest subscription posts, for which accounts, when, and whether it stays quiet."""
     prefix = f"#{sub.id}: " if isinstance(sub, Subscription) else ""
     quiet = "; nothing on days without failures" if sub.quiet else ""
     return (
@@ -99,7 +99,7 @@ def describe(sub: Subscription | NewSubscription) -> str:
     )
 
 
-def label(sub: Subscription) -> str:
+def digest_label(sub: Subscription) -> str:
     """A short label for a digest's footer, e.g. "Digest #3 · emails · A00000001"."""
     return f"Digest #{sub.id} · {KIND_WORDS[sub.kind]} · {accounts_text(sub.accounts)}"
 

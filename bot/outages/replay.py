@@ -28,6 +28,7 @@ from datetime import timedelta
 
 from bot.audit.service import IN_PROGRESS_CODE, result_per_id, result_status
 from bot.core.keys import idempotency_key
+from bot.core.lease import renewing
 from bot.deps import Deps
 from bot.explain import explain
 from bot.outages.causes import CauseGroup, OutageScan, callout_cause, email_cause
@@ -36,7 +37,6 @@ from bot.resend.service import (
     ASK_AGAIN_FOR,
     LEASE_RENEWALS,
     next_ask,
-    renewing,
     unknown_reason,
     worker_name,
 )

@@ -29,7 +29,6 @@ import json
 import logging
 import os
 import socket
-import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -40,6 +39,7 @@ from typing import Any
 from bot.audit.service import IN_PROGRESS_CODE, AuditStart
 from bot.core.actions import CardRef
 from bot.core.keys import idempotency_key
+from bot.core.lease import renewing
 from bot.deps import Deps
 from bot.explain import explain
 from bot.failures.results import ResendOutcome
@@ -411,33 +411,6 @@ def keep_lease(
 
     with renewing(renew, every=lease / LEASE_RENEWALS, what=f"resend job {job_id}"):
         yield
-
-
-@contextmanager
-def renewing(renew: Callable[[], bool], *, every: timedelta, what: str) -> Iterator[None]:
-    """Call `renew` every `every` from a daemon thread while the block runs.
-
-    `renew` returns False once the lease went to someone else (renewing stops); an exception is a
-    store hiccup, logged, and the next round tries again.
-    """
-    stop = threading.Event()
-
-    def loop() -> None:
-        while not stop.wait(every.total_seconds()):
-            try:
-                if not renew():
-                    logger.info("%s: lease released or taken over; no longer renewed", what)
-                    return
-            except Exception:
-                logger.warning("%s: could not renew the lease", what, exc_info=True)
-
-    keeper = threading.Thread(target=loop, name=f"lease-{what}", daemon=True)
-    keeper.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        keeper.join(timeout=5)
 
 
 # -- re-driving what a dead worker left --------------------------------------------------------

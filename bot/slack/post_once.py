@@ -1,8 +1,8 @@
-"""Posting a digest so that a crash cannot post it twice: a key in the message, and a check in Slack.
+"""Posting a message so that a crash cannot post it twice: a key in the message, and a check in Slack.
 
-Every digest is posted with message metadata carrying its key (subscription and local date). A run left
-in 'posting' by a clock that died during chat.postMessage may or may not have reached Slack; before
-posting again, whoever takes it over reads the channel's history since the post began
+The caller (daily digests, spike alerts) posts with message metadata carrying its own event type and a
+key. A post left in 'posting' by a process that died during chat.postMessage may or may not have reached
+Slack; before posting again, whoever takes it over reads the channel's history since the post began
 (conversations.history with include_all_metadata, which needs channels:history / groups:history) for a
 message from this bot with that key.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final, Literal
 
 from slack_sdk import WebClient
@@ -20,7 +20,6 @@ from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler
 
 logger = logging.getLogger(__name__)
 
-DIGEST_EVENT_TYPE: Final = "zuora_ops_digest"
 # conversations.history allows 15 messages a page to apps outside the Marketplace; ask no more.
 HISTORY_PAGE: Final = 15
 HISTORY_MAX_PAGES: Final = 20
@@ -36,7 +35,7 @@ CheckOutcome = Literal["found", "absent", "unknown"]
 
 @dataclass(frozen=True)
 class PostCheck:
-    """What Slack's history says about one digest: found (with its ts), absent, or unknown (and why)."""
+    """What Slack's history says about one keyed post: found (with its ts), absent, or unknown (and why)."""
 
     outcome: CheckOutcome
     ts: str | None = None
@@ -44,28 +43,11 @@ class PostCheck:
     transient: bool = False
 
 
-def digest_key(subscription_id: int, local_date: date) -> str:
-    """The key of one subscription's digest for one local day (at most one such message exists)."""
-    return f"{subscription_id}:{local_date.isoformat()}"
-
-
-def digest_metadata(subscription_id: int, local_date: date) -> dict[str, Any]:
-    """chat.postMessage `metadata` for this digest: our event type and its key."""
-    return {
-        "event_type": DIGEST_EVENT_TYPE,
-        "event_payload": {
-            "digest_key": digest_key(subscription_id, local_date),
-            "subscription_id": subscription_id,
-            "local_date": local_date.isoformat(),
-        },
-    }
-
-
 def without_connection_retries(slack: WebClient) -> WebClient:
     """A twin of `slack` that does not resend a request after a connection error.
 
     A chat.postMessage whose answer was lost (connection reset, server hung up) may have been posted, and
-    resending it blindly could post twice; the digest posts through this twin and checks the channel
+    resending it blindly could post twice; a post-once caller posts through this twin and checks the channel
     instead. Rate-limit retries stay: a 429 was refused, not posted. Anything but a plain WebClient (a
     test double) is returned as it is.
     """
@@ -90,8 +72,8 @@ def carries_key(
     key: str,
     bot_id: str | None,
     *,
-    event_type: str = DIGEST_EVENT_TYPE,
-    key_field: str = "digest_key",
+    event_type: str,
+    key_field: str,
 ) -> bool:
     """Whether a history message is ours (this bot, when known) and carries `key` in its metadata."""
     if bot_id is not None and message.get("bot_id") != bot_id:
@@ -101,20 +83,18 @@ def carries_key(
     return metadata.get("event_type") == event_type and payload.get(key_field) == key
 
 
-def find_posted_digest(
+def find_posted(
     slack: WebClient,
     channel: str,
     key: str,
     *,
     since: datetime,
     now: datetime,
-    event_type: str = DIGEST_EVENT_TYPE,
-    key_field: str = "digest_key",
+    event_type: str,
+    key_field: str,
 ) -> PostCheck:
-    """Look in `channel` for this bot's message with `key`, posted since `since` (minus a margin).
-
-    Spike alerts use it too, with their own `event_type` and `key_field`.
-    """
+    """Look in `channel` for this bot's message of `event_type` whose `key_field` is `key`, posted since
+    `since` (minus a margin)."""
     try:
         bot_id = slack.auth_test().get("bot_id")
         cursor: str | None = None
@@ -138,11 +118,11 @@ def find_posted_digest(
         error = str(exc.response.get("error") or "slack_error")
         status = getattr(exc.response, "status_code", 200)
         transient = error in _TRANSIENT_ERRORS or status == 429 or status >= 500
-        logger.warning("could not read channel %s history for digest %s: %s", channel, key, error)
+        logger.warning("could not read channel %s history for post %s: %s", channel, key, error)
         return PostCheck("unknown", reason=error, transient=transient)
     except (SlackClientError, OSError) as exc:
         logger.warning(
-            "could not read channel %s history for digest %s: %s", channel, key, type(exc).__name__
+            "could not read channel %s history for post %s: %s", channel, key, type(exc).__name__
         )
         return PostCheck("unknown", reason=type(exc).__name__, transient=True)
     return PostCheck("unknown", reason="history too long to search", transient=False)
