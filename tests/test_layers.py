@@ -29,9 +29,6 @@ PENDING_UPWARD = {
     "bot.digest.service → bot.settings",
     "bot.failures.service → bot.outages.causes",
     "bot.failures.service → bot.outages.scan",
-    "bot.outages.replay → bot.deps",
-    "bot.resend.once → bot.settings",
-    "bot.resend.service → bot.deps",
     "bot.slack.simple_cards → bot.failures.history_ids",
 }
 PENDING_CYCLES = [["bot.digest.cards", "bot.digest.service", "bot.digest.cards"]]
