@@ -58,11 +58,7 @@ def ack_only(ack: Ack) -> None:
 def handle_failures_command(
     deps: Deps, parsed: FailuresCommand, command: Command, ack: Ack, track_id: str
 ) -> None:
-    """Ack with a receipt, then post the account's card once as a message of its own.
-
-    Waits up to ZUORA_ID_WAIT for resend IDs; past that the card shows them as loading and its
-    Refresh button (a click, whose response_url may replace the card) brings them.
-    """
+    """Ack with a receipt, then post the card once (IDs past ZUORA_ID_WAIT come with Refresh)."""
     ack(**build_lookup_receipt(parsed.account, parsed.label).as_payload())
     try:
         failures = deps.service.failures_for(

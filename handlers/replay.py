@@ -11,6 +11,7 @@ click's response_url: the first draw, at most two more, then the summary, so a r
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -56,10 +57,7 @@ def handle_outage_replay(
     ref = decode_or_refuse(deps, click, OutageRef)
     if ref is None or not may_act(deps, click):
         return
-
-    def draw(replay: Replay) -> None:
-        send(deps, click, build_replay_progress(replay), replace=True)
-
+    draw = drawer(deps, click)
     outcome = start_replay(
         deps,
         ref.c,
@@ -76,6 +74,15 @@ def handle_outage_replay(
         report(deps, click, outcome)
     elif outcome is not None:  # the clicker alone is told why no replay started
         send(deps, click, not_started(deps, click, outcome), replace=False)
+
+
+def drawer(deps: Deps, click: Click) -> Callable[[Replay], None]:
+    """Draws the replay's progress in place of the clicked card."""
+
+    def draw(replay: Replay) -> None:
+        send(deps, click, build_replay_progress(replay), replace=True)
+
+    return draw
 
 
 def not_started(deps: Deps, click: Click, outcome: NotStarted) -> SlackMessage:

@@ -107,6 +107,7 @@ def start_replay(
     reply_url: str | None,
     confirmed: int | None = None,
     resume_stopped: bool = False,
+    scanning: Callable[[], object] | None = None,
     confirm: Callable[[ReplayTarget | None], bool] | None = None,
     started: Callable[[Replay, int], None] | None = None,
     progress: Progress | None = None,
@@ -115,12 +116,12 @@ def start_replay(
     """Replay the cause's failures in `window`, exactly once: the one start the button and CLI share.
 
     In order: the window must be one a card shows; a running replay of the cause, or this window's
-    finished one, answers busy (a cheap early answer; the claim decides for real); the window is
-    re-scanned, and the cause must still be listed, no larger than the `confirmed` count, with ids
-    to send. `resume_stopped` continues this window's stopped replay from its stored ids whatever
-    the scan says. `confirm` (a prompt) may still say no (None comes back). Then the claim (ids
-    another resend holds are left out); `started` sees the won replay and how many ids were left
-    out; and the replay is driven, `progress` seeing it after each chunk.
+    finished one, answers busy (a cheap early answer; the claim decides for real); `scanning` is
+    told, and the window re-scanned: the cause must still be listed, no larger than `confirmed`,
+    with ids to send (`resume_stopped` continues this window's stopped replay from its stored ids
+    whatever the scan says). `confirm` (a prompt) may still say no: None comes back. Then the claim
+    (ids another resend holds are left out); `started` sees the won replay and how many ids were
+    left out, and the replay is driven, `progress` seeing it after each chunk.
     """
     if not window.start < window.end or window.end - window.start > MAX_REPLAY_WINDOW:
         return ReplayOutOfDate("window")
@@ -130,6 +131,8 @@ def start_replay(
         return ReplayBusy(running, joined=True)
     if mine is not None and mine.state != "stopped":
         return ReplayBusy(mine)
+    if scanning is not None:
+        scanning()
     target = find_target(deps, cause_id, window, track_id=track_id)
     resume = resume_stopped and mine is not None
     if target is None and not resume:

@@ -36,7 +36,8 @@ class SlackRequest:
     @property
     def response_url(self) -> str | None:
         """Where to answer the request (None if the body has none)."""
-        return str(self.body.get("response_url") or "") or None
+        url = self.body.get("response_url")
+        return url if isinstance(url, str) and url else None
 
 
 class Command(SlackRequest):
