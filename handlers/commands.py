@@ -8,6 +8,9 @@ So a command's ack is never a placeholder to be swapped later, and everything se
 as its own message with `replace_original: false`. `/zuora failures` acks with a one-line receipt,
 waits up to ZUORA_ID_WAIT seconds for Data Query's resend IDs, and posts the card ONCE. If the IDs are
 still loading, the card says so and offers Refresh: that click's own response_url redraws it.
+
+Each subcommand is answered by the `handle_<subcommand>_command` that COMMANDS (below) names: help and
+status here, the rest in the module of their surface (handlers.failures, handlers.resend, ...).
 """
 
 from __future__ import annotations
@@ -16,15 +19,8 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.core.command_text import (
-    Command as ParsedCommand,
-)
-from bot.core.command_text import (
-    HelpCommand,
-    StatusCommand,
-    UsageError,
-    parse_zuora_command,
-)
+from bot.core import command_text
+from bot.core.command_text import HelpCommand, StatusCommand, UsageError, parse_zuora_command
 from bot.deps import Deps
 from bot.failures.receipt_card import build_receipt
 from bot.settings import public_config
@@ -54,7 +50,9 @@ def register(app: App, deps: Deps) -> None:
             run_command(deps, parsed, command, ack)
 
 
-def run_command(deps: Deps, parsed: ParsedCommand, command: dict[str, Any], ack: Ack) -> None:
+def run_command(
+    deps: Deps, parsed: command_text.Command, command: dict[str, Any], ack: Ack
+) -> None:
     """Hand a parsed command to its handler (the table below); anything slow happens after ack()."""
     request = Command(command)
     COMMANDS[type(parsed)](deps, parsed, request, ack, track_id_of(request))
