@@ -115,7 +115,7 @@ def run_clock(
 def run_redriver(deps: Deps, stop: threading.Event) -> None:
     """Until `stop`: every half resend lease, finish resends whose worker's lease ran out."""
     from bot.outages.replay import redrive_stale_replays
-    from bot.resend.service import redrive_stale_resends
+    from bot.resend.redrive import redrive_stale_resends
 
     interval = max(0.5, deps.settings.resend.resend_lease / 2)
     while not stop.wait(interval):

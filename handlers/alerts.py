@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from slack_bolt import Ack
 
 from bot.alerts.cards import (
@@ -14,16 +12,24 @@ from bot.alerts.cards import (
     build_alert_unsubscribed,
 )
 from bot.alerts.repeat_cards import build_alert_already_subscribed, build_already_unsubscribed
-from bot.core.command_text import AlertCommand, AlertListCommand, AlertSubscribeCommand
+from bot.core.command_text import (
+    AlertCommand,
+    AlertListCommand,
+    AlertSubscribeCommand,
+    AlertUnsubscribeCommand,
+)
 from bot.deps import Deps
 from bot.failures.receipt_card import build_receipt
 from bot.slack.channels import posting_problem
 from bot.slack.message import SlackMessage
+from bot.slack.requests import Command
 from bot.store import NewAlertSubscription
-from handlers.common import send
+from handlers.common import CommandTable, send
 
 
-def run_alerts_command(deps: Deps, parsed: AlertCommand, command: dict[str, Any], ack: Ack) -> None:
+def handle_alerts_command(
+    deps: Deps, parsed: AlertCommand, command: Command, ack: Ack, track_id: str
+) -> None:
     """Ack at once with a receipt, then check the allow-list and answer once via response_url.
 
     The answer is a post of its own (replace_original false): a command's ack is never replaced.
@@ -41,14 +47,12 @@ def placeholder_for(parsed: AlertCommand) -> str:
     return f"Checking your access to remove spike alert #{parsed.subscription_id}…"
 
 
-def answer_alerts_command(
-    deps: Deps, parsed: AlertCommand, command: dict[str, Any]
-) -> SlackMessage:
+def answer_alerts_command(deps: Deps, parsed: AlertCommand, command: Command) -> SlackMessage:
     """The one message that settles an alerts subcommand; changes need the allow-list."""
-    team_id = str(command.get("team_id", ""))
+    team_id = command.team_id
     if isinstance(parsed, AlertListCommand):
         return build_alert_list(deps.store.list_alert_subscriptions(team_id=team_id))
-    if not deps.access.may_resend(str(command.get("user_id", ""))):
+    if not deps.access.may_resend(command.user_id):
         outcome = (
             "Nothing was subscribed."
             if isinstance(parsed, AlertSubscribeCommand)
@@ -66,7 +70,7 @@ def answer_alerts_command(
             f"There is no spike alert #{parsed.subscription_id} in this workspace; "
             "`/zuora alerts list` shows them."
         )
-    channel_id = parsed.channel_id or str(command.get("channel_id", ""))
+    channel_id = parsed.channel_id or command.channel_id
     problem = posting_problem(deps.slack, channel_id)
     if problem:
         return build_alert_refused(problem)
@@ -75,7 +79,7 @@ def answer_alerts_command(
         NewAlertSubscription(
             team_id=team_id,
             channel_id=channel_id,
-            created_by=str(command.get("user_id", "")),
+            created_by=command.user_id,
             created_at=deps.now(),
             threshold=parsed.threshold,
             minutes=parsed.minutes,
@@ -85,3 +89,9 @@ def answer_alerts_command(
     if not created:
         return build_alert_already_subscribed(sub)
     return build_alert_subscribed(sub, check_seconds=deps.settings.alert.check_interval)
+
+
+#: The commands this module answers.
+COMMANDS: CommandTable = dict.fromkeys(
+    (AlertSubscribeCommand, AlertListCommand, AlertUnsubscribeCommand), handle_alerts_command
+)

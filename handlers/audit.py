@@ -12,7 +12,8 @@ from bot.core.command_text import AuditCommand
 from bot.deps import Deps
 from bot.failures.receipt_card import build_receipt
 from bot.slack.message import SlackMessage
-from handlers.common import decode_or_refuse, send, team_of
+from bot.slack.requests import Click, Command
+from handlers.common import CommandTable, decode_or_refuse, send
 from handlers.read_rule import may_read_or_refuse
 
 
@@ -22,20 +23,23 @@ def register(app: App, deps: Deps) -> None:
     @app.action(ActionId.AUDIT_PAGE.value)
     def handle_audit_page(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
-        if not may_read_or_refuse(deps, body, "audit"):
+        click = Click(body, action)
+        if not may_read_or_refuse(deps, click, "audit"):
             return
-        ref = decode_or_refuse(deps, body, action, AuditPageRef)
+        ref = decode_or_refuse(deps, click, AuditPageRef)
         if ref is not None:
-            page = build_audit_page(deps, ref.account, ref.offset, team_id=team_of(body))
-            send(deps, body, page, replace=True)
+            page = build_audit_page(deps, ref.account, ref.offset, team_id=click.team_id)
+            send(deps, click, page, replace=True)
 
 
-def run_audit_command(deps: Deps, parsed: AuditCommand, command: dict[str, Any], ack: Ack) -> None:
+def handle_audit_command(
+    deps: Deps, parsed: AuditCommand, command: Command, ack: Ack, track_id: str
+) -> None:
     """Ack at once, check the read rule, then answer /zuora audit from the store via response_url."""
     ack(**build_receipt("Checking your access to the resend audit trail").as_payload())
     if not may_read_or_refuse(deps, command, "audit"):
         return
-    page = build_audit_page(deps, parsed.account, parsed.offset, team_id=team_of(command))
+    page = build_audit_page(deps, parsed.account, parsed.offset, team_id=command.team_id)
     send(deps, command, page, replace=False)
 
 
@@ -46,3 +50,7 @@ def build_audit_page(deps: Deps, account: str | None, offset: int, *, team_id: s
     )
     total = deps.store.count_resends(account, team_id=team_id)
     return build_audit_card(entries, total=total, offset=offset, account=account)
+
+
+#: The commands this module answers.
+COMMANDS: CommandTable = {AuditCommand: handle_audit_command}

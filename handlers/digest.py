@@ -31,9 +31,10 @@ from bot.failures.cards import build_failures_card
 from bot.failures.receipt_card import build_receipt
 from bot.slack.channels import posting_problem
 from bot.slack.message import SlackMessage
+from bot.slack.requests import Click, Command
 from bot.store import NewSubscription
 from bot.zuora.errors import ZuoraNotFoundError
-from handlers.common import decode_or_refuse, send, track_id_of
+from handlers.common import CommandTable, decode_or_refuse, send, track_id_of
 
 DigestCommand = (
     DigestSubscribeCommand | DigestListCommand | DigestUnsubscribeCommand | DigestPreviewCommand
@@ -46,16 +47,17 @@ def register(app: App, deps: Deps) -> None:
     @app.action(ActionId.OPEN_FAILURES.value)
     def handle_open_failures(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
-        card = decode_or_refuse(deps, body, action, CardRef)
+        click = Click(body, action)
+        card = decode_or_refuse(deps, click, CardRef)
         if card is None:
             return
-        failures = deps.service.failures_on_card(card, track_id=track_id_of(body), fresh=False)
+        failures = deps.service.failures_on_card(card, track_id=track_id_of(click), fresh=False)
         message = build_failures_card(failures, ui_url=deps.settings.zuora.ui_url)
-        send(deps, body, message, replace=False)
+        send(deps, click, message, replace=False)
 
 
-def run_digest_command(
-    deps: Deps, parsed: DigestCommand, command: dict[str, Any], ack: Ack, track_id: str
+def handle_digest_command(
+    deps: Deps, parsed: DigestCommand, command: Command, ack: Ack, track_id: str
 ) -> None:
     """Ack at once, then read the store, check the allow-list and answer once via response_url.
 
@@ -79,15 +81,15 @@ def placeholder_for(parsed: DigestCommand) -> str:
 
 
 def answer_digest_command(
-    deps: Deps, parsed: DigestCommand, command: dict[str, Any], track_id: str
+    deps: Deps, parsed: DigestCommand, command: Command, track_id: str
 ) -> SlackMessage:
     """The one message that settles a digest subcommand; subscribe and unsubscribe need the allow-list."""
-    team_id = str(command.get("team_id", ""))
+    team_id = command.team_id
     if isinstance(parsed, DigestListCommand):
         return build_subscription_list(deps.store.list_subscriptions(team_id=team_id))
     if isinstance(parsed, DigestPreviewCommand):
         return preview_digest(deps, deps.now(), label="Preview (only you see this)")
-    if not deps.access.may_resend(str(command.get("user_id", ""))):
+    if not deps.access.may_resend(command.user_id):
         outcome = (
             f"Digest #{parsed.subscription_id} was not removed."
             if isinstance(parsed, DigestUnsubscribeCommand)
@@ -113,10 +115,10 @@ def unsubscribe(deps: Deps, subscription_id: int, *, team_id: str) -> SlackMessa
 
 
 def subscribe(
-    deps: Deps, parsed: DigestSubscribeCommand, command: dict[str, Any], track_id: str
+    deps: Deps, parsed: DigestSubscribeCommand, command: Command, track_id: str
 ) -> SlackMessage:
     """Validate channel, accounts and overlap, then store the subscription."""
-    channel_id = parsed.channel_id or str(command.get("channel_id", ""))
+    channel_id = parsed.channel_id or command.channel_id
     problem = posting_problem(deps.slack, channel_id)
     if problem:
         return build_subscription_refused(problem)
@@ -132,9 +134,9 @@ def subscribe(
                 f"Zuora has no account `{key}`;{hint} check the number and subscribe again."
             )
     new = NewSubscription(
-        team_id=str(command.get("team_id", "")),
+        team_id=command.team_id,
         channel_id=channel_id,
-        created_by=str(command.get("user_id", "")),
+        created_by=command.user_id,
         created_at=deps.now(),
         hour=parsed.hour,
         minute=parsed.minute,
@@ -157,3 +159,10 @@ def subscribe(
             return build_digest_already_subscribed(sub)
         return build_subscription_refused(overlaps(new, sub) or "An identical digest exists.")
     return build_subscribed(sub, first_post_at=next_due_at(sub, deps.now()))
+
+
+#: The commands this module answers.
+COMMANDS: CommandTable = dict.fromkeys(
+    (DigestSubscribeCommand, DigestListCommand, DigestUnsubscribeCommand, DigestPreviewCommand),
+    handle_digest_command,
+)

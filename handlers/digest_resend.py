@@ -17,7 +17,6 @@ from typing import Any
 from bot.core.keys import click_key
 from bot.deps import Deps
 from bot.digest.cards import build_digest_with_note, resend_note
-from bot.explain import explain
 from bot.failures.results import ResendOutcome
 from bot.resend.service import (
     AlreadyStarted,
@@ -28,33 +27,25 @@ from bot.resend.service import (
 )
 from bot.slack.io import post_in_thread, update_message
 from bot.slack.message import BlockLimitError, SlackMessage
-from bot.slack.simple_cards import build_error
+from bot.slack.requests import Click
 from bot.zuora.models import Account
-from handlers.common import refusal_message, send, team_of, track_id_of, user_of
+from handlers.common import error_message, refusal_message, send, track_id_of
 
 logger = logging.getLogger(__name__)
 
 
-def is_shared_message(body: dict[str, Any]) -> bool:
+def is_shared_message(click: Click) -> bool:
     """Whether the click came from a channel message everyone sees (not an ephemeral card)."""
-    container = body.get("container") or {}
-    return not container.get("is_ephemeral") and bool((body.get("message") or {}).get("ts"))
+    return not click.is_ephemeral and click.message_ts is not None
 
 
 def resend_all_from_digest(
-    deps: Deps,
-    body: dict[str, Any],
-    action: dict[str, Any],
-    labels: dict[str, str],
-    account: Account,
+    deps: Deps, click: Click, labels: dict[str, str], account: Account
 ) -> None:
     """Resend `labels`' ids for the digest's account; report in the thread, note it on the digest."""
-    digest = body.get("message") or {}
-    channel = str(
-        (body.get("container") or {}).get("channel_id") or (body.get("channel") or {}).get("id")
-    )
-    digest_ts = str(digest["ts"])
-    value = str(action.get("value") or "")
+    channel = click.channel_id
+    digest_ts = str(click.message_ts)
+    value = str(click.value or "")
     replies: list[str] = []
 
     def show(progress: SlackMessage) -> None:
@@ -65,16 +56,16 @@ def resend_all_from_digest(
     def in_thread(message: SlackMessage) -> None:
         if not (replies and update_message(deps.slack, channel, replies[0], message)):
             if post_in_thread(deps.slack, channel, digest_ts, message) is None:
-                send(deps, body, message, replace=False)  # the clicker at least learns the outcome
+                send(deps, click, message, replace=False)  # the clicker at least learns the outcome
 
-    click = ResendClick(
-        team_id=team_of(body),
-        user_id=user_of(body),
+    resend = ResendClick(
+        team_id=click.team_id,
+        user_id=click.user_id,
         kind="email",
         ids=tuple(labels),
         # One Resend all per digest button, whatever failed since: a second click resends nothing.
-        dedup_key=click_key(body, str(action.get("action_id")), ["digest-resend-all", value]),
-        track_id=track_id_of(body),
+        dedup_key=click_key(click.body, click.action_id, ["digest-resend-all", value]),
+        track_id=track_id_of(click),
         account=account,
         card=None,  # no Refresh in a shared thread: it would redraw a card there for everyone
         labels=labels,
@@ -84,38 +75,32 @@ def resend_all_from_digest(
         # shared message that would replace the digest): a re-driver tells them the outcome.
         outcome = perform_resend(
             deps,
-            click,
+            resend,
             show,
-            reply_url=str(body.get("response_url") or "") or None,
+            reply_url=click.response_url,
             deliver=in_thread,
             replace_on_redrive=False,
             skipped=lambda left_out: send(
-                deps, body, left_out.message(deps, team_id=team_of(body)), replace=False
+                deps, click, left_out.message(deps, team_id=click.team_id), replace=False
             ),
         )
     except Exception as exc:  # after "Resending…" in the thread, it must not be left that way
-        explanation = explain(exc)
-        error = build_error(
-            explanation.message, hint=explanation.hint, incident_id=explanation.incident_id
-        )
         if replies:
-            in_thread(error)
+            in_thread(error_message(exc))
         else:
-            send(deps, body, error, replace=False)
+            send(deps, click, error_message(exc), replace=False)
         return
     if isinstance(outcome, Refusal | AlreadyStarted | ClaimedElsewhere):
-        send(deps, body, refusal_message(deps, outcome, team_id=team_of(body)), replace=False)
+        send(deps, click, refusal_message(deps, outcome, team_id=click.team_id), replace=False)
         return
-    _note_on_digest(deps, channel, digest, value, outcome)
+    _note_on_digest(deps, click, value, outcome)
 
 
-def _note_on_digest(
-    deps: Deps, channel: str, digest: dict[str, Any], value: str, outcome: ResendOutcome
-) -> None:
+def _note_on_digest(deps: Deps, click: Click, value: str, outcome: ResendOutcome) -> None:
     """Add who-resent-what under the clicked button; the digest is otherwise left as posted."""
-    text = str(digest.get("text") or "Zuora failures digest")
+    channel, ts = click.channel_id, str(click.message_ts)
+    text = click.message_text or "Zuora failures digest"
     note = resend_note(outcome)
-    ts = str(digest["ts"])
 
     def build(blocks: list[dict[str, Any]]) -> SlackMessage:
         return build_digest_with_note(text, blocks, resend_value=value, note=note)
@@ -124,7 +109,7 @@ def _note_on_digest(
         deps.digest_notes.edit(
             channel,
             ts,
-            list(digest.get("blocks") or []),
+            click.message_blocks,
             build,
             lambda message: update_message(deps.slack, channel, ts, message),
         )

@@ -17,6 +17,7 @@ from slack_bolt.request import BoltRequest
 from bot.deps import Deps
 from bot.explain import explain
 from bot.slack.request_gate import signature_problem
+from bot.slack.requests import SlackRequest
 from bot.slack.simple_cards import build_error
 
 logger = logging.getLogger(__name__)
@@ -37,8 +38,8 @@ def register(app: App, deps: Deps) -> None:
             )
             return
         explanation = explain(error)
-        response_url = body.get("response_url") if isinstance(body, dict) else None
-        if not isinstance(response_url, str) or not response_url:
+        response_url = SlackRequest(body).response_url if isinstance(body, dict) else None
+        if response_url is None:
             return
         message = build_error(
             explanation.message, hint=explanation.hint, incident_id=explanation.incident_id

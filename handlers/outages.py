@@ -19,36 +19,37 @@ from bot.core.command_text import MAX_OUTAGE_WINDOW, OutagesCommand
 from bot.deps import Deps
 from bot.failures.receipt_card import build_receipt
 from bot.outages.cards import build_outages_card
+from bot.slack.requests import Click, Command
 from bot.slack.simple_cards import build_stale_button
 from bot.zuora.models import TimeWindow
-from handlers.common import answer_failure, decode_or_refuse, send, track_id_of, user_of
+from handlers.common import CommandTable, decode_or_refuse, on_click, send, track_id_of
 
 logger = logging.getLogger(__name__)
 
 
 def register(app: App, deps: Deps) -> None:
-    """Listen for the outages card's Previous / Next buttons (Resend all N is wt-replay's)."""
-
-    @app.action(ActionId.OUTAGE_PAGE.value)
-    def handle_outage_page(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
-        ack()
-        try:
-            ref = decode_or_refuse(deps, body, action, OutageRef)
-            if ref is None:
-                return
-            if not timedelta(0) < ref.end - ref.start <= MAX_OUTAGE_WINDOW:
-                logger.info("outage page with a bad window from %s", user_of(body))
-                send(deps, body, build_stale_button(), replace=False)
-                return
-            window = TimeWindow(start=ref.start, end=ref.end, label=ref.w)
-            scan = deps.service.outages(window, track_id=track_id_of(body))
-            send(deps, body, build_outages_card(scan, window, page=ref.p), replace=True)
-        except Exception as exc:  # explained to the clicker; see answer_failure
-            answer_failure(deps, body, ack, exc, replace=False)
+    """Listen for the outages card's Previous / Next buttons (Resend all N is handlers.replay's)."""
+    on_click(app, deps, ActionId.OUTAGE_PAGE, handle_outage_page)
 
 
-def run_outages_command(
-    deps: Deps, parsed: OutagesCommand, command: dict[str, Any], ack: Ack, track_id: str
+def handle_outage_page(deps: Deps, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+    """Redraw the outages card on another page of the same fixed window."""
+    ack()
+    click = Click(body, action)
+    ref = decode_or_refuse(deps, click, OutageRef)
+    if ref is None:
+        return
+    if not timedelta(0) < ref.end - ref.start <= MAX_OUTAGE_WINDOW:
+        logger.info("outage page with a bad window from %s", click.user_id)
+        send(deps, click, build_stale_button(), replace=False)
+        return
+    window = TimeWindow(start=ref.start, end=ref.end, label=ref.w)
+    scan = deps.service.outages(window, track_id=track_id_of(click))
+    send(deps, click, build_outages_card(scan, window, page=ref.p), replace=True)
+
+
+def handle_outages_command(
+    deps: Deps, parsed: OutagesCommand, command: Command, ack: Ack, track_id: str
 ) -> None:
     """Ack with a receipt, scan the tenant's window ending now, post the card as its own message."""
     ack(
@@ -62,3 +63,7 @@ def run_outages_command(
     window = TimeWindow.ending_at(end, parsed.window, parsed.label)
     scan = deps.service.outages(window, track_id=track_id, fresh=True)
     send(deps, command, build_outages_card(scan, window), replace=False)
+
+
+#: The commands this module answers.
+COMMANDS: CommandTable = {OutagesCommand: handle_outages_command}

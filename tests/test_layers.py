@@ -21,9 +21,6 @@ WIRING_MODULES = {"deps", "settings"}
 PENDING_UPWARD = {
     "bot.failures.service → bot.outages.causes",
     "bot.failures.service → bot.outages.scan",
-    "bot.outages.replay → bot.deps",
-    "bot.resend.once → bot.settings",
-    "bot.resend.service → bot.deps",
     "bot.slack.simple_cards → bot.failures.history_ids",
 }
 PENDING_CYCLES: list[list[str]] = []

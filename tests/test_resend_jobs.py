@@ -21,13 +21,13 @@ from db_urls import database
 
 from bot.deps import build_deps
 from bot.failures.results import ResendOutcome
+from bot.resend.redrive import redrive_stale_resends
 from bot.resend.service import (
     AlreadyStarted,
     ResendClick,
     attempt_key,
     encode_context,
     perform_resend,
-    redrive_stale_resends,
 )
 from bot.sandbox.stack import SandboxStack
 from bot.sandbox.tenant import build_tenant

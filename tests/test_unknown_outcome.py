@@ -21,7 +21,8 @@ import pytest
 
 from bot.deps import Deps
 from bot.failures.results import ResendOutcome
-from bot.resend.service import AlreadyStarted, ResendClick, perform_resend, redrive_stale_resends
+from bot.resend.redrive import redrive_stale_resends
+from bot.resend.service import AlreadyStarted, ResendClick, perform_resend
 from bot.sandbox.stack import SandboxStack
 from bot.sandbox.tenant import build_tenant
 from bot.zuora.models import Account

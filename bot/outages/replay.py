@@ -23,35 +23,32 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
 
-from bot.audit.service import IN_PROGRESS_CODE, result_per_id, result_status
-from bot.core.keys import idempotency_key
 from bot.core.lease import renewing
-from bot.deps import Deps
-from bot.explain import explain
-from bot.outages.causes import CauseGroup, OutageScan, callout_cause, email_cause
-from bot.resend.once import notification_scope, once_rule
+from bot.outages.replay_chunks import chunk_dedup_key, chunk_key, send_chunk
+from bot.outages.replay_target import (
+    ReplayDeps,
+    ReplayTarget,
+    cause_prefix,
+    find_target,
+    replay_key,
+)
+from bot.resend.once import once_rule
 from bot.resend.service import (
-    ASK_AGAIN_FOR,
     LEASE_RENEWALS,
-    next_ask,
-    unknown_reason,
+    ClaimedElsewhere,
     worker_name,
 )
 from bot.store import (
-    ChunkResult,
-    IdOutcome,
     Replay,
     ReplayClaim,
     ReplayRequest,
-    ResendRequest,
-    ResendStatus,
 )
 from bot.zuora.client.resend import MAX_RESEND_BATCH
-from bot.zuora.errors import ZuoraConnectionError, ZuoraError, is_unknown_outcome
-from bot.zuora.models import CalloutHistory, EmailHistory, ResendResult, TimeWindow
+from bot.zuora.models import TimeWindow
 
 logger = logging.getLogger(__name__)
 audit_log = logging.getLogger("zuora_ops.audit")
@@ -61,106 +58,147 @@ MAX_REPLAY_WINDOW = timedelta(days=30)
 Progress = Callable[[Replay], None]
 
 
-@dataclass
-class ReplayTarget:
-    """What a replay of one cause in one window would resend, found by a fresh scan."""
+@dataclass(frozen=True)
+class ReplayBusy:
+    """A replay of the cause is running (joined: under another card's window), or this one is done."""
 
-    group: CauseGroup
-    window: TimeWindow
-    ids: list[str] = field(default_factory=list)  # listed and resolved resend ids, oldest first
-    unresolved: int = 0  # failures still without a resend id after Data Query
-    already: int = 0  # ids an earlier replay of this cause (another window) already resent
-    resolve_error: str | None = None  # why Data Query could not resolve the rest
-
-    @property
-    def cause_id(self) -> str:
-        """The cause's stable id."""
-        return self.group.cause.id
+    replay: Replay
+    joined: bool = False
 
 
-def replay_key(cause_id: str, window: TimeWindow) -> str:
-    """The one key every click, worker and CLI run uses for this cause in this window."""
-    return f"{cause_prefix(cause_id)}{int(window.start.timestamp())}:{int(window.end.timestamp())}"
+@dataclass(frozen=True)
+class ReplayOutOfDate:
+    """What the caller saw no longer holds: a window no card shows, the cause gone, or grown."""
+
+    reason: Literal["window", "gone", "grown"]
+    listed: int = 0  # "grown": the failures Zuora lists now
+    confirmed: int = 0  # "grown": the count the caller confirmed
 
 
-def chunk_dedup_key(replay: Replay, index: int, attempt: int) -> str:
-    """The audit dedup key of one chunk's attempt; its Idempotency-Key is derived from it."""
-    return f"{replay.replay_key}:chunk-{index}:attempt-{attempt}"
+@dataclass(frozen=True)
+class NothingToReplay:
+    """Every failure of the cause was resent already, or none has a resend id."""
+
+    target: ReplayTarget
 
 
-def chunk_key(replay: Replay, index: int, attempt: int) -> str:
-    """The Idempotency-Key for one chunk's attempt: the same on every worker and re-drive."""
-    return idempotency_key(chunk_dedup_key(replay, index, attempt))
+@dataclass(frozen=True)
+class ReplayDone:
+    """The replay this call claimed and drove, as driving left it."""
+
+    replay: Replay
+    target: ReplayTarget | None  # None: a stopped replay resumed from its stored ids alone
+    left_out: int = 0  # ids left out at the claim: another resend or replay holds them
 
 
-def find_target(
-    deps: Deps, cause_id: str, window: TimeWindow, *, track_id: str
-) -> ReplayTarget | None:
-    """Re-scan the fixed window; the cause's group and its resend ids, or None if it is gone.
+#: Why a start drove no replay of its own (ClaimedElsewhere: every id is held by another resend).
+NotStarted = ReplayBusy | ReplayOutOfDate | NothingToReplay | ClaimedElsewhere
+ReplayStart = ReplayDone | NotStarted
 
-    Failures Zuora listed without an id are looked up in Data Query, once for the whole group.
+
+def start_replay(
+    deps: ReplayDeps,
+    cause_id: str,
+    window: TimeWindow,
+    *,
+    team_id: str,
+    user_id: str,
+    track_id: str,
+    reply_url: str | None,
+    confirmed: int | None = None,
+    resume_stopped: bool = False,
+    scanning: Callable[[], object] | None = None,
+    confirm: Callable[[ReplayTarget | None], bool] | None = None,
+    started: Callable[[Replay, int], None] | None = None,
+    progress: Progress | None = None,
+    owner: str | None = None,
+) -> ReplayStart | None:
+    """Replay the cause's failures in `window`, exactly once: the one start the button and CLI share.
+
+    In order: the window must be one a card shows; a running replay of the cause, or this window's
+    finished one, answers busy (a cheap early answer; the claim decides for real); `scanning` is
+    told, and the window re-scanned: the cause must still be listed, no larger than `confirmed`,
+    with ids to send (`resume_stopped` continues this window's stopped replay from its stored ids
+    whatever the scan says). `confirm` (a prompt) may still say no: None comes back. Then the claim
+    (ids another resend holds are left out); `started` sees the won replay and how many ids were
+    left out, and the replay is driven, `progress` seeing it after each chunk.
     """
-    scan = OutageScan()
-    missing_callouts: list[CalloutHistory] = []
-    missing_emails: list[EmailHistory] = []
-    for callout in deps.service.iter_failed_callouts(window, track_id=track_id):
-        scan.add_callout(callout)
-        if not callout.id and callout_cause(callout)[0].id == cause_id:
-            missing_callouts.append(callout)
-    for email in deps.service.iter_failed_emails(window, track_id=track_id):
-        scan.add_email(email)
-        if not email.id and email_cause(email)[0].id == cause_id:
-            missing_emails.append(email)
-    group = scan.group(cause_id)
-    if group is None:
+    if not window.start < window.end or window.end - window.start > MAX_REPLAY_WINDOW:
+        return ReplayOutOfDate("window")
+    mine = deps.store.replay(replay_key(cause_id, window))
+    running = running_replay(deps, cause_id)
+    if running is not None and (mine is None or mine.id != running.id):
+        return ReplayBusy(running, joined=True)
+    if mine is not None and mine.state != "stopped":
+        return ReplayBusy(mine)
+    if scanning is not None:
+        scanning()
+    target = find_target(deps, cause_id, window, track_id=track_id)
+    resume = resume_stopped and mine is not None
+    if target is None and not resume:
+        return ReplayOutOfDate("gone")
+    if target is not None and not resume:
+        if confirmed and target.group.count > confirmed:
+            return ReplayOutOfDate("grown", listed=target.group.count, confirmed=confirmed)
+        if not target.ids:
+            return NothingToReplay(target)
+    if confirm is not None and not confirm(target):
         return None
-    target = ReplayTarget(group=group, window=window, ids=list(dict.fromkeys(group.ids)))
-    missing: list[CalloutHistory] | list[EmailHistory] = (
-        missing_callouts if group.cause.kind == "callout" else missing_emails
-    )
-    if missing:
-        try:
-            resolved = deps.service.resolve_ids(
-                group.cause.kind, missing, window, track_id=track_id
-            )
-            found = [i for i in resolved if i]
-        except ZuoraError as exc:
-            target.resolve_error = explain(exc).message
-            found = []
-        known = set(target.ids)
-        target.ids.extend(i for i in dict.fromkeys(found) if i not in known)
-        target.unresolved = len(missing) - len(found)
-    # Cards of one outage drawn at different times have overlapping windows: an id an earlier
-    # replay of this cause resent (or left in Zuora's hands), or any resend claimed within the once
-    # window, is not sent again by a later one. (The claim itself decides; this only counts.)
-    done = deps.store.replayed_ids(cause_prefix(cause_id))
-    own = replay_key(cause_id, window)  # a stopped replay of this very card resumes its own ids
-    done |= {
-        claim.history_id
-        for claim in deps.store.notification_claims(
-            notification_scope(deps.settings.zuora), group.cause.kind, target.ids, now=deps.now()
+    if target is None:
+        assert mine is not None  # `resume` holds
+        claim = deps.store.claim_replay(
+            resume_request(mine, deps.now()),
+            owner=owner or worker_name(),
+            lease=_lease(deps),
+            reply_url=mine.reply_url,
         )
-        if claim.holder != own
-    }
-    if done:
-        before = len(target.ids)
-        target.ids = [i for i in target.ids if i not in done]
-        target.already = before - len(target.ids)
-    return target
+    else:
+        claim = claim_replay(
+            deps,
+            target,
+            team_id=team_id,
+            user_id=user_id,
+            track_id=track_id,
+            reply_url=reply_url,
+            owner=owner,
+        )
+    if claim.replay is None:  # every id is held by another resend or replay
+        return ClaimedElsewhere(claim.elsewhere, total=claim.left_out)
+    if not claim.won:
+        return ReplayBusy(claim.replay, joined=claim.joined)
+    if started is not None:
+        started(claim.replay, claim.left_out)
+    finished = drive_replay(deps, claim.replay, owner=owner, progress=progress)
+    return ReplayDone(finished, target, left_out=claim.left_out)
 
 
-def cause_prefix(cause_id: str) -> str:
-    """The start of every replay key (and chunk audit key) of one cause."""
-    return f"replay:{cause_id}:"
+def resume_request(replay: Replay, now: datetime) -> ReplayRequest:
+    """The request that resumes a stopped replay (its stored ids and window are kept)."""
+    return ReplayRequest(
+        replay_key=replay.replay_key,
+        cause_id=replay.cause_id,
+        kind=replay.kind,
+        label=replay.label,
+        window_start=replay.window_start,
+        window_end=replay.window_end,
+        window_label=replay.window_label,
+        team_id=replay.team_id,
+        user_id=replay.user_id,
+        requested_at=now,
+        track_id=replay.track_id,
+        ids=replay.ids,
+        accounts=replay.accounts,
+        chunk_size=replay.chunk_size,
+    )
 
 
-def running_replay(deps: Deps, cause_id: str) -> Replay | None:
+def running_replay(deps: ReplayDeps, cause_id: str) -> Replay | None:
     """A replay of this cause (in any window) still running, if any."""
     return next((r for r in deps.store.replays_for_cause(cause_id) if r.state == "running"), None)
 
 
 def claim_replay(
-    deps: Deps,
+    deps: ReplayDeps,
     target: ReplayTarget,
     *,
     team_id: str,
@@ -197,12 +235,12 @@ def claim_replay(
         owner=owner or worker_name(),
         lease=_lease(deps),
         reply_url=reply_url,
-        once=once_rule(deps.settings),
+        once=once_rule(deps.settings.zuora, deps.settings.resend),
     )
 
 
 def drive_replay(
-    deps: Deps, replay: Replay, *, owner: str | None = None, progress: Progress | None = None
+    deps: ReplayDeps, replay: Replay, *, owner: str | None = None, progress: Progress | None = None
 ) -> Replay:
     """Send the replay's remaining chunks as its lease holder; the stored replay at the end.
 
@@ -221,7 +259,7 @@ def drive_replay(
                     owner,
                 )
                 break
-            went_on = _send_chunk(deps, current, owner)
+            went_on = send_chunk(deps, current, owner)
             current = _reload(deps, current)
             if not went_on:
                 break
@@ -241,147 +279,18 @@ def drive_replay(
     return current
 
 
-def _send_chunk(deps: Deps, replay: Replay, owner: str) -> bool:
-    """Audit, send and count chunk `chunks_done`; False when the replay must not go on."""
-    index, attempt = replay.chunks_done, replay.chunk_attempt
-    ids = replay.chunk(index)
-    dedup = chunk_dedup_key(replay, index, attempt)
-    audit = deps.store.begin_replay_chunk(
-        replay.id,
-        owner=owner,
-        index=index,
-        request=ResendRequest(
-            requested_at=deps.now(),
-            team_id=replay.team_id,
-            user_id=replay.user_id,
-            account_key=None,
-            kind=replay.kind,
-            ids=ids,
-            track_id=replay.track_id,
-            dedup_key=dedup,
-        ),
-        scope=notification_scope(deps.settings.zuora),
-    )
-    if audit is None:
-        return False  # someone else holds the replay now, or counted this chunk
-    audit_log.info(
-        "replay chunk requested %s",
-        _audit_json(replay, index, attempt, audit.id, len(ids)),
-    )
-    status: ResendStatus
-    outcome: dict[str, IdOutcome]
-    if audit.status not in ("requested", "waiting", "error"):
-        # A predecessor got Zuora's answer but died before counting it: count what it recorded.
-        status, outcome = audit.status, dict(audit.outcome)
-    else:
-        try:
-            result = deps.service.resend(
-                replay.kind,
-                ids,
-                idempotency_key=chunk_key(replay, index, attempt),
-                track_id=replay.track_id,
-            )
-        except ZuoraError as exc:
-            explanation = explain(exc)
-            if is_unknown_outcome(exc) and deps.now() - audit.requested_at < ASK_AGAIN_FOR:
-                retry_at = next_ask(audit.requested_at, deps.now())
-                logger.warning(
-                    "replay %s: chunk %d of %d has no definite answer (%s); asking again at %s "
-                    "with the same key",
-                    replay.replay_key,
-                    index + 1,
-                    replay.chunk_count,
-                    type(exc).__name__,
-                    retry_at.isoformat(),
-                )
-                deps.store.wait_replay_chunk(
-                    replay.id,
-                    owner=owner,
-                    index=index,
-                    audit_id=audit.id,
-                    error=unknown_reason(exc),
-                    retry_at=retry_at,
-                    now=deps.now(),
-                )
-                return False
-            error = explanation.message + (f" {explanation.hint}" if explanation.hint else "")
-            logger.warning(
-                "replay %s: chunk %d of %d not sent (%s); stopping",
-                replay.replay_key,
-                index + 1,
-                replay.chunk_count,
-                type(exc).__name__,
-            )
-            deps.store.stop_replay(
-                replay.id,
-                owner=owner,
-                audit_id=audit.id,
-                error=error,
-                # No answer: Zuora may have it, so the next try keeps this key. An answer (an
-                # error Zuora may replay for this key for 24 h): the next try uses a new one.
-                new_key=not isinstance(exc, ZuoraConnectionError),
-                now=deps.now(),
-            )
-            return False
-        status, outcome = _outcome(result)
-    counted = deps.store.finish_replay_chunk(
-        replay.id,
-        owner=owner,
-        index=index,
-        audit_id=audit.id,
-        status=status,
-        outcome=outcome,
-        counts=_counts(outcome),
-        now=deps.now(),
-    )
-    audit_log.info(
-        "replay chunk finished %s status=%s",
-        _audit_json(replay, index, attempt, audit.id, len(ids)),
-        status,
-    )
-    return counted
-
-
-def _outcome(result: ResendResult) -> tuple[ResendStatus, dict[str, IdOutcome]]:
-    """The audit status and per-id outcome of one chunk's answer."""
-    return result_status(result), result_per_id(result)
-
-
-def _counts(outcome: dict[str, IdOutcome]) -> ChunkResult:
-    """A chunk's outcome folded into the replay's counters (refusals grouped by reason)."""
-    refused: dict[str, int] = {}
-    sent = waiting = 0
-    for item in outcome.values():
-        if item.ok and item.code == IN_PROGRESS_CODE:
-            waiting += 1
-        elif item.ok:
-            sent += 1
-        else:
-            reason = f"{item.code or 'error'}\t{item.message or ''}"
-            refused[reason] = refused.get(reason, 0) + 1
-    return ChunkResult(sent=sent, in_progress=waiting, refused=refused)
-
-
-def _audit_json(replay: Replay, index: int, attempt: int, audit_id: int, count: int) -> str:
-    return (
-        f"audit_id={audit_id} replay={replay.replay_key} cause={replay.cause_id} "
-        f"chunk={index + 1}/{replay.chunk_count} attempt={attempt} ids={count} "
-        f"user={replay.user_id} track_id={replay.track_id}"
-    )
-
-
-def _reload(deps: Deps, replay: Replay) -> Replay:
+def _reload(deps: ReplayDeps, replay: Replay) -> Replay:
     fresh = deps.store.replay(replay.replay_key)
     assert fresh is not None, replay.replay_key
     return fresh
 
 
-def _lease(deps: Deps) -> timedelta:
+def _lease(deps: ReplayDeps) -> timedelta:
     return timedelta(seconds=deps.settings.resend.resend_lease)
 
 
 @contextmanager
-def _keep_lease(deps: Deps, replay_id: int, *, owner: str) -> Iterator[None]:
+def _keep_lease(deps: ReplayDeps, replay_id: int, *, owner: str) -> Iterator[None]:
     """Renew `owner`'s lease on the replay every lease/LEASE_RENEWALS while the block runs."""
     lease = _lease(deps)
 
@@ -392,7 +301,9 @@ def _keep_lease(deps: Deps, replay_id: int, *, owner: str) -> Iterator[None]:
         yield
 
 
-def redrive_stale_replays(deps: Deps, *, on_done: Callable[[Replay], None] | None = None) -> int:
+def redrive_stale_replays(
+    deps: ReplayDeps, *, on_done: Callable[[Replay], None] | None = None
+) -> int:
     """Finish every running replay whose worker's lease ran out; returns how many were taken.
 
     The re-driver continues from the first uncounted chunk with that chunk's own key, so a chunk
@@ -444,7 +355,14 @@ class ProgressThrottle:
 
 __all__ = [
     "MAX_REPLAY_WINDOW",
+    "NotStarted",
+    "NothingToReplay",
     "ProgressThrottle",
+    "ReplayBusy",
+    "ReplayDeps",
+    "ReplayDone",
+    "ReplayOutOfDate",
+    "ReplayStart",
     "ReplayTarget",
     "chunk_dedup_key",
     "chunk_key",
@@ -454,5 +372,7 @@ __all__ = [
     "redrive_stale_replays",
     "cause_prefix",
     "replay_key",
+    "resume_request",
     "running_replay",
+    "start_replay",
 ]

@@ -4,7 +4,7 @@ worker dies.
 A click becomes a `resend_jobs` row (with its audit row) before Zuora is called: state `claimed`
 under a lease the worker renews while it waits for Zuora; `answered` once Zuora's outcome is in the
 audit trail; `done` once the card shows it. A job whose lease runs out before `done` (the worker was
-killed, redeployed or ran out of memory) is taken over by `redrive_stale_resends`, which the clock
+killed, redeployed or ran out of memory) is taken over by bot.resend.redrive, which the clock
 runs: it asks Zuora again with the same attempt's Idempotency-Key, so Zuora replays its stored answer
 instead of resending, and completes the audit and the card. A click on a job still in flight is
 told who started it and when; a click after a recorded failure starts a new attempt with a new key,
@@ -34,26 +34,28 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import Enum
-from typing import Any
+from typing import Any, Protocol
 
-from bot.audit.service import IN_PROGRESS_CODE, AuditStart
+from bot.audit.service import AuditTrail
 from bot.core.actions import CardRef
 from bot.core.keys import idempotency_key
 from bot.core.lease import renewing
-from bot.deps import Deps
 from bot.explain import explain
 from bot.failures.results import ResendOutcome
+from bot.failures.service import NotificationService
 from bot.resend.cards import (
     build_batch_progress,
-    build_resend_outcome,
     build_resend_outcomes,
 )
 from bot.resend.once import once_rule
 from bot.resend.once_cards import build_already_resent
+from bot.resend.settings import ResendSettings
+from bot.slack.access import AccessPolicy
+from bot.slack.io import Responder
 from bot.slack.message import SlackMessage
 from bot.slack.mrkdwn import date_token, user
 from bot.slack.simple_cards import build_notice
-from bot.store import NotificationClaim, ResendAuditEntry, ResendJob, ResendRequest
+from bot.store import NotificationClaim, ResendJob, ResendRequest
 from bot.store.database import Store
 from bot.zuora.errors import (
     ZuoraConnectionError,
@@ -63,7 +65,8 @@ from bot.zuora.errors import (
     ZuoraTimeoutError,
     is_unknown_outcome,
 )
-from bot.zuora.models import Account, NotificationKind, ResendFailure, ResendResult
+from bot.zuora.models import Account, NotificationKind
+from bot.zuora.settings import ZuoraSettings
 
 logger = logging.getLogger(__name__)
 audit_log = logging.getLogger("zuora_ops.audit")
@@ -75,6 +78,41 @@ LEASE_RENEWALS = 4  # a lease is renewed this many times per lease length while 
 ASK_AGAIN_FIRST = timedelta(seconds=10)
 ASK_AGAIN_MAX = timedelta(minutes=30)
 ASK_AGAIN_FOR = timedelta(hours=23)
+
+
+class ResendConfig(Protocol):
+    """The settings a resend reads: its own area's and the Zuora tenant's (bot.settings.Settings)."""
+
+    @property
+    def resend(self) -> ResendSettings: ...
+
+    @property
+    def zuora(self) -> ZuoraSettings: ...
+
+
+class ResendDeps(Protocol):
+    """The collaborators a resend works with, passed in by the caller (bot.deps.Deps is one)."""
+
+    @property
+    def settings(self) -> ResendConfig: ...
+
+    @property
+    def service(self) -> NotificationService: ...
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def access(self) -> AccessPolicy: ...
+
+    @property
+    def audit(self) -> AuditTrail: ...
+
+    @property
+    def responder(self) -> Responder: ...
+
+    @property
+    def now(self) -> Callable[[], datetime]: ...
 
 
 class Refusal(Enum):
@@ -128,7 +166,7 @@ class ClaimedElsewhere:
         """The kind of the ids (one kind per notice)."""
         return self.claims[0].kind
 
-    def message(self, deps: Deps, *, team_id: str) -> SlackMessage:
+    def message(self, deps: ResendDeps, *, team_id: str) -> SlackMessage:
         """The "already resent by @u at 10:02 — sent" notice, with Resend again."""
         return build_already_resent(
             self.claims,
@@ -187,7 +225,7 @@ class ResendBatch:
 
 
 def perform_resend(
-    deps: Deps,
+    deps: ResendDeps,
     click: ResendClick,
     show: Callable[[SlackMessage], None],
     *,
@@ -220,7 +258,7 @@ def perform_resend(
 
 
 def perform_resends(
-    deps: Deps,
+    deps: ResendDeps,
     clicks: Sequence[ResendClick],
     show: Callable[[SlackMessage], None],
     *,
@@ -263,7 +301,9 @@ def perform_resends(
             lease=lease,
             reply_url=reply_url,
             context=encode_context(click, replace=replace_on_redrive),
-            once=once_rule(deps.settings, again_before=click.again_before),
+            once=once_rule(
+                deps.settings.zuora, deps.settings.resend, again_before=click.again_before
+            ),
         )
         if claim.elsewhere:
             logger.info(
@@ -344,7 +384,9 @@ def perform_resends(
 
 
 @contextmanager
-def _leases(deps: Deps, job_ids: Sequence[int], *, owner: str, lease: timedelta) -> Iterator[None]:
+def _leases(
+    deps: ResendDeps, job_ids: Sequence[int], *, owner: str, lease: timedelta
+) -> Iterator[None]:
     """keep_lease for several jobs at once."""
     if not job_ids:
         yield
@@ -354,7 +396,7 @@ def _leases(deps: Deps, job_ids: Sequence[int], *, owner: str, lease: timedelta)
             yield
 
 
-def ask_zuora(deps: Deps, click: ResendClick, *, key: str) -> ResendOutcome:
+def ask_zuora(deps: ResendDeps, click: ResendClick, *, key: str) -> ResendOutcome:
     """Send the resend with `key`; Zuora's answer, or the error in words, as an outcome."""
     base = ResendOutcome(
         kind=click.kind,
@@ -413,90 +455,6 @@ def keep_lease(
         yield
 
 
-# -- re-driving what a dead worker left --------------------------------------------------------
-
-
-def redrive_stale_resends(deps: Deps) -> int:
-    """Finish every resend whose worker's lease ran out; returns how many were finished.
-
-    A job still `claimed` is asked of Zuora again with its own Idempotency-Key (Zuora answers from
-    its stored result, or with 409 while the first request still runs); so is one waiting for
-    Zuora's answer, once its backoff (`next_ask`) is over, until the answer is definite. An
-    `answered` one only needs its card. Each job is taken by one re-driver at a time.
-    """
-    owner = f"redrive:{worker_name()}"
-    lease = timedelta(seconds=deps.settings.resend.resend_lease)
-    finished = 0
-    for job in deps.store.stale_resends(deps.now()):
-        if not deps.store.take_stale_resend(job.id, owner=owner, now=deps.now(), lease=lease):
-            continue
-        try:
-            with keep_lease(deps.store, job.id, owner=owner, lease=lease, now=deps.now):
-                finished += _finish(deps, job, owner)
-        except Exception:  # one bad job must not stop the others; its lease lets it be retried
-            logger.exception("could not re-drive resend job %d", job.id)
-    return finished
-
-
-def _finish(deps: Deps, job: ResendJob, owner: str) -> bool:
-    """Complete one taken job; False when Zuora's answer is still to come (ask again later)."""
-    click = click_from_job(job)
-    audit = job.audit
-    if job.state == "claimed":
-        if audit.status == "waiting":
-            logger.info(
-                "asking Zuora again about resend job %d (attempt %d, same key): %s",
-                job.id,
-                job.attempt,
-                audit.error,
-            )
-        else:
-            logger.warning(
-                "re-driving resend job %d (attempt %d, %d ids) left unfinished by %s",
-                job.id,
-                job.attempt,
-                len(audit.ids),
-                job.lease_owner,
-            )
-        outcome = ask_zuora(deps, click, key=attempt_key(job.dedup_key, job.attempt))
-        if outcome.result is not None and outcome.result.in_progress:
-            # 409: the first request is still running at Zuora. Its answer is stored under the
-            # same key; the next round (after this lease) reads it.
-            logger.info("resend job %d still running at Zuora; asking again later", job.id)
-            return False
-        start = AuditStart(audit.id, audit.audit_channel, audit.audit_ts)
-        if outcome.waiting:
-            if deps.now() - audit.requested_at < ASK_AGAIN_FOR:
-                deps.audit.wait_job(
-                    start,
-                    outcome,
-                    job_id=job.id,
-                    owner=owner,
-                    retry_at=next_ask(audit.requested_at, deps.now()),
-                    first_wait=audit.status != "waiting",
-                )
-                return False
-            hours = int(ASK_AGAIN_FOR.total_seconds() // 3600)
-            outcome = replace(
-                outcome,
-                waiting=False,
-                error=f"Zuora gave no answer in {hours} hours ({outcome.error}). Check the "
-                "Notification History in Zuora before you resend it.",
-            )
-        if not deps.audit.finish_job(start, outcome, job_id=job.id, owner=owner):
-            return False
-    else:
-        outcome = outcome_from_audit(audit, click)
-    if job.reply_url:
-        replace_original = bool(json.loads(job.context or "{}").get("replace", True))
-        deps.responder.send(
-            job.reply_url, build_resend_outcome(outcome), replace_original=replace_original
-        )
-    deps.store.advance_resend(job.id, owner=owner, state="done", now=deps.now())
-    logger.info("resend job %d finished by %s", job.id, owner)
-    return True
-
-
 def encode_context(click: ResendClick, *, replace: bool = True) -> str:
     """What a re-driver needs besides the audit row to redraw the card, as JSON."""
     account = click.account
@@ -509,51 +467,3 @@ def encode_context(click: ResendClick, *, replace: bool = True) -> str:
         "card": None if click.card is None else click.card.model_dump(mode="json"),
     }
     return json.dumps(payload, separators=(",", ":"), sort_keys=True)
-
-
-def click_from_job(job: ResendJob) -> ResendClick:
-    """The click a job was made from (audit row + stored context)."""
-    audit = job.audit
-    context = json.loads(job.context or "{}")
-    account = context.get("account")
-    card = context.get("card")
-    return ResendClick(
-        team_id=audit.team_id,
-        user_id=audit.user_id,
-        kind=audit.kind,
-        ids=audit.ids,
-        dedup_key=job.dedup_key,
-        track_id=audit.track_id,
-        account=Account.model_validate(account) if account else None,
-        card=CardRef.model_validate(card) if card else None,
-        labels={str(k): str(v) for k, v in (context.get("labels") or {}).items()},
-    )
-
-
-def outcome_from_audit(audit: ResendAuditEntry, click: ResendClick) -> ResendOutcome:
-    """The outcome an `answered` job recorded, rebuilt from its audit row."""
-    base = ResendOutcome(
-        kind=click.kind,
-        requested_by=click.user_id,
-        at=audit.finished_at or audit.requested_at,
-        ids=click.ids,
-        labels=click.labels,
-        account=click.account,
-        card=click.card,
-        track_id=click.track_id,
-    )
-    if audit.status == "error":
-        return replace(base, error=audit.error or "Zuora gave no answer")
-    outcome = audit.outcome
-    result = ResendResult(
-        kind=click.kind,
-        requested=click.ids,
-        succeeded=tuple(i for i, o in outcome.items() if o.ok and o.code != IN_PROGRESS_CODE),
-        failed={
-            i: ResendFailure(code=o.code or "error", message=o.message or "")
-            for i, o in outcome.items()
-            if not o.ok
-        },
-        in_progress=tuple(i for i, o in outcome.items() if o.code == IN_PROGRESS_CODE),
-    )
-    return replace(base, result=result)

@@ -28,8 +28,8 @@ from stack_fixtures import (
 
 from bot.core.command_text import FailuresCommand
 from bot.sandbox.slack_requests import block_actions_body, slash_command_body
-from handlers.actions import handle_resend_button, handle_resend_selected, handle_row_menu
 from handlers.commands import run_command
+from handlers.resend import handle_resend_button, handle_resend_selected, handle_row_menu
 
 
 @pytest.fixture
