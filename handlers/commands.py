@@ -34,10 +34,11 @@ from bot.deps import Deps
 from bot.failures.account_case import account_in_other_case, other_case_message
 from bot.failures.cards import build_failures_card
 from bot.failures.receipt_card import build_lookup_receipt, build_receipt
+from bot.failures.status_card import build_status
 from bot.resend.cards import build_resend_confirm
 from bot.settings import public_config
 from bot.slack.message import SlackMessage
-from bot.slack.simple_cards import build_error, build_help, build_status, build_usage_error
+from bot.slack.simple_cards import build_error, build_help, build_usage_error
 from bot.zuora.errors import ZuoraNotFoundError
 from bot.zuora.track import new_track_id
 from handlers.alerts import run_alerts_command

@@ -41,7 +41,7 @@ def register(app: App, deps: Deps) -> None:
                 send(deps, body, build_stale_button(), replace=False)
                 return
             window = TimeWindow(start=ref.start, end=ref.end, label=ref.w)
-            scan = deps.service.outages(window, track_id=track_id_of(body))
+            scan = deps.outages.scan(window, track_id=track_id_of(body))
             send(deps, body, build_outages_card(scan, window, page=ref.p), replace=True)
         except Exception as exc:  # explained to the clicker; see answer_failure
             answer_failure(deps, body, ack, exc, replace=False)
@@ -60,5 +60,5 @@ def run_outages_command(
     # and finds its scan in the service's short cache.
     end = deps.now().replace(microsecond=0)
     window = TimeWindow.ending_at(end, parsed.window, parsed.label)
-    scan = deps.service.outages(window, track_id=track_id, fresh=True)
+    scan = deps.outages.scan(window, track_id=track_id, fresh=True)
     send(deps, command, build_outages_card(scan, window), replace=False)

@@ -27,12 +27,8 @@ PENDING_UPWARD = {
     "bot.digest.service → bot.deps",
     "bot.digest.service → bot.log_config",
     "bot.digest.service → bot.settings",
-    "bot.failures.service → bot.outages.causes",
-    "bot.failures.service → bot.outages.scan",
     "bot.outages.replay → bot.deps",
-    "bot.resend.once → bot.settings",
     "bot.resend.service → bot.deps",
-    "bot.slack.simple_cards → bot.failures.history_ids",
 }
 PENDING_CYCLES = [["bot.digest.cards", "bot.digest.service", "bot.digest.cards"]]
 

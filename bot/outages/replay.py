@@ -197,7 +197,7 @@ def claim_replay(
         owner=owner or worker_name(),
         lease=_lease(deps),
         reply_url=reply_url,
-        once=once_rule(deps.settings),
+        once=once_rule(deps.settings.zuora, deps.settings.resend),
     )
 
 

@@ -13,8 +13,9 @@ import hashlib
 from datetime import datetime, timedelta
 
 from bot.audit.service import IN_PROGRESS_CODE
-from bot.settings import ResendSettings, Settings, ZuoraSettings
+from bot.resend.settings import ResendSettings
 from bot.store import NotificationClaim, OnceRule
+from bot.zuora.settings import ZuoraSettings
 
 SENT = "sent"
 REFUSED = "Zuora refused"
@@ -33,11 +34,13 @@ def once_window(resend: ResendSettings) -> timedelta:
     return timedelta(hours=resend.resend_once_window)
 
 
-def once_rule(settings: Settings, *, again_before: datetime | None = None) -> OnceRule:
+def once_rule(
+    zuora: ZuoraSettings, resend: ResendSettings, *, again_before: datetime | None = None
+) -> OnceRule:
     """The rule a resend claims under; `again_before` for a deliberate "Resend again"."""
     return OnceRule(
-        scope=notification_scope(settings.zuora),
-        window=once_window(settings.resend),
+        scope=notification_scope(zuora),
+        window=once_window(resend),
         again_before=again_before,
     )
 

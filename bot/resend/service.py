@@ -262,7 +262,9 @@ def perform_resends(
             lease=lease,
             reply_url=reply_url,
             context=encode_context(click, replace=replace_on_redrive),
-            once=once_rule(deps.settings, again_before=click.again_before),
+            once=once_rule(
+                deps.settings.zuora, deps.settings.resend, again_before=click.again_before
+            ),
         )
         if claim.elsewhere:
             logger.info(
