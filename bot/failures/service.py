@@ -16,7 +16,8 @@ from datetime import UTC, datetime, timedelta
 
 from bot.core.actions import CardRef
 from bot.explain import explain
-from bot.failures.history_ids import HistoryIdResolver, HistoryIds, IdSourceStatus, describe_failure
+from bot.failures.history_ids import HistoryIdResolver, describe_failure
+from bot.failures.id_matching import HistoryIds, IdSourceStatus
 from bot.failures.results import AccountFailures
 from bot.zuora.client import ChunkDone, ZuoraClient
 from bot.zuora.errors import ZuoraError

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.failures.history_ids import IdSourceStatus, TableStatus
+from bot.failures.id_matching import IdSourceStatus, TableStatus
 from bot.slack.elements import context, fields_section, finish, fit, section
 from bot.slack.message import SlackMessage
 from bot.slack.mrkdwn import code, escape, escape_truncated
