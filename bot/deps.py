@@ -11,6 +11,7 @@ from slack_sdk import WebClient
 from bot.audit.service import AuditTrail
 from bot.digest.notes import DigestNotes
 from bot.failures.service import NotificationService, utc_now
+from bot.outages.service import OutageScans
 from bot.settings import Settings
 from bot.slack.access import AccessPolicy
 from bot.slack.io import Responder, build_web_client
@@ -24,6 +25,7 @@ class Deps:
 
     settings: Settings
     service: NotificationService
+    outages: OutageScans
     store: Store
     slack: WebClient
     access: AccessPolicy
@@ -42,9 +44,11 @@ def build_deps(settings: Settings, *, now: Callable[[], datetime] = utc_now) -> 
     """Wire the real collaborators from settings (no network I/O happens here)."""
     slack = build_web_client(settings.slack)
     store = Store.from_url(settings.store.database_url)
+    service = NotificationService(ZuoraClient.from_settings(settings.zuora), now=now)
     return Deps(
         settings=settings,
-        service=NotificationService(ZuoraClient.from_settings(settings.zuora), now=now),
+        service=service,
+        outages=OutageScans(service),
         store=store,
         slack=slack,
         access=AccessPolicy(

@@ -23,9 +23,10 @@ from bot.core import command_text
 from bot.core.command_text import HelpCommand, StatusCommand, UsageError, parse_zuora_command
 from bot.deps import Deps
 from bot.failures.receipt_card import build_receipt
+from bot.failures.status_card import build_status
 from bot.settings import public_config
 from bot.slack.requests import Command
-from bot.slack.simple_cards import build_help, build_status, build_usage_error
+from bot.slack.simple_cards import build_help, build_usage_error
 from handlers import alerts, audit, digest, failures, outages, resend
 from handlers.common import CommandTable, failures_explained, send, track_id_of
 from handlers.read_rule import may_read_or_refuse

@@ -44,7 +44,7 @@ def handle_outage_page(deps: Deps, ack: Ack, body: dict[str, Any], action: dict[
         send(deps, click, build_stale_button(), replace=False)
         return
     window = TimeWindow(start=ref.start, end=ref.end, label=ref.w)
-    scan = deps.service.outages(window, track_id=track_id_of(click))
+    scan = deps.outages.scan(window, track_id=track_id_of(click))
     send(deps, click, build_outages_card(scan, window, page=ref.p), replace=True)
 
 
@@ -61,7 +61,7 @@ def handle_outages_command(
     # and finds its scan in the service's short cache.
     end = deps.now().replace(microsecond=0)
     window = TimeWindow.ending_at(end, parsed.window, parsed.label)
-    scan = deps.service.outages(window, track_id=track_id, fresh=True)
+    scan = deps.outages.scan(window, track_id=track_id, fresh=True)
     send(deps, command, build_outages_card(scan, window), replace=False)
 
 

@@ -28,6 +28,7 @@ from bot.core.actions import (
 from bot.failures.callout_card import build_callout_details
 from bot.failures.cards import account_url, build_failures_card, page_count, page_slice
 from bot.failures.results import AccountFailures, ResendOutcome, card_ref_for
+from bot.failures.status_card import build_status
 from bot.resend.cards import (
     build_batch_progress,
     build_resend_confirm,
@@ -51,7 +52,6 @@ from bot.slack.simple_cards import (
     build_notice,
     build_placeholder,
     build_stale_button,
-    build_status,
 )
 from bot.store import ResendAuditEntry
 from bot.zuora.models import (

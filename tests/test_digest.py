@@ -849,14 +849,18 @@ def test_cli_digest_dry_run_prints_the_messages_and_posts_nothing(sandbox, capsy
     assert sandbox.calls("chat.postMessage") == []
 
 
-def test_forced_tick_posts_once_a_day(sandbox):
-    assert [r.status for r in tick_by_hand()] == ["posted"]
+def test_cli_digest_force_posts_once_a_day_and_reports_failures(sandbox):
+    from bot.cli import main
+
+    assert main(["digest", "--force"]) == 0
     assert len(sandbox.messages("C0DIGEST")) == 1
-    assert tick_by_hand() == []  # already posted today: nothing to do
+    assert main(["digest", "--force"]) == 0  # already posted today: nothing to do
     assert len(sandbox.calls("chat.postMessage")) == 1
 
 
-def test_forced_tick_reports_a_failing_channel(sandbox):
+def test_cli_digest_exits_1_when_a_channel_fails(sandbox):
+    from bot.cli import main
+
     sandbox.set_channel("C0DIGEST", is_member=False)
-    assert [r.status for r in tick_by_hand()] == ["failed"]
+    assert main(["digest", "--force"]) == 1
     assert sandbox.messages("C0DIGEST") == []

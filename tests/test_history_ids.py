@@ -16,12 +16,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.failures.history_ids import (
+from bot.failures.history_ids import HistoryIdResolver
+from bot.failures.id_matching import (
     AMBIGUOUS,
     DELIVERED_LOOKALIKE,
     NO_MATCH,
     SHARED,
-    HistoryIdResolver,
     HistoryIds,
     assign_ids,
     index_rows,

@@ -15,7 +15,7 @@ import pytest
 
 from bot.core.actions import ActionId
 from bot.failures.cards import build_failures_card
-from bot.failures.history_ids import (
+from bot.failures.id_matching import (
     DELIVERED_LOOKALIKE,
     MISSING,
     NO_MATCH,

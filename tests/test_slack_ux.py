@@ -23,7 +23,7 @@ from stack_fixtures import (
     mrkdwn_texts,
 )
 
-from bot.cli import _outages_json
+from bot.cli.outages import _outages_json
 from bot.core.actions import ActionId
 from bot.digest.cards import RESEND_ALL_BUTTONS, build_digest
 from bot.digest.summary import DigestSummary, summarize

@@ -13,15 +13,12 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from time import monotonic
 
 from bot.core.actions import CardRef
 from bot.explain import explain
-from bot.failures.history_ids import HistoryIdResolver, HistoryIds, IdSourceStatus, describe_failure
+from bot.failures.history_ids import HistoryIdResolver, describe_failure
+from bot.failures.id_matching import HistoryIds, IdSourceStatus
 from bot.failures.results import AccountFailures
-from bot.outages.causes import OutageScan
-from bot.outages.scan import scan_outages
-from bot.zuora.cache import ReadCache
 from bot.zuora.client import ZuoraClient
 from bot.zuora.client.resend import ChunkDone
 from bot.zuora.errors import ZuoraError
@@ -36,7 +33,6 @@ from bot.zuora.models import (
 
 logger = logging.getLogger(__name__)
 
-OUTAGE_SCAN_TTL = 600.0  # seconds a tenant-wide scan of one fixed window is reused (paging, replay)
 STATUS_QUERY_WAIT = 20.0  # seconds /zuora status waits for SHOW COLUMNS before it says so
 
 
@@ -69,7 +65,6 @@ class NotificationService:
         self._now = now
         self._ids = ids if ids is not None else HistoryIdResolver(client)
         self._id_wait = client.settings.id_wait if id_wait is None else id_wait
-        self._outage_scans = ReadCache(ttl=OUTAGE_SCAN_TTL, maxsize=4, timer=monotonic)
 
     def close(self) -> None:
         """Stop ID lookups and close the Zuora client."""
@@ -213,16 +208,6 @@ class NotificationService:
         """The tenant's failed callouts and emails in `window` in one concurrent scan (outages)."""
         return self._client.iter_failed_history(
             window, track_id=track_id, callouts=callouts, emails=emails
-        )
-
-    def outages(self, window: TimeWindow, *, track_id: str, fresh: bool = False) -> OutageScan:
-        """The tenant's failures in `window` grouped by cause; the same fixed window's scan is
-        reused for OUTAGE_SCAN_TTL seconds (an outages card's paging, a replay), unless `fresh`."""
-        key = ("outages", window.start, window.end)
-        if fresh:
-            self._outage_scans.discard(key)
-        return self._outage_scans.get_or_compute(
-            key, lambda: scan_outages(self, window, track_id=track_id)
         )
 
     def callout_detail(

@@ -39,7 +39,9 @@ def once_rule(
 ) -> OnceRule:
     """The rule a resend claims under; `again_before` for a deliberate "Resend again"."""
     return OnceRule(
-        scope=notification_scope(zuora), window=once_window(resend), again_before=again_before
+        scope=notification_scope(zuora),
+        window=once_window(resend),
+        again_before=again_before,
     )
 
 

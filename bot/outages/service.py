@@ -1,0 +1,34 @@
+"""OutageScans: the tenant-wide outage scans of the bot, each fixed window's scan kept a short while.
+
+An outages card's paging and a replay read the same fixed window again; the scan is reused for
+OUTAGE_SCAN_TTL seconds instead of streaming the whole tenant's history once more.
+"""
+
+from __future__ import annotations
+
+from time import monotonic
+
+from bot.outages.causes import OutageScan
+from bot.outages.scan import HistorySource, scan_outages
+from bot.zuora.cache import ReadCache
+from bot.zuora.models import TimeWindow
+
+OUTAGE_SCAN_TTL = 600.0  # seconds a tenant-wide scan of one fixed window is reused (paging, replay)
+
+
+class OutageScans:
+    """Scans the tenant's failures by cause through `source` (the NotificationService), cached."""
+
+    def __init__(self, source: HistorySource) -> None:
+        self._source = source
+        self._scans = ReadCache(ttl=OUTAGE_SCAN_TTL, maxsize=4, timer=monotonic)
+
+    def scan(self, window: TimeWindow, *, track_id: str, fresh: bool = False) -> OutageScan:
+        """The tenant's failures in `window` grouped by cause; the same fixed window's scan is
+        reused for OUTAGE_SCAN_TTL seconds (an outages card's paging, a replay), unless `fresh`."""
+        key = ("outages", window.start, window.end)
+        if fresh:
+            self._scans.discard(key)
+        return self._scans.get_or_compute(
+            key, lambda: scan_outages(self._source, window, track_id=track_id)
+        )
