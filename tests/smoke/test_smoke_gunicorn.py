@@ -23,7 +23,12 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
-from stack_fixtures import (
+
+from bot.sandbox.fake_slack import FakeSlack
+from bot.sandbox.fake_zuora import FakeZuora
+from bot.sandbox.slack_requests import sign, slash_command_body
+from bot.store import Store
+from tests.support.stack_fixtures import (
     ORDINARY_ACCOUNT,
     button,
     click_body_for,
@@ -33,11 +38,6 @@ from stack_fixtures import (
     postgres_url,
     told_not_twice,
 )
-
-from bot.sandbox.fake_slack import FakeSlack
-from bot.sandbox.fake_zuora import FakeZuora
-from bot.sandbox.slack_requests import sign, slash_command_body
-from bot.store import Store
 
 pytestmark = pytest.mark.slow
 

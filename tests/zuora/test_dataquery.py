@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from zuora_fakes import ManualTimer, Router, Sleeps, settings_for, zuora_settings
 
 from bot.sandbox.fake_dataquery import DOCUMENTED_COLUMNS as FAKE_COLUMNS
 from bot.sandbox.fake_dataquery import callout_create_time
@@ -42,6 +41,7 @@ from bot.zuora.dataquery import (
     validate_zuora_id,
 )
 from bot.zuora.errors import ZuoraInputError, ZuoraQueryError
+from tests.support.zuora_fakes import ManualTimer, Router, Sleeps, settings_for, zuora_settings
 
 NOW = datetime(2026, 5, 11, 17, 0, tzinfo=UTC)
 LA = ZoneInfo("America/Los_Angeles")

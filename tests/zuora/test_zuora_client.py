@@ -11,7 +11,21 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from zuora_fakes import (
+
+from bot.zuora.client import RATE_LIMIT_RETRIES, ZuoraClient, build_http_client, wire_time
+from bot.zuora.errors import (
+    ZuoraAuthError,
+    ZuoraConnectionError,
+    ZuoraInputError,
+    ZuoraNotFoundError,
+    ZuoraRateLimitError,
+    ZuoraResponseValidationError,
+    ZuoraServerError,
+    ZuoraStatusError,
+    ZuoraTimeoutError,
+)
+from bot.zuora.models import Account, TimeWindow
+from tests.support.zuora_fakes import (
     ACCOUNT_ID,
     ACCOUNT_NUMBER,
     BASE_URL,
@@ -27,20 +41,6 @@ from zuora_fakes import (
     query,
     zuora_settings,
 )
-
-from bot.zuora.client import RATE_LIMIT_RETRIES, ZuoraClient, build_http_client, wire_time
-from bot.zuora.errors import (
-    ZuoraAuthError,
-    ZuoraConnectionError,
-    ZuoraInputError,
-    ZuoraNotFoundError,
-    ZuoraRateLimitError,
-    ZuoraResponseValidationError,
-    ZuoraServerError,
-    ZuoraStatusError,
-    ZuoraTimeoutError,
-)
-from bot.zuora.models import Account, TimeWindow
 
 CALLOUTS = "/v1/notification-history/callout"
 EMAILS = "/v1/notification-history/email"
