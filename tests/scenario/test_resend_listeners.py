@@ -1,4 +1,4 @@
-"""Listener functions called directly: ack comes before slow work, and odd clicks change nothing.
+"""The resend listeners called directly: ack comes before slow work, and odd clicks change nothing.
 
 The listeners get a `Mock(spec=Ack)` whose side effect records what Zuora and the store had seen at
 the moment of the ack, and the real Deps wired to the sandbox Zuora and the fake Slack.
@@ -6,23 +6,17 @@ the moment of the ack, and the real Deps wired to the sandbox Zuora and the fake
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from unittest.mock import Mock
-from urllib.parse import parse_qs
 
 import pytest
 from slack_bolt import Ack
 
-from bot.core.command_text import FailuresCommand
-from bot.sandbox.slack_requests import block_actions_body, slash_command_body
 from handlers.actions import handle_resend_button, handle_resend_selected, handle_row_menu
-from handlers.commands import run_command
+from tests.support.listeners import click_body, recording_ack
 from tests.support.stack_fixtures import (
-    BIG_ACCOUNT,
     ORDINARY_ACCOUNT,
     Harness,
     button,
@@ -36,60 +30,6 @@ from tests.support.stack_fixtures import (
 def harness(tmp_path: Path) -> Iterator[Harness]:
     with dispatch_harness(tmp_path, allowed_users="U0001,S0BILLING") as started:
         yield started
-
-
-def parsed(body: bytes) -> dict[str, Any]:
-    """The dict Bolt hands a listener as `body`, from a form-encoded request body."""
-    fields = {key: values[0] for key, values in parse_qs(body.decode()).items()}
-    if "payload" in fields:
-        payload: dict[str, Any] = json.loads(fields["payload"])
-        return payload
-    return fields
-
-
-def recording_ack(harness: Harness, seen: list[tuple[int, int]]) -> Mock:
-    """An Ack that notes (Zuora requests, audit rows) at the moment it is called."""
-    ack = Mock(spec=Ack)
-    ack.side_effect = lambda *a, **k: seen.append(
-        (len(harness.zuora.requests()), len(harness.deps.store.list_resends()))
-    )
-    return ack
-
-
-def click_body(harness: Harness, element: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    """The parsed body of a click on `element` (or a menu pick) in an ephemeral card."""
-    url = harness.slack.response_url("click")
-    return parsed(
-        block_actions_body(
-            action_id=element["action_id"],
-            block_id=element.get("block_id", "b"),
-            value=element.get("value"),
-            selected_option=element.get("selected_option"),
-            response_url=url,
-            **extra,
-        )
-    )
-
-
-def test_listeners_failures_command_acks_before_asking_zuora(harness: Harness) -> None:
-    seen: list[tuple[int, int]] = []
-    ack = recording_ack(harness, seen)
-    url = harness.slack.response_url("cmd", kind="command")
-    command = parsed(slash_command_body(text=f"failures {BIG_ACCOUNT}", response_url=url))
-
-    run_command(
-        harness.deps,
-        FailuresCommand(account=BIG_ACCOUNT, window=timedelta(hours=24), label="24h"),
-        command,
-        ack,
-    )
-
-    ack.assert_called_once()
-    assert ack.call_args.kwargs["text"].startswith(f"Asked Zuora for the failures of {BIG_ACCOUNT}")
-    assert seen == [(0, 0)], "nothing reached Zuora before the ack"
-    assert harness.zuora.requests(f"/v1/accounts/{BIG_ACCOUNT}")
-    (card,) = harness.posts(url)
-    assert card["replace_original"] is False, "a command's response_url cannot replace the ack"
 
 
 def test_listeners_resend_button_acks_before_the_audit_row_and_the_resend(
