@@ -31,41 +31,14 @@ from bot.sandbox.replay_tenant import OUTAGE_CAUSE, build_outage_tenant
 from bot.settings import StoreSettings
 from bot.zuora.models import TimeWindow
 from tests.support.db_urls import postgres_schema
-from tests.support.stack_fixtures import (
-    RESEND_PATH_PREFIX,
-    Harness,
-    all_text,
-    dispatch_harness,
-)
+from tests.support.replay import cli_env, replay_button, run_cli, window_now
+from tests.support.stack_fixtures import RESEND_PATH_PREFIX, Harness, all_text, dispatch_harness
 
 CALLOUT_RESEND = "/notifications/callout-histories/resend"
 
 
 def outage_tenant(failed: int = 2500, **kwargs: Any):
     return build_outage_tenant(failed=failed, now=datetime.now(UTC), **kwargs)
-
-
-def window_now(hours: int = 25) -> TimeWindow:
-    end = datetime.now(UTC).replace(microsecond=0)
-    return TimeWindow(start=end - timedelta(hours=hours), end=end, label=f"{hours}h")
-
-
-def replay_button(
-    window: TimeWindow, *, cause: Cause = OUTAGE_CAUSE, count: int = 0
-) -> dict[str, Any]:
-    ref = OutageRef(
-        c=cause.id,
-        s=int(window.start.timestamp()),
-        e=int(window.end.timestamp()),
-        w=window.label,
-        n=count,
-    )
-    return {
-        "type": "button",
-        "action_id": ActionId.OUTAGE_REPLAY.value,
-        "block_id": "outage",
-        "value": ref.encode(),
-    }
 
 
 @pytest.fixture
@@ -312,40 +285,6 @@ def test_replay_resolves_missing_ids_with_one_data_query(tmp_path: Path) -> None
         text = all_text(harness.posts(reply.response_url)[-1])
         assert f"{len(target.ids):,} of {len(target.ids):,} callouts resent" in text
         assert duplicates(harness) == {}
-
-
-# --- the CLI twin ------------------------------------------------------------------------------
-
-
-def cli_env(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Point `zuora-ops` at the harness's fakes and its database (the Slack button's records)."""
-    stack = harness.stack
-    settings = stack.settings()
-    env = {
-        "SLACK_BOT_TOKEN": stack.bot_token,
-        "SLACK_SIGNING_SECRET": stack.signing_secret,
-        "SLACK_API_URL": harness.slack.base_url,
-        "SLACK_RESPONSE_URL_HOSTS": harness.slack.root_url,
-        "ZUORA_RESULT_FILE_HOSTS": harness.zuora.files_base_url,
-        "ZUORA_BASE_URL": harness.zuora.base_url,
-        "ZUORA_UI_URL": harness.zuora.base_url,
-        "ZUORA_CLIENT_ID": harness.zuora.client_id,
-        "ZUORA_CLIENT_SECRET": harness.zuora.client_secret,
-        "ZUORA_TENANT_TIMEZONE": harness.tenant.timezone,
-        "DATABASE_URL": settings.store.database_url,
-    }
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-
-
-def run_cli(*argv: str) -> tuple[int, str, str]:
-    import io
-
-    from bot.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), out=out, err=err)
-    return code, out.getvalue(), err.getvalue()
 
 
 def test_cli_replay_refuses_without_yes_when_not_a_terminal(

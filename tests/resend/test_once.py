@@ -250,7 +250,7 @@ def test_once_card_resend_leaves_out_ids_a_replay_holds(tmp_path: Path) -> None:
 def test_once_cli_resend_skips_an_id_resent_in_slack_unless_again(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.outages.test_replay import cli_env, run_cli
+    from tests.support.replay import cli_env, run_cli
 
     history_id = resendable_email(harness)
     press_confirm(harness, confirm_card(harness, history_id, "U0ALICE"), "U0ALICE", "1.1")

@@ -237,7 +237,7 @@ def test_unknown_outcome_replay_chunk_waits_and_the_clock_sends_it_once_with_its
 ) -> None:
     from bot.outages.replay import redrive_stale_replays
     from bot.sandbox.replay_tenant import OUTAGE_CAUSE, build_outage_tenant
-    from tests.outages.test_replay import replay_button, window_now
+    from tests.support.replay import replay_button, window_now
     from tests.support.stack_fixtures import all_text, dispatch_harness
 
     tenant = build_outage_tenant(failed=1500, now=datetime.now(UTC))

@@ -18,7 +18,8 @@ from bot.sandbox.fake_slack import FakeSlack
 from bot.sandbox.fake_zuora import FakeZuora
 from bot.sandbox.replay_tenant import OUTAGE_CAUSE, build_outage_tenant
 from bot.sandbox.slack_requests import sign
-from tests.smoke.test_smoke_gunicorn import (
+from tests.support.db_urls import database
+from tests.support.gunicorn import (
     FRESH,
     SIGNING_SECRET,
     bot_env,
@@ -26,7 +27,6 @@ from tests.smoke.test_smoke_gunicorn import (
     served,
     wait_for_workers,
 )
-from tests.support.db_urls import database
 from tests.support.stack_fixtures import all_text, click_body_for
 
 pytestmark = pytest.mark.slow

@@ -18,8 +18,8 @@ from bot.sandbox.fake_slack import FakeSlack
 from bot.sandbox.fake_zuora import FakeZuora
 from bot.sandbox.tenant import build_tenant
 from bot.store import ResendRequest, Store
-from tests.scenario.test_read_rule import ALLOWED, command, posted_text, read_harness
 from tests.support.db_urls import database, postgres_schema
+from tests.support.read_rule import ALLOWED, command, posted_text, read_harness
 
 PASSWORD = "hunter2-db-pw"
 

@@ -18,8 +18,8 @@ from bot.sandbox.tenant import build_tenant
 from bot.zuora import ZuoraClient
 from bot.zuora.dataquery import EMAIL_TABLE, sample_row_query
 from bot.zuora.errors import ZuoraQueryError
+from tests.support.dataquery import job_body, manual_client
 from tests.support.zuora_fakes import ManualTimer, Router, Sleeps, settings_for
-from tests.zuora.test_dataquery import job_body, manual_client
 
 NOW = datetime(2026, 5, 11, 17, 0, tzinfo=UTC)
 TRACK = "zops-dq-hosts"
