@@ -21,14 +21,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from db_urls import postgres_schema
-from stack_fixtures import fresh_tenant
 
 from bot.digest.schedule import local_date_for
 from bot.sandbox.fake_slack import FakeSlack
 from bot.sandbox.fake_zuora import FakeZuora, RecordedRequest
 from bot.store import DigestRun, NewSubscription
 from bot.store.database import Store
+from tests.support.db_urls import postgres_schema
+from tests.support.stack_fixtures import fresh_tenant
 
 pytestmark = pytest.mark.slow
 

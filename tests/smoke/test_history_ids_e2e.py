@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from signed_stack import click, command, elements, wait_posts
-from stack_fixtures import ids_of
 
 from bot.sandbox.stack import SandboxStack
 from bot.sandbox.tenant import Tenant, build_tenant
+from tests.support.signed_stack import click, command, elements, wait_posts
+from tests.support.stack_fixtures import ids_of
 
 JsonDict = dict[str, Any]
 ACCOUNT = "A00000017"  # 3 failed callouts and 6 failed emails in 24h: one page, a Resend per row

@@ -19,8 +19,20 @@ from typing import Any
 
 import httpx
 import pytest
-from db_urls import database
-from stack_fixtures import (
+
+from bot.sandbox.fake_slack import FakeSlack
+from bot.sandbox.fake_zuora import FakeZuora
+from bot.sandbox.slack_requests import sign, slash_command_body
+from bot.store.database import Store
+from tests.support.db_urls import database
+from tests.support.gunicorn import (
+    FRESH,
+    SIGNING_SECRET,
+    bot_env,
+    gunicorn,
+    wait_for_workers,
+)
+from tests.support.stack_fixtures import (
     ORDINARY_ACCOUNT,
     button,
     buttons,
@@ -29,18 +41,6 @@ from stack_fixtures import (
     ids_of,
     post_signed,
 )
-from test_smoke_gunicorn import (
-    FRESH,
-    SIGNING_SECRET,
-    bot_env,
-    gunicorn,
-    wait_for_workers,
-)
-
-from bot.sandbox.fake_slack import FakeSlack
-from bot.sandbox.fake_zuora import FakeZuora
-from bot.sandbox.slack_requests import sign, slash_command_body
-from bot.store.database import Store
 
 pytestmark = pytest.mark.slow
 

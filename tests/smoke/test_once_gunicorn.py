@@ -12,15 +12,22 @@ from pathlib import Path
 
 import httpx
 import pytest
-from db_urls import database
-from stack_fixtures import all_text, click_body_for
-from test_smoke_gunicorn import FRESH, SIGNING_SECRET, bot_env, gunicorn, served, wait_for_workers
 
 from bot.core.actions import ActionId, OutageRef
 from bot.sandbox.fake_slack import FakeSlack
 from bot.sandbox.fake_zuora import FakeZuora
 from bot.sandbox.replay_tenant import OUTAGE_CAUSE, build_outage_tenant
 from bot.sandbox.slack_requests import sign
+from tests.support.db_urls import database
+from tests.support.gunicorn import (
+    FRESH,
+    SIGNING_SECRET,
+    bot_env,
+    gunicorn,
+    served,
+    wait_for_workers,
+)
+from tests.support.stack_fixtures import all_text, click_body_for
 
 pytestmark = pytest.mark.slow
 

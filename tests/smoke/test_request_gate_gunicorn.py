@@ -21,14 +21,20 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from db_urls import database
-from stack_fixtures import fresh_tenant
-from test_smoke_gunicorn import FRESH, SIGNING_SECRET, bot_env, gunicorn, wait_for_workers
 
 from bot.sandbox.fake_slack import RESPONSE_URL_METHOD, FakeSlack
 from bot.sandbox.fake_zuora import FakeZuora
 from bot.sandbox.slack_requests import FORM_CONTENT_TYPE, sign, slash_command_body
 from bot.store.database import Store
+from tests.support.db_urls import database
+from tests.support.gunicorn import (
+    FRESH,
+    SIGNING_SECRET,
+    bot_env,
+    gunicorn,
+    wait_for_workers,
+)
+from tests.support.stack_fixtures import fresh_tenant
 
 pytestmark = pytest.mark.slow
 

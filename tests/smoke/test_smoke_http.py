@@ -13,7 +13,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from stack_fixtures import (
+
+from bot.sandbox.slack_requests import slash_command_body
+from bot.sandbox.stack import SandboxStack
+from tests.support.stack_fixtures import (
     BIG_ACCOUNT,
     ORDINARY_ACCOUNT,
     button,
@@ -22,9 +25,6 @@ from stack_fixtures import (
     post_signed,
     told_not_twice,
 )
-
-from bot.sandbox.slack_requests import slash_command_body
-from bot.sandbox.stack import SandboxStack
 
 CLICKS = 10
 

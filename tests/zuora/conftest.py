@@ -7,10 +7,17 @@ from typing import Any
 
 import httpx
 import pytest
-from zuora_fakes import Handler, HistoryApi, ManualTimer, Router, Sleeps, zuora_settings
 
 from bot.zuora.auth import ZuoraOAuth
 from bot.zuora.client import ZuoraClient
+from tests.support.zuora_fakes import (
+    Handler,
+    HistoryApi,
+    ManualTimer,
+    Router,
+    Sleeps,
+    zuora_settings,
+)
 
 
 @pytest.fixture

@@ -16,13 +16,11 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from zuora_fakes import ManualTimer, Router, Sleeps, settings_for, zuora_settings
 
 from bot.sandbox.fake_dataquery import DOCUMENTED_COLUMNS as FAKE_COLUMNS
 from bot.sandbox.fake_dataquery import callout_create_time
 from bot.sandbox.fake_zuora import FakeZuora
 from bot.sandbox.tenant import Tenant, build_tenant
-from bot.zuora.auth import ZuoraOAuth
 from bot.zuora.client import ZuoraClient, build_http_client
 from bot.zuora.dataquery import (
     CALLOUT_TABLE,
@@ -42,6 +40,8 @@ from bot.zuora.dataquery import (
 )
 from bot.zuora.errors import ZuoraInputError, ZuoraQueryError
 from bot.zuora.models import TimeWindow
+from tests.support.dataquery import job_body, manual_client
+from tests.support.zuora_fakes import ManualTimer, Router, Sleeps, settings_for
 
 NOW = datetime(2026, 5, 11, 17, 0, tzinfo=UTC)
 LA = ZoneInfo("America/Los_Angeles")
@@ -217,36 +217,6 @@ def test_csv_output_is_parsed_with_its_header(fake: FakeZuora, tenant: Tenant) -
         "eventcategory",
         "attemptnumber",
         "responsecode",
-    )
-
-
-# -- back-off and timeout on a manual clock ---------------------------------------------------------
-
-
-def job_body(job_id: str, status: str, **extra: object) -> dict[str, object]:
-    return {"data": {"id": job_id, "queryStatus": status, **extra}}
-
-
-def manual_client(
-    router: Router,
-    files: httpx.MockTransport,
-    timer: ManualTimer,
-    sleeps: Sleeps,
-    **overrides: object,
-) -> ZuoraClient:
-    settings = zuora_settings(**overrides)
-    http = httpx.Client(
-        transport=httpx.MockTransport(router),
-        auth=ZuoraOAuth.from_settings(settings, timer=timer),
-        base_url=settings.base_url,
-    )
-
-    def sleep(seconds: float) -> None:
-        sleeps(seconds)
-        timer.advance(seconds)
-
-    return ZuoraClient(
-        http, settings, sleep=sleep, timer=timer, files_http=httpx.Client(transport=files)
     )
 
 

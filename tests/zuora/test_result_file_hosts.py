@@ -12,14 +12,14 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from test_dataquery import job_body, manual_client
-from zuora_fakes import ManualTimer, Router, Sleeps, settings_for
 
 from bot.sandbox.fake_zuora import FakeZuora
 from bot.sandbox.tenant import build_tenant
 from bot.zuora.client import ZuoraClient
 from bot.zuora.dataquery import EMAIL_TABLE, sample_row_query
 from bot.zuora.errors import ZuoraQueryError
+from tests.support.dataquery import job_body, manual_client
+from tests.support.zuora_fakes import ManualTimer, Router, Sleeps, settings_for
 
 NOW = datetime(2026, 5, 11, 17, 0, tzinfo=UTC)
 TRACK = "zops-dq-hosts"

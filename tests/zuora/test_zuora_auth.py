@@ -9,16 +9,6 @@ from urllib.parse import parse_qs
 
 import httpx
 import pytest
-from zuora_fakes import (
-    ACCOUNT_ID,
-    CLIENT_ID,
-    CLIENT_SECRET,
-    TRACK,
-    ManualTimer,
-    Router,
-    Sleeps,
-    zuora_settings,
-)
 
 from bot.zuora.auth import ZuoraOAuth
 from bot.zuora.client import ZuoraClient
@@ -27,6 +17,16 @@ from bot.zuora.errors import (
     ZuoraConnectionError,
     ZuoraRateLimitError,
     ZuoraResponseValidationError,
+)
+from tests.support.zuora_fakes import (
+    ACCOUNT_ID,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    TRACK,
+    ManualTimer,
+    Router,
+    Sleeps,
+    zuora_settings,
 )
 
 ACCOUNT_BODY = {

@@ -6,9 +6,9 @@ import threading
 import time
 
 import pytest
-from zuora_fakes import ManualTimer
 
 from bot.zuora.cache import ReadCache
+from tests.support.zuora_fakes import ManualTimer
 
 
 def test_cache_hit_then_expiry() -> None:

@@ -11,22 +11,6 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from zuora_fakes import (
-    ACCOUNT_ID,
-    ACCOUNT_NUMBER,
-    BASE_URL,
-    NOW,
-    TRACK,
-    HistoryApi,
-    ManualTimer,
-    Router,
-    Sleeps,
-    callout,
-    days_ago,
-    email,
-    query,
-    zuora_settings,
-)
 
 from bot.zuora.client import ZuoraClient, build_http_client
 from bot.zuora.client.history import wire_time
@@ -43,6 +27,22 @@ from bot.zuora.errors import (
     ZuoraTimeoutError,
 )
 from bot.zuora.models import Account, TimeWindow
+from tests.support.zuora_fakes import (
+    ACCOUNT_ID,
+    ACCOUNT_NUMBER,
+    BASE_URL,
+    NOW,
+    TRACK,
+    HistoryApi,
+    ManualTimer,
+    Router,
+    Sleeps,
+    callout,
+    days_ago,
+    email,
+    query,
+    zuora_settings,
+)
 
 CALLOUTS = "/v1/notification-history/callout"
 EMAILS = "/v1/notification-history/email"

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from zuora_fakes import settings_for
 
 from bot.sandbox.fake_zuora import FakeZuora
 from bot.sandbox.tenant import Tenant, build_tenant
@@ -21,6 +20,7 @@ from bot.zuora.errors import (
 )
 from bot.zuora.models import TimeWindow
 from bot.zuora.track import new_track_id
+from tests.support.zuora_fakes import settings_for
 
 NOW = datetime(2026, 5, 11, 17, 0, tzinfo=UTC)
 WEEK = TimeWindow.ending_at(NOW, timedelta(days=7), "7d")

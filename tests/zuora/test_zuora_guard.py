@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from zuora_fakes import TRACK, Router
 
 from bot.zuora.client import ZuoraClient
 from bot.zuora.errors import ZuoraInputError
 from bot.zuora.guard import validate_account_key, validate_history_id
 from bot.zuora.track import new_track_id, validate_track_id
+from tests.support.zuora_fakes import TRACK, Router
 
 BAD_KEYS = [
     "",

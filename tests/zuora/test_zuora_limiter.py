@@ -8,13 +8,13 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from zuora_fakes import settings_for
 
 from bot.sandbox.fake_zuora import FakeZuora
 from bot.sandbox.tenant import build_tenant
 from bot.zuora.client import ZuoraClient
 from bot.zuora.limiter import AdaptiveLimiter
 from bot.zuora.models import TimeWindow
+from tests.support.zuora_fakes import settings_for
 
 NOW = datetime(2026, 5, 11, 17, 0, tzinfo=UTC)
 

@@ -7,7 +7,6 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from zuora_fakes import TRACK, Router, Sleeps
 
 from bot.zuora.client import ZuoraClient
 from bot.zuora.errors import (
@@ -17,6 +16,7 @@ from bot.zuora.errors import (
     ZuoraStatusError,
     is_unknown_outcome,
 )
+from tests.support.zuora_fakes import TRACK, Router, Sleeps
 
 EMAIL_RESEND = "/notifications/email-histories/resend"
 CALLOUT_RESEND = "/notifications/callout-histories/resend"

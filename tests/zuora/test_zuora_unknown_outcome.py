@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from zuora_fakes import settings_for
 
 from bot.sandbox.fake_zuora import FakeZuora
 from bot.sandbox.tenant import Tenant, build_tenant
@@ -24,6 +23,7 @@ from bot.zuora.errors import (
     ZuoraTimeoutError,
     is_unknown_outcome,
 )
+from tests.support.zuora_fakes import settings_for
 
 NOW = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
 RESEND = "/notifications/email-histories/resend"
