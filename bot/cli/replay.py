@@ -91,6 +91,7 @@ def cmd_replay(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
             track_id=new_track_id("zops", "cli"),
             reply_url=None,
             resume_stopped=True,
+            answer_finished=False,
             scanning=lambda: err.write(f"Scanning the tenant's failures, {window.label}…\n"),
             confirm=confirm,
             started=started,

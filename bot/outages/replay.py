@@ -107,6 +107,7 @@ def start_replay(
     reply_url: str | None,
     confirmed: int | None = None,
     resume_stopped: bool = False,
+    answer_finished: bool = True,
     scanning: Callable[[], object] | None = None,
     confirm: Callable[[ReplayTarget | None], bool] | None = None,
     started: Callable[[Replay, int], None] | None = None,
@@ -119,7 +120,8 @@ def start_replay(
     finished one, answers busy (a cheap early answer; the claim decides for real); `scanning` is
     told, and the window re-scanned: the cause must still be listed, no larger than `confirmed`,
     with ids to send (`resume_stopped` continues this window's stopped replay from its stored ids
-    whatever the scan says). `confirm` (a prompt) may still say no: None comes back. Then the claim
+    whatever the scan says; without `answer_finished`, a finished one is not answered early and the
+    re-scan tells what is left, as the CLI reports it). `confirm` (a prompt) may still say no: None comes back. Then the claim
     (ids another resend holds are left out); `started` sees the won replay and how many ids were
     left out, and the replay is driven, `progress` seeing it after each chunk.
     """
@@ -129,12 +131,12 @@ def start_replay(
     running = running_replay(deps, cause_id)
     if running is not None and (mine is None or mine.id != running.id):
         return ReplayBusy(running, joined=True)
-    if mine is not None and mine.state != "stopped":
+    if answer_finished and mine is not None and mine.state != "stopped":
         return ReplayBusy(mine)
     if scanning is not None:
         scanning()
     target = find_target(deps, cause_id, window, track_id=track_id)
-    resume = resume_stopped and mine is not None
+    resume = resume_stopped and mine is not None and mine.state == "stopped"
     if target is None and not resume:
         return ReplayOutOfDate("gone")
     if target is not None and not resume:
