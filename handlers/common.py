@@ -11,12 +11,12 @@ from slack_bolt import Ack, App
 
 from bot.core.actions import ActionId, ButtonValue, InvalidValueError, decode_value
 from bot.deps import Deps
-from bot.explain import explain
-from bot.resend.service import AlreadyStarted, ClaimedElsewhere, Refusal
+from bot.resend.replies import error_message, refusal_message
+from bot.resend.service import Refusal
 from bot.slack.access import AccessCheckError
 from bot.slack.message import SlackMessage
 from bot.slack.requests import Click, Command, SlackRequest
-from bot.slack.simple_cards import build_access_denied, build_error, build_stale_button
+from bot.slack.simple_cards import build_stale_button
 from bot.zuora.track import new_track_id
 
 logger = logging.getLogger(__name__)
@@ -72,25 +72,6 @@ def answer_failure(
         ack(**message.as_payload())
     else:
         send(deps, request, message, replace=replace)
-
-
-def error_message(exc: Exception) -> SlackMessage:
-    """`exc` explained: what happened, what to do, and an incident id for the unexpected."""
-    explanation = explain(exc)
-    return build_error(
-        explanation.message, hint=explanation.hint, incident_id=explanation.incident_id
-    )
-
-
-def refusal_message(
-    deps: Deps, refusal: Refusal | AlreadyStarted | ClaimedElsewhere, *, team_id: str = ""
-) -> SlackMessage:
-    """What the clicker alone is told when a resend click did nothing (or joined one in flight)."""
-    if isinstance(refusal, AlreadyStarted):
-        return refusal.message()
-    if isinstance(refusal, ClaimedElsewhere):
-        return refusal.message(deps, team_id=team_id)
-    return build_access_denied(contact=deps.settings.resend.resend_access_contact)
 
 
 def may_act(deps: Deps, request: SlackRequest) -> bool:

@@ -17,23 +17,16 @@ from bot.core.command_text import (
 from bot.deps import Deps
 from bot.digest.cards import (
     build_digest_access_denied,
-    build_digest_already_subscribed,
-    build_subscribed,
     build_subscription_list,
     build_subscription_refused,
     build_unsubscribed,
 )
-from bot.digest.schedule import next_due_at
 from bot.digest.service import preview_digest
-from bot.digest.subscriptions import find_overlap, is_repeat, overlaps
-from bot.failures.account_case import account_in_other_case
+from bot.digest.subscribe import subscribe
 from bot.failures.cards import build_failures_card
 from bot.failures.receipt_card import build_receipt
-from bot.slack.channels import posting_problem
 from bot.slack.message import SlackMessage
 from bot.slack.requests import Click, Command
-from bot.store import NewSubscription
-from bot.zuora.errors import ZuoraNotFoundError
 from handlers.common import CommandTable, decode_or_refuse, send, track_id_of
 
 DigestCommand = (
@@ -112,53 +105,6 @@ def unsubscribe(deps: Deps, subscription_id: int, *, team_id: str) -> SlackMessa
     return build_subscription_refused(
         f"There is no digest #{subscription_id} in this workspace; `/zuora digest list` shows them."
     )
-
-
-def subscribe(
-    deps: Deps, parsed: DigestSubscribeCommand, command: Command, track_id: str
-) -> SlackMessage:
-    """Validate channel, accounts and overlap, then store the subscription."""
-    channel_id = parsed.channel_id or command.channel_id
-    problem = posting_problem(deps.slack, channel_id)
-    if problem:
-        return build_subscription_refused(problem)
-    for key in parsed.accounts:
-        try:
-            deps.service.get_account(key, track_id=track_id)
-        except ZuoraNotFoundError:
-            found = account_in_other_case(
-                lambda other: deps.service.get_account(other, track_id=track_id), key
-            )
-            hint = f" Did you mean `{found.number}`?" if found is not None else ""
-            return build_subscription_refused(
-                f"Zuora has no account `{key}`;{hint} check the number and subscribe again."
-            )
-    new = NewSubscription(
-        team_id=command.team_id,
-        channel_id=channel_id,
-        created_by=command.user_id,
-        created_at=deps.now(),
-        hour=parsed.hour,
-        minute=parsed.minute,
-        timezone=parsed.timezone,
-        accounts=parsed.accounts,
-        kind=parsed.kind,
-        quiet=parsed.quiet,
-    )
-    existing = deps.store.list_subscriptions(team_id=new.team_id, channel_id=channel_id)
-    # A repeat of the same request (a replayed or re-sent command) names the existing one.
-    same = next((sub for sub in existing if is_repeat(new, sub)), None)
-    if same is not None:
-        return build_digest_already_subscribed(same)
-    reason = find_overlap(new, existing)
-    if reason:
-        return build_subscription_refused(reason)
-    sub, created = deps.store.ensure_subscription(new)
-    if not created:  # an identical request won the race to the insert
-        if is_repeat(new, sub):
-            return build_digest_already_subscribed(sub)
-        return build_subscription_refused(overlaps(new, sub) or "An identical digest exists.")
-    return build_subscribed(sub, first_post_at=next_due_at(sub, deps.now()))
 
 
 #: The commands this module answers.

@@ -1,37 +1,13 @@
-"""Resend all from a channel digest: the outcome goes to the digest's thread; the digest stays.
-
-A digest is one message the whole channel shares. Replacing it through the click's response_url (as
-the ephemeral failures card is replaced) would show everyone one account's outcome instead of the
-digest. So here "Resending…" is posted as a reply in the digest's thread (chat.postMessage with
-thread_ts) and edited into the outcome (chat.update: the bot's own message), and the digest gets one
-context line saying who resent what (chat.update with its text and blocks otherwise as posted).
-Refusals (allow-list, a repeated click, nothing to resend) go to the clicker alone: the click's
-response_url with replace_original false posts an ephemeral message and leaves the digest alone.
-"""
+"""Resend all clicked on a channel digest: the work is bot.digest.resend_all's, replies go to the clicker."""
 
 from __future__ import annotations
 
-import logging
-from typing import Any
-
-from bot.core.keys import click_key
 from bot.deps import Deps
-from bot.digest.cards import build_digest_with_note, resend_note
-from bot.failures.results import ResendOutcome
-from bot.resend.service import (
-    AlreadyStarted,
-    ClaimedElsewhere,
-    Refusal,
-    ResendClick,
-    perform_resend,
-)
-from bot.slack.io import post_in_thread, update_message
-from bot.slack.message import BlockLimitError, SlackMessage
+from bot.digest.resend_all import resend_all_from_digest
+from bot.slack.message import SlackMessage
 from bot.slack.requests import Click
 from bot.zuora.models import Account
-from handlers.common import error_message, refusal_message, send, track_id_of
-
-logger = logging.getLogger(__name__)
+from handlers.common import send, track_id_of
 
 
 def is_shared_message(click: Click) -> bool:
@@ -39,79 +15,13 @@ def is_shared_message(click: Click) -> bool:
     return not click.is_ephemeral and click.message_ts is not None
 
 
-def resend_all_from_digest(
+def resend_all_on_digest(
     deps: Deps, click: Click, labels: dict[str, str], account: Account
 ) -> None:
-    """Resend `labels`' ids for the digest's account; report in the thread, note it on the digest."""
-    channel = click.channel_id
-    digest_ts = str(click.message_ts)
-    value = str(click.value or "")
-    replies: list[str] = []
+    """Resend `labels`' ids from a digest; what only the clicker may see goes to its response_url."""
 
-    def show(progress: SlackMessage) -> None:
-        ts = post_in_thread(deps.slack, channel, digest_ts, progress)
-        if ts:
-            replies.append(ts)
+    def tell(message: SlackMessage) -> None:
+        send(deps, click, message, replace=False)
 
-    def in_thread(message: SlackMessage) -> None:
-        if not (replies and update_message(deps.slack, channel, replies[0], message)):
-            if post_in_thread(deps.slack, channel, digest_ts, message) is None:
-                send(deps, click, message, replace=False)  # the clicker at least learns the outcome
-
-    resend = ResendClick(
-        team_id=click.team_id,
-        user_id=click.user_id,
-        kind="email",
-        ids=tuple(labels),
-        # One Resend all per digest button, whatever failed since: a second click resends nothing.
-        dedup_key=click_key(click.body, click.action_id, ["digest-resend-all", value]),
-        track_id=track_id_of(click),
-        account=account,
-        card=None,  # no Refresh in a shared thread: it would redraw a card there for everyone
-        labels=labels,
-    )
-    try:
-        # The click's response_url reaches only the clicker (never replace_original here: on a
-        # shared message that would replace the digest): a re-driver tells them the outcome.
-        outcome = perform_resend(
-            deps,
-            resend,
-            show,
-            reply_url=click.response_url,
-            deliver=in_thread,
-            replace_on_redrive=False,
-            skipped=lambda left_out: send(
-                deps, click, left_out.message(deps, team_id=click.team_id), replace=False
-            ),
-        )
-    except Exception as exc:  # after "Resending…" in the thread, it must not be left that way
-        if replies:
-            in_thread(error_message(exc))
-        else:
-            send(deps, click, error_message(exc), replace=False)
-        return
-    if isinstance(outcome, Refusal | AlreadyStarted | ClaimedElsewhere):
-        send(deps, click, refusal_message(deps, outcome, team_id=click.team_id), replace=False)
-        return
-    _note_on_digest(deps, click, value, outcome)
-
-
-def _note_on_digest(deps: Deps, click: Click, value: str, outcome: ResendOutcome) -> None:
-    """Add who-resent-what under the clicked button; the digest is otherwise left as posted."""
-    channel, ts = click.channel_id, str(click.message_ts)
-    text = click.message_text or "Zuora failures digest"
-    note = resend_note(outcome)
-
-    def build(blocks: list[dict[str, Any]]) -> SlackMessage:
-        return build_digest_with_note(text, blocks, resend_value=value, note=note)
-
-    try:
-        deps.digest_notes.edit(
-            channel,
-            ts,
-            click.message_blocks,
-            build,
-            lambda message: update_message(deps.slack, channel, ts, message),
-        )
-    except BlockLimitError as exc:  # the outcome is in the thread; the digest simply stays
-        logger.warning("digest %s left without a resend note: %s", ts, exc)
+    track_id = track_id_of(click)
+    resend_all_from_digest(deps, click, labels, account, tell=tell, track_id=track_id)

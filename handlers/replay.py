@@ -25,6 +25,7 @@ from bot.outages.replay import (
     ReplayBusy,
     ReplayDone,
     ReplayOutOfDate,
+    ReplayStart,
     start_replay,
 )
 from bot.outages.replay_cards import (
@@ -70,9 +71,14 @@ def handle_outage_replay(
         started=lambda replay, _left_out: draw(replay),
         progress=ProgressThrottle(draw, redraws=2),
     )
+    respond(deps, click, outcome)
+
+
+def respond(deps: Deps, click: Click, outcome: ReplayStart | None) -> None:
+    """Report a replay this click drove; otherwise tell the clicker alone why none started."""
     if isinstance(outcome, ReplayDone):
         report(deps, click, outcome)
-    elif outcome is not None:  # the clicker alone is told why no replay started
+    elif outcome is not None:
         send(deps, click, not_started(deps, click, outcome), replace=False)
 
 

@@ -24,18 +24,11 @@ from bot.core.actions import (
     parse_option_value,
 )
 from bot.core.command_text import ResendCommand
-from bot.core.keys import click_key
 from bot.deps import Deps
 from bot.failures.cards import account_url
 from bot.failures.results import AccountFailures
 from bot.resend.cards import build_resend_confirm
-from bot.resend.service import (
-    AlreadyStarted,
-    ClaimedElsewhere,
-    Refusal,
-    ResendClick,
-    perform_resends,
-)
+from bot.resend.clicks import Request, resend_clicked
 from bot.slack.message import SlackMessage
 from bot.slack.mrkdwn import escape, link, user
 from bot.slack.requests import Click, Command
@@ -45,18 +38,14 @@ from bot.zuora.models import Account, NotificationKind
 from handlers.common import (
     CommandTable,
     decode_or_refuse,
-    error_message,
     may_act,
     on_click,
-    refusal_message,
     send,
     track_id_of,
 )
-from handlers.digest_resend import is_shared_message, resend_all_from_digest
+from handlers.digest_resend import is_shared_message, resend_all_on_digest
 from handlers.failures import SELECTIONS, refuse_stale, row_target, show_details
 
-#: One resend request of a click: the kind, its ids, and a label per id for the outcome card.
-Request = tuple[NotificationKind, tuple[str, ...], dict[str, str]]
 _ROW_BUTTON_KINDS: dict[str, NotificationKind] = {
     ActionId.RESEND_EMAIL.value: "email",
     ActionId.RESEND_CALLOUT.value: "callout",
@@ -148,7 +137,7 @@ def handle_resend_all(deps: Deps, ack: Ack, body: dict[str, Any], action: dict[s
     """Re-read the card's fixed window from Zuora, then resend every resendable failed email.
 
     On an ephemeral card the click's response_url replaces the card with the outcome; on a channel
-    digest the outcome goes to its thread instead (handlers.digest_resend).
+    digest the outcome goes to its thread instead (bot.digest.resend_all).
     """
     ack()
     click = Click(body, action)
@@ -164,7 +153,7 @@ def handle_resend_all(deps: Deps, ack: Ack, body: dict[str, Any], action: dict[s
         return
     labels = {str(e.id): f"{e.event_name} → {e.to_email or '?'}" for e in emails}
     if is_shared_message(click):  # a channel digest: keep it whole, report in its thread
-        resend_all_from_digest(deps, click, labels, failures.account)
+        resend_all_on_digest(deps, click, labels, failures.account)
         return
     resend(deps, click, [("email", tuple(labels), labels)], failures.account, ref.card)
 
@@ -244,45 +233,15 @@ def resend(
     *,
     again: datetime | None = None,
 ) -> None:
-    """Resend (kind, ids, labels) requests for one click; show progress, then one outcome card.
+    """Resend (kind, ids, labels) requests for one click, replying through its response_url."""
 
-    Ids another resend holds in the once window are left out; the clicker alone is told who has
-    them (with Resend again). `again` makes it a deliberate "Resend again".
-    """
-    shown = False
-
-    def show(message: SlackMessage) -> None:
-        nonlocal shown
-        shown = True
-        send(deps, click, message, replace=True)
+    def reply(message: SlackMessage, replace: bool) -> None:
+        send(deps, click, message, replace=replace)
 
     track_id = track_id_of(click)
-    clicks = [
-        ResendClick(
-            team_id=click.team_id,
-            user_id=click.user_id,
-            kind=kind,
-            ids=ids,
-            dedup_key=click_key(click.body, click.action_id, [f"{kind}:{i}" for i in ids]),
-            track_id=track_id,
-            account=account,
-            card=card,
-            labels=labels,
-            again_before=again,
-        )
-        for kind, ids, labels in requests
-    ]
-    try:
-        batch = perform_resends(deps, clicks, show, reply_url=click.response_url)
-    except Exception as exc:  # after the card said "Resending…", it must not be left that way
-        send(deps, click, error_message(exc), replace=shown)
-        return
-    if isinstance(batch, Refusal | AlreadyStarted | ClaimedElsewhere):
-        send(deps, click, refusal_message(deps, batch, team_id=click.team_id), replace=False)
-        return
-    # perform_resends has shown the outcomes on the card itself; tell what it left out.
-    for left_out in batch.elsewhere:
-        send(deps, click, left_out.message(deps, team_id=click.team_id), replace=False)
+    resend_clicked(
+        deps, click, requests, reply, account=account, card=card, track_id=track_id, again=again
+    )
 
 
 def account_of(deps: Deps, click: Click, card: CardRef | None) -> Account | None:
