@@ -21,9 +21,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
+from bot.core.closing import StopsOnExit
 from bot.settings import ZuoraSettings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -45,7 +45,7 @@ class FakeZuoraInfo:
     emails: int
 
 
-class FakeZuoraProcess:
+class FakeZuoraProcess(StopsOnExit):
     """`python -m bot.sandbox.fake_zuora ...` as a subprocess, stopped (SIGTERM) on exit."""
 
     def __init__(self, *args: str, start_timeout: float = 120.0) -> None:
@@ -80,7 +80,7 @@ class FakeZuoraProcess:
         ready, _, _ = select.select([self.process.stdout], [], [], self.start_timeout)
         line = self.process.stdout.readline() if ready else ""
         if not line:
-            self._stop()
+            self.stop()
             raise RuntimeError(f"fake Zuora did not start (args {self.args})")
         raw = json.loads(line)
         self._info = FakeZuoraInfo(
@@ -95,15 +95,8 @@ class FakeZuoraProcess:
         )
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._stop()
-
-    def _stop(self) -> None:
+    def stop(self) -> None:
+        """End the fake Zuora subprocess: SIGTERM, then kill if it lingers."""
         process, self.process = self.process, None
         if process is None:
             return

@@ -21,17 +21,12 @@ class StopsOnExit:
         self.stop()
 
 
-class ClosesOnExit:
-    """A `with` block ends by calling `close()`, so a client's connections are released the same way."""
+class ClosesOnExit(StopsOnExit):
+    """A `with` block ends by calling `close()`, for clients whose shutdown is called close."""
 
     def close(self) -> None:
         """Release what the object holds; subclasses say how."""
         raise NotImplementedError
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def stop(self) -> None:
         self.close()
