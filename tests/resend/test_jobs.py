@@ -33,20 +33,9 @@ from bot.sandbox.tenant import build_tenant
 from bot.store import IdOutcome, ResendRequest
 from bot.store.database import Store
 from bot.zuora.models import Account
-from tests.support.db_urls import database
 
 T0 = datetime(2026, 12, 2, 10, 2, tzinfo=UTC)
 LEASE = timedelta(seconds=30)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    with database(request.param, tmp_path) as url:
-        s = Store.from_url(url)
-        try:
-            yield s
-        finally:
-            s.close()
 
 
 def request_for(key: str, *, user: str = "U0001", at: datetime = T0) -> ResendRequest:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,27 +25,10 @@ from bot.store import ChunkResult, IdOutcome, ReplayRequest, ResendRequest
 from bot.store.database import Store
 from bot.store.migrations import MIGRATIONS
 from bot.zuora.models import Account
-from tests.support.db_urls import database
 
 T0 = datetime(2026, 12, 2, 10, 2, tzinfo=UTC)
 LEASE = timedelta(seconds=30)
 HISTORY_ID = "2c92c0f87a3b4e21017a3c5d6e7f8091"
-DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-
-
-@pytest.fixture(params=DATABASES)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    with database(request.param, tmp_path) as url:
-        yield url
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    s = Store.from_url(db_url)
-    try:
-        yield s
-    finally:
-        s.close()
 
 
 def resend_request(key: str, *, at: datetime = T0) -> ResendRequest:

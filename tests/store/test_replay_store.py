@@ -4,36 +4,14 @@ threads claim at once, chunks counted once and only by the lease holder, stop an
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-
-import pytest
 
 from bot.store import ChunkResult, IdOutcome, ReplayRequest, ResendRequest
 from bot.store.database import Store
-from tests.support.db_urls import postgres_schema
 
 T0 = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=30)
 IDS = tuple(f"{i:032x}" for i in range(2500))
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        s = Store.from_url(f"sqlite:///{tmp_path / 'replay.db'}")
-        try:
-            yield s
-        finally:
-            s.close()
-        return
-    with postgres_schema() as url:
-        s = Store.from_url(url)
-        try:
-            yield s
-        finally:
-            s.close()
 
 
 def request(key: str = "replay:abcdefghij:1:2", ids: tuple[str, ...] = IDS) -> ReplayRequest:
