@@ -37,7 +37,6 @@ from bench._support import (  # noqa: E402
     print_header,
     verdict,
 )
-from bot.sandbox.fake_env import fakes_env
 from bot.sandbox.fake_slack import FakeSlack, SlackEvent  # noqa: E402
 from bot.sandbox.slack_requests import sign, slash_command_body  # noqa: E402
 
@@ -256,9 +255,16 @@ def main(argv: list[str] | None = None) -> int:
         info = zuora.info
         env = child_env(
             {
-                **fakes_env(
-                    slack, info, bot_token=bot_token, signing_secret=secret, timezone=info.timezone
-                ),
+                "SLACK_BOT_TOKEN": bot_token,
+                "SLACK_SIGNING_SECRET": secret,
+                "SLACK_API_URL": slack.base_url,
+                "SLACK_RESPONSE_URL_HOSTS": slack.root_url,
+                "ZUORA_RESULT_FILE_HOSTS": info.files_base_url,
+                "ZUORA_BASE_URL": info.base_url,
+                "ZUORA_UI_URL": info.base_url,
+                "ZUORA_CLIENT_ID": info.client_id,
+                "ZUORA_CLIENT_SECRET": info.client_secret,
+                "ZUORA_TENANT_TIMEZONE": info.timezone,
                 "DATABASE_URL": f"sqlite:///{Path(tmp) / 'zuora-ops.db'}",
                 "RESEND_ALLOWED_USERS": "*",
                 "LOG_LEVEL": "WARNING",

@@ -2,38 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Protocol
-
-
-class SlackEndpoint(Protocol):
-    """Where a fake Slack answers: the Web API and the root that response_urls start with."""
-
-    @property
-    def base_url(self) -> str: ...
-
-    @property
-    def root_url(self) -> str: ...
-
-
-class ZuoraEndpoint(Protocol):
-    """Where a fake Zuora answers, and the OAuth client it accepts."""
-
-    @property
-    def base_url(self) -> str: ...
-
-    @property
-    def files_base_url(self) -> str: ...
-
-    @property
-    def client_id(self) -> str: ...
-
-    @property
-    def client_secret(self) -> str: ...
+from bot.sandbox.fake_slack import FakeSlack
+from bot.sandbox.fake_zuora import FakeZuora
 
 
 def fakes_env(
-    slack: SlackEndpoint,
-    zuora: ZuoraEndpoint,
+    slack: FakeSlack,
+    zuora: FakeZuora,
     *,
     bot_token: str,
     signing_secret: str,
