@@ -13,7 +13,6 @@ import os
 import platform
 import resource
 import select
-import signal
 import statistics
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.core.closing import StopsOnExit
+from bot.sandbox.processes import stop_process
 from bot.settings import ZuoraSettings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -101,12 +101,7 @@ class FakeZuoraProcess(StopsOnExit):
         if process is None:
             return
         if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+            stop_process(process, grace=10, kill_wait=10)
         if process.stdout is not None:
             process.stdout.close()
 

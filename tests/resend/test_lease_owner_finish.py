@@ -24,7 +24,7 @@ from bot.sandbox.tenant import build_tenant
 from bot.store import ChunkResult, IdOutcome, ReplayRequest, ResendRequest
 from bot.store.database import Store
 from bot.store.migrations import MIGRATIONS
-from bot.zuora.models import Account
+from tests.support.resend_clicks import failed_email_click
 
 T0 = datetime(2026, 12, 2, 10, 2, tzinfo=UTC)
 LEASE = timedelta(seconds=30)
@@ -192,24 +192,7 @@ def test_lease_owner_replay_chunk_finish_is_refused_after_a_takeover(store: Stor
 
 
 def the_click(stack: SandboxStack) -> ResendClick:
-    tenant = stack.tenant
-    assert tenant is not None
-    account = tenant.account("A00000002")
-    assert account is not None
-    email = next(
-        e
-        for e in tenant.emails
-        if e.account_id == account.id and e.failed and e.id not in tenant.resend_failures
-    )
-    return ResendClick(
-        team_id="T0001",
-        user_id="U0001",
-        kind="email",
-        ids=(email.id,),
-        dedup_key="k-slow-worker",
-        track_id="zops-cas-test",
-        account=Account(id=account.id, number=account.number, name=account.name),
-    )
+    return failed_email_click(stack, key="k-slow-worker", track_id="zops-cas-test", labelled=False)
 
 
 def test_lease_owner_slow_worker_does_not_overwrite_what_the_clock_recorded(

@@ -19,6 +19,7 @@ import pytest
 from bot.sandbox.fake_env import fakes_env
 from bot.sandbox.fake_slack import FakeSlack
 from bot.sandbox.fake_zuora import FakeZuora
+from bot.sandbox.processes import stop_process
 
 WORKERS = 2
 BOOT_TIMEOUT = 30.0
@@ -64,12 +65,7 @@ def gunicorn(env: dict[str, str], workdir: Path) -> Iterator[tuple[str, Path]]:
         try:
             yield f"http://127.0.0.1:{port}", log_path
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
+            stop_process(process, grace=15, kill_wait=5)
 
 
 def bot_env(zuora: FakeZuora, slack: FakeSlack, database_url: str) -> dict[str, str]:
