@@ -24,6 +24,7 @@ from bot.sandbox.tenant import build_tenant
 from bot.store import ChunkResult, IdOutcome, ReplayRequest, ResendRequest
 from bot.store.database import Store
 from bot.store.migrations import MIGRATIONS
+from tests.support.replay_requests import replay_request as build_replay_request
 from tests.support.resend_clicks import failed_email_click
 
 T0 = datetime(2026, 12, 2, 10, 2, tzinfo=UTC)
@@ -102,22 +103,7 @@ def test_lease_owner_waiting_job_is_handed_to_the_clock_with_its_key(store: Stor
 
 
 def replay_request(ids: tuple[str, ...]) -> ReplayRequest:
-    return ReplayRequest(
-        replay_key="replay:abcdefghij:1:2",
-        cause_id="abcdefghij",
-        kind="callout",
-        label="hooks.example/x → HTTP 503",
-        window_start=T0 - timedelta(days=1),
-        window_end=T0,
-        window_label="24h",
-        team_id="T1",
-        user_id="U1",
-        requested_at=T0,
-        track_id="track",
-        ids=ids,
-        accounts=3,
-        chunk_size=2,
-    )
+    return build_replay_request(T0, ids, accounts=3, chunk_size=2)
 
 
 def chunk_request(ids: tuple[str, ...]) -> ResendRequest:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from bot.store import ChunkResult, IdOutcome, ReplayRequest, ResendRequest
 from bot.store.database import Store
+from tests.support.replay_requests import replay_request
 
 T0 = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=30)
@@ -15,21 +16,7 @@ IDS = tuple(f"{i:032x}" for i in range(2500))
 
 
 def request(key: str = "replay:abcdefghij:1:2", ids: tuple[str, ...] = IDS) -> ReplayRequest:
-    return ReplayRequest(
-        replay_key=key,
-        cause_id="abcdefghij",
-        kind="callout",
-        label="hooks.example/x → HTTP 503",
-        window_start=T0 - timedelta(days=1),
-        window_end=T0,
-        window_label="24h",
-        team_id="T1",
-        user_id="U1",
-        requested_at=T0,
-        track_id="track",
-        ids=ids,
-        accounts=12,
-    )
+    return replay_request(T0, ids, key=key, accounts=12)
 
 
 def chunk_request(index: int, ids: tuple[str, ...]) -> ResendRequest:
