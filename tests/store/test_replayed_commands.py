@@ -20,6 +20,7 @@ from bot.store.database import Store
 from bot.store.migrations import MIGRATIONS
 from tests.support.race import race
 from tests.support.stack_fixtures import Harness, all_text, dispatch_harness
+from tests.support.subscriptions import new_subscription
 
 T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 CHANNEL = "C0001"  # the channel slash_command_body sends from
@@ -39,18 +40,7 @@ def alert(**overrides: Any) -> NewAlertSubscription:
 
 
 def digest(**overrides: Any) -> NewSubscription:
-    fields: dict[str, Any] = {
-        "team_id": "T1",
-        "channel_id": "C1",
-        "created_by": "U1",
-        "created_at": T0,
-        "hour": 9,
-        "minute": 0,
-        "timezone": "Europe/Paris",
-        "accounts": ("A1", "A2"),
-        "kind": "callouts",
-    }
-    return NewSubscription(**{**fields, **overrides})
+    return new_subscription(T0, **{"accounts": ("A1", "A2"), "kind": "callouts", **overrides})
 
 
 def race_on_stores(

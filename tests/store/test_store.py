@@ -24,6 +24,7 @@ from bot.store.database import Store
 from bot.store.migrations import MIGRATIONS
 from tests.support.db_urls import PG_URL, postgres_schema
 from tests.support.race import race
+from tests.support.subscriptions import new_subscription
 
 WORKER = Path(__file__).resolve().parents[1] / "support" / "store_race_worker.py"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -83,17 +84,7 @@ def _race_processes(url: str, argv_for: Callable[[int], list[str]], n: int = 4) 
 
 def _subscription(**overrides: Any) -> NewSubscription:
     """A valid NewSubscription with the given fields changed."""
-    fields: dict[str, Any] = {
-        "team_id": "T1",
-        "channel_id": "C1",
-        "created_by": "U1",
-        "created_at": T0,
-        "hour": 9,
-        "minute": 0,
-        "timezone": "Europe/Paris",
-    }
-    fields.update(overrides)
-    return NewSubscription(**fields)
+    return new_subscription(T0, **overrides)
 
 
 def _request(**overrides: Any) -> ResendRequest:
