@@ -132,6 +132,21 @@ def zuora_settings(info: FakeZuoraInfo, **overrides: Any) -> ZuoraSettings:
     return ZuoraSettings(_env_file=None, **values)
 
 
+def child_settings(spec: dict[str, Any]) -> ZuoraSettings:
+    """A child process's settings from the spec its parent passed: the fake's URLs and client."""
+    return ZuoraSettings(
+        _env_file=None,
+        base_url=spec["base_url"],
+        ui_url=spec["base_url"],
+        client_id=spec["client_id"],
+        client_secret=spec["client_secret"],
+        tenant_timezone=spec["timezone"],
+        result_file_hosts="http://127.0.0.1",  # the fake's result files, any loopback port
+        max_concurrency=int(spec.get("concurrency", 8)),
+        cache_ttl=0,
+    )
+
+
 def run_child(module: str, args: Sequence[str], *, timeout: float = 600.0) -> dict[str, Any]:
     """Run `python -m module args` and return the JSON object on its last stdout line."""
     done = subprocess.run(
