@@ -15,25 +15,10 @@ import time
 from datetime import datetime, timedelta
 from typing import Any
 
-from bench._support import peak_rss_mb
-from bot.settings import ZuoraSettings
+from bench._support import child_settings, peak_rss_mb
 from bot.zuora.client import ZuoraClient
 from bot.zuora.models import TimeWindow
 from bot.zuora.track import new_track_id
-
-
-def _settings(spec: dict[str, Any]) -> ZuoraSettings:
-    return ZuoraSettings(
-        _env_file=None,
-        base_url=spec["base_url"],
-        ui_url=spec["base_url"],
-        client_id=spec["client_id"],
-        client_secret=spec["client_secret"],
-        tenant_timezone=spec["timezone"],
-        result_file_hosts="http://127.0.0.1",  # the fake's result files, any loopback port
-        max_concurrency=int(spec.get("concurrency", 8)),
-        cache_ttl=0,
-    )
 
 
 def _window(spec: dict[str, Any]) -> TimeWindow:
@@ -44,7 +29,7 @@ def _window(spec: dict[str, Any]) -> TimeWindow:
 def stream(spec: dict[str, Any]) -> dict[str, Any]:
     """Count every failed record of the tenant in the window without keeping any."""
     window = _window(spec)
-    with ZuoraClient.from_settings(_settings(spec)) as client:
+    with ZuoraClient.from_settings(child_settings(spec)) as client:
         track_id = new_track_id("bench", "stream")
         client.check_credentials(track_id)
         baseline = peak_rss_mb()
@@ -67,7 +52,7 @@ def digest(spec: dict[str, Any]) -> dict[str, Any]:
     from bot.digest.summary import summarize
 
     window = _window(spec)
-    with ZuoraClient.from_settings(_settings(spec)) as client:
+    with ZuoraClient.from_settings(child_settings(spec)) as client:
         track_id = new_track_id("bench", "digest")
         client.check_credentials(track_id)
         baseline = peak_rss_mb()

@@ -17,10 +17,9 @@ from typing import Any
 
 import httpx
 
-from bench._support import peak_rss_mb
+from bench._support import child_settings, peak_rss_mb
 from bot.outages.cards import build_outages_card
 from bot.outages.scan import scan_outages
-from bot.settings import ZuoraSettings
 from bot.zuora.client import ZuoraClient, build_http_client
 from bot.zuora.client.history import CALLOUT_PATH, EMAIL_PATH
 from bot.zuora.models import TimeWindow
@@ -60,17 +59,7 @@ class Pages:
 def main(argv: list[str]) -> int:
     """Time one outages scan + card for the spec's window and print the JSON result."""
     spec: dict[str, Any] = json.loads(argv[0])
-    settings = ZuoraSettings(
-        _env_file=None,
-        base_url=spec["base_url"],
-        ui_url=spec["base_url"],
-        client_id=spec["client_id"],
-        client_secret=spec["client_secret"],
-        tenant_timezone=spec["timezone"],
-        result_file_hosts="http://127.0.0.1",  # the fake's result files, any loopback port
-        max_concurrency=int(spec["concurrency"]),
-        cache_ttl=0,
-    )
+    settings = child_settings(spec)
     end = datetime.fromisoformat(spec["end"])
     window = TimeWindow.ending_at(end, timedelta(seconds=float(spec["seconds"])), spec["label"])
     pages = Pages()

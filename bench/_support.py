@@ -13,7 +13,6 @@ import os
 import platform
 import resource
 import select
-import signal
 import statistics
 import subprocess
 import sys
@@ -21,9 +20,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
+from bot.core.closing import StopsOnExit
+from bot.sandbox.processes import stop_process
 from bot.settings import ZuoraSettings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -45,7 +45,7 @@ class FakeZuoraInfo:
     emails: int
 
 
-class FakeZuoraProcess:
+class FakeZuoraProcess(StopsOnExit):
     """`python -m bot.sandbox.fake_zuora ...` as a subprocess, stopped (SIGTERM) on exit."""
 
     def __init__(self, *args: str, start_timeout: float = 120.0) -> None:
@@ -80,7 +80,7 @@ class FakeZuoraProcess:
         ready, _, _ = select.select([self.process.stdout], [], [], self.start_timeout)
         line = self.process.stdout.readline() if ready else ""
         if not line:
-            self._stop()
+            self.stop()
             raise RuntimeError(f"fake Zuora did not start (args {self.args})")
         raw = json.loads(line)
         self._info = FakeZuoraInfo(
@@ -95,25 +95,13 @@ class FakeZuoraProcess:
         )
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._stop()
-
-    def _stop(self) -> None:
+    def stop(self) -> None:
+        """End the fake Zuora subprocess: SIGTERM, then kill if it lingers."""
         process, self.process = self.process, None
         if process is None:
             return
         if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+            stop_process(process, grace=10, kill_wait=10)
         if process.stdout is not None:
             process.stdout.close()
 
@@ -142,6 +130,21 @@ def zuora_settings(info: FakeZuoraInfo, **overrides: Any) -> ZuoraSettings:
     }
     values.update(overrides)
     return ZuoraSettings(_env_file=None, **values)
+
+
+def child_settings(spec: dict[str, Any]) -> ZuoraSettings:
+    """A child process's settings from the spec its parent passed: the fake's URLs and client."""
+    return ZuoraSettings(
+        _env_file=None,
+        base_url=spec["base_url"],
+        ui_url=spec["base_url"],
+        client_id=spec["client_id"],
+        client_secret=spec["client_secret"],
+        tenant_timezone=spec["timezone"],
+        result_file_hosts="http://127.0.0.1",  # the fake's result files, any loopback port
+        max_concurrency=int(spec.get("concurrency", 8)),
+        cache_ttl=0,
+    )
 
 
 def run_child(module: str, args: Sequence[str], *, timeout: float = 600.0) -> dict[str, Any]:

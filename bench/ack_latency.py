@@ -38,6 +38,7 @@ from bench._support import (  # noqa: E402
     verdict,
 )
 from bot.sandbox.fake_slack import FakeSlack, SlackEvent  # noqa: E402
+from bot.sandbox.processes import stop_process
 from bot.sandbox.slack_requests import sign, slash_command_body  # noqa: E402
 
 EVENTS_PATH = "/slack/events"
@@ -118,12 +119,7 @@ class Gunicorn:
         if process is None:
             return
         if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+            stop_process(process, grace=30, kill_wait=10)
 
     def problems(self) -> list[str]:
         """ERROR / Traceback lines gunicorn or the app wrote to stderr."""

@@ -36,6 +36,7 @@ if __package__ in (None, ""):  # run as a file: make the repo root importable
 
 from bench._support import REPO_ROOT, child_env, print_header, verdict  # noqa: E402
 from bot.core.actions import ActionId, OutageRef  # noqa: E402
+from bot.sandbox.fake_env import fakes_env
 from bot.sandbox.fake_slack import FakeSlack  # noqa: E402
 from bot.sandbox.fake_zuora import FakeZuora  # noqa: E402
 from bot.sandbox.replay_tenant import OUTAGE_CAUSE, build_outage_tenant  # noqa: E402
@@ -142,16 +143,13 @@ def race(args: argparse.Namespace, *, two_cards: bool) -> bool:
         ]
         urls = [slack.response_url(f"click{i}", kind="interaction") for i in range(2)]
         env = {
-            "SLACK_BOT_TOKEN": BOT_TOKEN,
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "SLACK_API_URL": slack.base_url,
-            "SLACK_RESPONSE_URL_HOSTS": slack.root_url,
-            "ZUORA_RESULT_FILE_HOSTS": zuora.files_base_url,
-            "ZUORA_BASE_URL": zuora.base_url,
-            "ZUORA_UI_URL": zuora.base_url,
-            "ZUORA_CLIENT_ID": zuora.client_id,
-            "ZUORA_CLIENT_SECRET": zuora.client_secret,
-            "ZUORA_TENANT_TIMEZONE": tenant.timezone,
+            **fakes_env(
+                slack,
+                zuora,
+                bot_token=BOT_TOKEN,
+                signing_secret=SIGNING_SECRET,
+                timezone=tenant.timezone,
+            ),
             "ZUORA_CACHE_TTL": "0",
             "RESEND_ALLOWED_USERS": "*",
             "DATABASE_URL": database_url,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +20,8 @@ from bot.settings import (
     ZuoraSettings,
     setting_docs,
 )
+from bot.store.database import Store
+from tests.support.db_urls import database
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 BOT_TOKEN = "xoxb-1234-5678-testtoken"
@@ -29,6 +32,23 @@ LOOPBACK_HOSTS = "http://127.0.0.1"
 POSTGRES_URL = os.environ.get(
     "DATABASE_URL_TEST", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database, once on SQLite and once on PostgreSQL (a schema of its own)."""
+    with database(request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    """A migrated Store on each database, closed after the test."""
+    s = Store.from_url(db_url)
+    try:
+        yield s
+    finally:
+        s.close()
 
 
 @pytest.fixture(autouse=True)

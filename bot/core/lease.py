@@ -13,8 +13,9 @@ import threading
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
-from types import TracebackType
 from typing import Generic, TypeVar
+
+from bot.core.closing import StopsOnExit
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ def _event_wait(stop: threading.Event, seconds: float) -> bool:
     return stop.wait(seconds)
 
 
-class LeaseKeeper(Generic[K]):
+class LeaseKeeper(StopsOnExit, Generic[K]):
     """Renews the leases of the keys it holds every `every` until stopped; remembers the ones lost.
 
     A renewal that raises one of `errors` is logged and tried again next round (a database hiccup must
@@ -118,14 +119,6 @@ class LeaseKeeper(Generic[K]):
 
     def __enter__(self) -> LeaseKeeper[K]:
         return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 @contextmanager

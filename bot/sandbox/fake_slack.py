@@ -14,9 +14,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any, Final, Literal, cast
 from urllib.parse import parse_qs, urlsplit
+
+from bot.core.closing import StopsOnExit
 
 logger = logging.getLogger(__name__)
 
@@ -246,7 +247,7 @@ class _Handler(BaseHTTPRequestHandler):
         logger.debug("fake slack: " + format, *args)
 
 
-class FakeSlack:
+class FakeSlack(StopsOnExit):
     """Fake Slack on 127.0.0.1: Web API methods, response_url receiver, recording and scripted faults.
 
     Web API calls go to `base_url` (pass it to `WebClient(base_url=...)`); response URLs come from
@@ -340,14 +341,6 @@ class FakeSlack:
 
     def __enter__(self) -> FakeSlack:
         return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def port(self) -> int:

@@ -33,10 +33,11 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import FrameType, TracebackType
+from types import FrameType
 from typing import Any, Generic, Literal, TypeVar
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit
 
+from bot.core.closing import StopsOnExit
 from bot.sandbox.fake_dataquery import (
     CALLOUT_TABLE,
     EMAIL_TABLE,
@@ -472,7 +473,7 @@ def _s3_error(status: int, code: str, message: str) -> _Response:
 # ---------------------------------------------------------------------------------------------
 
 
-class FakeZuora:
+class FakeZuora(StopsOnExit):
     """A loopback Zuora tenant: real HTTP, scripted faults, inspectable state.
 
     Windows are half-open (startTime <= t < endTime) in the tenant's zone; the email 3-day rule
@@ -585,14 +586,6 @@ class FakeZuora:
 
     def __enter__(self) -> FakeZuora:
         return self.start() if not self._servers else self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def base_url(self) -> str:

@@ -27,12 +27,12 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, cast
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 
+from bot.core.closing import StopsOnExit
 from bot.sandbox.fake_slack import FakeSlack, SlackEvent
 from bot.sandbox.slack_requests import (
     block_actions_body,
@@ -188,7 +188,7 @@ def _message_fields(body: Mapping[str, Any]) -> JsonDict:
     return {k: copy.deepcopy(body[k]) for k in ("text", "blocks", "attachments") if k in body}
 
 
-class Playground:
+class Playground(StopsOnExit):
     """Serve the Slack playground page and relay its commands and clicks to the bot as Slack would."""
 
     def __init__(
@@ -316,14 +316,6 @@ class Playground:
 
     def __enter__(self) -> Playground:
         return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def url(self) -> str:

@@ -5,17 +5,22 @@ from __future__ import annotations
 from pydantic import (
     Field,
     SecretStr,
+    ValidationInfo,
     field_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.core.settings_base import (
     SettingsError,
+    env_name,
     host_list,
     http_url,
     require_secret,
 )
 from bot.core.url_rules import HostRule, parse_rules
+
+# The prefix a secret's value must start with, by field; a field not named here takes any value.
+_SECRET_PREFIXES = {"bot_token": "xoxb-"}
 
 
 class SlackSettings(BaseSettings):
@@ -51,15 +56,11 @@ class SlackSettings(BaseSettings):
         "before it is read.",
     )
 
-    @field_validator("bot_token")
+    @field_validator("bot_token", "signing_secret")
     @classmethod
-    def _bot_token(cls, value: SecretStr) -> SecretStr:
-        return require_secret("SLACK_BOT_TOKEN", value, "xoxb-")
-
-    @field_validator("signing_secret")
-    @classmethod
-    def _signing_secret(cls, value: SecretStr) -> SecretStr:
-        return require_secret("SLACK_SIGNING_SECRET", value)
+    def _secret(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:
+        field = str(info.field_name)
+        return require_secret(env_name(cls, field), value, _SECRET_PREFIXES.get(field))
 
     @field_validator("app_token")
     @classmethod

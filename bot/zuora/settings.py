@@ -9,11 +9,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import (
     Field,
     SecretStr,
+    ValidationInfo,
     field_validator,
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.core.settings_base import (
+    env_name,
     host_list,
     http_url,
     require_secret,
@@ -109,25 +111,15 @@ class ZuoraSettings(BaseSettings):
         "only; Zuora names an S3 URL; `http://host:port` for a local fake).",
     )
 
-    @field_validator("client_id")
+    @field_validator("client_id", "client_secret")
     @classmethod
-    def _client_id(cls, value: SecretStr) -> SecretStr:
-        return require_secret("ZUORA_CLIENT_ID", value)
+    def _secret(cls, value: SecretStr, info: ValidationInfo) -> SecretStr:
+        return require_secret(env_name(cls, str(info.field_name)), value)
 
-    @field_validator("client_secret")
+    @field_validator("base_url", "ui_url")
     @classmethod
-    def _client_secret(cls, value: SecretStr) -> SecretStr:
-        return require_secret("ZUORA_CLIENT_SECRET", value)
-
-    @field_validator("base_url")
-    @classmethod
-    def _base_url(cls, value: str) -> str:
-        return http_url("ZUORA_BASE_URL", value, trailing_slash=False)
-
-    @field_validator("ui_url")
-    @classmethod
-    def _ui_url(cls, value: str) -> str:
-        return http_url("ZUORA_UI_URL", value, trailing_slash=False)
+    def _url(cls, value: str, info: ValidationInfo) -> str:
+        return http_url(env_name(cls, str(info.field_name)), value, trailing_slash=False)
 
     @field_validator("result_file_hosts")
     @classmethod

@@ -797,22 +797,20 @@ def test_cli_digest_without_settings_exits_2(capsys):
 @pytest.fixture
 def sandbox(monkeypatch, tmp_path):
     """Fake Zuora and fake Slack on 127.0.0.1, and the environment the CLI and the clock read."""
+    from bot.sandbox.fake_env import fakes_env
     from bot.sandbox.fake_zuora import FakeZuora
     from bot.sandbox.tenant import build_tenant
 
     tenant = build_tenant(seed=7, now=datetime.now(UTC), accounts=8, days=2)
     with FakeZuora(tenant).start() as zuora, FakeSlack(token="xoxb-digest-main-test") as slack:
         env = {
-            "SLACK_BOT_TOKEN": "xoxb-digest-main-test",
-            "SLACK_SIGNING_SECRET": "8f742231b10e8888abcd99yyyzzz85a5",
-            "SLACK_API_URL": slack.base_url,
-            "SLACK_RESPONSE_URL_HOSTS": slack.root_url,
-            "ZUORA_RESULT_FILE_HOSTS": zuora.files_base_url,
-            "ZUORA_BASE_URL": zuora.base_url,
-            "ZUORA_UI_URL": zuora.base_url,
-            "ZUORA_CLIENT_ID": zuora.client_id,
-            "ZUORA_CLIENT_SECRET": zuora.client_secret,
-            "ZUORA_TENANT_TIMEZONE": tenant.timezone,
+            **fakes_env(
+                slack,
+                zuora,
+                bot_token="xoxb-digest-main-test",
+                signing_secret="8f742231b10e8888abcd99yyyzzz85a5",
+                timezone=tenant.timezone,
+            ),
             "DATABASE_URL": f"sqlite:///{tmp_path}/main.db",
             "DIGEST_POST_INTERVAL": "0",
         }

@@ -32,21 +32,10 @@ from bot.sandbox.stack import SandboxStack
 from bot.sandbox.tenant import build_tenant
 from bot.store import IdOutcome, ResendRequest
 from bot.store.database import Store
-from bot.zuora.models import Account
-from tests.support.db_urls import database
+from tests.support.resend_clicks import failed_email_click
 
 T0 = datetime(2026, 12, 2, 10, 2, tzinfo=UTC)
 LEASE = timedelta(seconds=30)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    with database(request.param, tmp_path) as url:
-        s = Store.from_url(url)
-        try:
-            yield s
-        finally:
-            s.close()
 
 
 def request_for(key: str, *, user: str = "U0001", at: datetime = T0) -> ResendRequest:
@@ -161,27 +150,7 @@ def stack(tmp_path: Path) -> Iterator[SandboxStack]:
 
 
 def click_for(stack: SandboxStack, key: str) -> ResendClick:
-    tenant = stack.tenant
-    assert tenant is not None
-    account = tenant.account("A00000002")
-    assert account is not None
-    email = next(e for e in tenant.emails if e.account_id == account.id and e.failed)
-    if email.id in tenant.resend_failures:
-        email = next(
-            e
-            for e in tenant.emails
-            if e.account_id == account.id and e.failed and e.id not in tenant.resend_failures
-        )
-    return ResendClick(
-        team_id="T0001",
-        user_id="U0001",
-        kind="email",
-        ids=(email.id,),
-        dedup_key=key,
-        track_id="zops-redrive-test",
-        account=Account(id=account.id, number=account.number, name=account.name),
-        labels={email.id: "1. ap@example.com · Invoice"},
-    )
+    return failed_email_click(stack, key=key, track_id="zops-redrive-test")
 
 
 def dead_worker_claim(stack: SandboxStack, click: ResendClick, reply_url: str) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,28 +24,12 @@ from bot.sandbox.tenant import build_tenant
 from bot.store import ChunkResult, IdOutcome, ReplayRequest, ResendRequest
 from bot.store.database import Store
 from bot.store.migrations import MIGRATIONS
-from bot.zuora.models import Account
-from tests.support.db_urls import database
+from tests.support.replay_requests import replay_request as build_replay_request
+from tests.support.resend_clicks import failed_email_click
 
 T0 = datetime(2026, 12, 2, 10, 2, tzinfo=UTC)
 LEASE = timedelta(seconds=30)
 HISTORY_ID = "2c92c0f87a3b4e21017a3c5d6e7f8091"
-DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-
-
-@pytest.fixture(params=DATABASES)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    with database(request.param, tmp_path) as url:
-        yield url
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    s = Store.from_url(db_url)
-    try:
-        yield s
-    finally:
-        s.close()
 
 
 def resend_request(key: str, *, at: datetime = T0) -> ResendRequest:
@@ -120,22 +103,7 @@ def test_lease_owner_waiting_job_is_handed_to_the_clock_with_its_key(store: Stor
 
 
 def replay_request(ids: tuple[str, ...]) -> ReplayRequest:
-    return ReplayRequest(
-        replay_key="replay:abcdefghij:1:2",
-        cause_id="abcdefghij",
-        kind="callout",
-        label="hooks.example/x → HTTP 503",
-        window_start=T0 - timedelta(days=1),
-        window_end=T0,
-        window_label="24h",
-        team_id="T1",
-        user_id="U1",
-        requested_at=T0,
-        track_id="track",
-        ids=ids,
-        accounts=3,
-        chunk_size=2,
-    )
+    return build_replay_request(T0, ids, accounts=3, chunk_size=2)
 
 
 def chunk_request(ids: tuple[str, ...]) -> ResendRequest:
@@ -210,24 +178,7 @@ def test_lease_owner_replay_chunk_finish_is_refused_after_a_takeover(store: Stor
 
 
 def the_click(stack: SandboxStack) -> ResendClick:
-    tenant = stack.tenant
-    assert tenant is not None
-    account = tenant.account("A00000002")
-    assert account is not None
-    email = next(
-        e
-        for e in tenant.emails
-        if e.account_id == account.id and e.failed and e.id not in tenant.resend_failures
-    )
-    return ResendClick(
-        team_id="T0001",
-        user_id="U0001",
-        kind="email",
-        ids=(email.id,),
-        dedup_key="k-slow-worker",
-        track_id="zops-cas-test",
-        account=Account(id=account.id, number=account.number, name=account.name),
-    )
+    return failed_email_click(stack, key="k-slow-worker", track_id="zops-cas-test", labelled=False)
 
 
 def test_lease_owner_slow_worker_does_not_overwrite_what_the_clock_recorded(

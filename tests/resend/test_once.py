@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 
-from bot.core.actions import ActionId, OutageRef
+from bot.core.actions import ActionId
 from bot.resend.once import notification_scope
-from bot.sandbox.replay_tenant import OUTAGE_CAUSE, build_outage_tenant
+from bot.sandbox.replay_tenant import build_outage_tenant
 from bot.store import OnceRule
 from bot.zuora.models import TimeWindow
+from tests.support.replay import replay_button
 from tests.support.stack_fixtures import (
     ORDINARY_ACCOUNT,
     Harness,
@@ -195,22 +196,6 @@ def test_once_denied_click_costs_zero_zuora_requests(tmp_path: Path, control: st
 # --- two outage cards of one cause ---------------------------------------------------------------
 
 
-def outage_button(window: TimeWindow, count: int = 0) -> JsonDict:
-    ref = OutageRef(
-        c=OUTAGE_CAUSE.id,
-        s=int(window.start.timestamp()),
-        e=int(window.end.timestamp()),
-        w=window.label,
-        n=count,
-    )
-    return {
-        "type": "button",
-        "action_id": ActionId.OUTAGE_REPLAY.value,
-        "block_id": "outage",
-        "value": ref.encode(),
-    }
-
-
 def two_windows() -> tuple[TimeWindow, TimeWindow]:
     """Two people's `/zuora outages` cards a few seconds apart: two windows of one outage."""
     end = datetime.now(UTC).replace(microsecond=0)
@@ -225,8 +210,8 @@ def test_once_second_outage_card_after_the_first_replay_resends_nothing(tmp_path
     tenant = build_outage_tenant(failed=1200, now=datetime.now(UTC))
     with dispatch_harness(tmp_path, tenant=tenant) as harness:
         first, second = two_windows()
-        harness.click(outage_button(first), user_id="U0001")
-        again = harness.click(outage_button(second), user_id="U0002")
+        harness.click(replay_button(first), user_id="U0001")
+        again = harness.click(replay_button(second), user_id="U0002")
         assert max(harness.zuora.resend_counts().values()) == 1
         assert sum(harness.zuora.resend_counts().values()) == 1200
         assert "already resent" in all_text(harness.posts(again.response_url)[-1])
@@ -236,7 +221,7 @@ def test_once_card_resend_leaves_out_ids_a_replay_holds(tmp_path: Path) -> None:
     tenant = build_outage_tenant(failed=300, now=datetime.now(UTC))
     with dispatch_harness(tmp_path, tenant=tenant) as harness:
         first, _ = two_windows()
-        harness.click(outage_button(first), user_id="U0001")
+        harness.click(replay_button(first), user_id="U0001")
         history_id = next(iter(harness.zuora.resend_counts()))
         reply = harness.command(f"resend callout {history_id}", user_id="U0002")
         told = harness.click(button(reply.ack, RESEND_CONFIRM), user_id="U0002", message_ts="5.5")

@@ -25,7 +25,7 @@ from bot.resend.redrive import redrive_stale_resends
 from bot.resend.service import AlreadyStarted, ResendClick, perform_resend
 from bot.sandbox.stack import SandboxStack
 from bot.sandbox.tenant import build_tenant
-from bot.zuora.models import Account
+from tests.support.resend_clicks import failed_email_click
 
 EMAIL_RESEND = "/notifications/email-histories/resend"
 
@@ -45,25 +45,7 @@ def deps_of(stack: SandboxStack) -> Deps:
 
 def the_click(stack: SandboxStack, key: str) -> ResendClick:
     """One failed email of A00000002 that the sandbox Zuora resends when asked."""
-    tenant = stack.tenant
-    assert tenant is not None
-    account = tenant.account("A00000002")
-    assert account is not None
-    email = next(
-        e
-        for e in tenant.emails
-        if e.account_id == account.id and e.failed and e.id not in tenant.resend_failures
-    )
-    return ResendClick(
-        team_id="T0001",
-        user_id="U0001",
-        kind="email",
-        ids=(email.id,),
-        dedup_key=key,
-        track_id="zops-unknown-test",
-        account=Account(id=account.id, number=account.number, name=account.name),
-        labels={email.id: "1. ap@example.com · Invoice"},
-    )
+    return failed_email_click(stack, key=key, track_id="zops-unknown-test")
 
 
 def later(deps: Deps, seconds: float) -> Deps:

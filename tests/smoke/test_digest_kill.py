@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from bot.digest.schedule import local_date_for
+from bot.sandbox.fake_env import fakes_env
 from bot.sandbox.fake_slack import FakeSlack
 from bot.sandbox.fake_zuora import FakeZuora, RecordedRequest
 from bot.store import DigestRun, NewSubscription
@@ -51,17 +52,16 @@ def clock_env(zuora: FakeZuora, slack: FakeSlack, database_url: str) -> dict[str
     assert slack.token is not None and zuora.tenant is not None
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ZUORA_"))}
     env.update(
+        fakes_env(
+            slack,
+            zuora,
+            bot_token=slack.token,
+            signing_secret="kill-test-signing-secret-" + "0" * 8,
+            timezone=zuora.tenant.timezone,
+        )
+    )
+    env.update(
         {
-            "SLACK_BOT_TOKEN": slack.token,
-            "SLACK_SIGNING_SECRET": "kill-test-signing-secret-" + "0" * 8,
-            "SLACK_API_URL": slack.base_url,
-            "SLACK_RESPONSE_URL_HOSTS": slack.root_url,
-            "ZUORA_RESULT_FILE_HOSTS": zuora.files_base_url,
-            "ZUORA_BASE_URL": zuora.base_url,
-            "ZUORA_UI_URL": zuora.base_url,
-            "ZUORA_CLIENT_ID": zuora.client_id,
-            "ZUORA_CLIENT_SECRET": zuora.client_secret,
-            "ZUORA_TENANT_TIMEZONE": zuora.tenant.timezone,
             "RESEND_ALLOWED_USERS": "*",
             "DATABASE_URL": database_url,
             "DIGEST_CLAIM_LEASE": str(LEASE_SECONDS),

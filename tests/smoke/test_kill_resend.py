@@ -22,6 +22,7 @@ import pytest
 
 from bot.sandbox.fake_slack import FakeSlack
 from bot.sandbox.fake_zuora import FakeZuora
+from bot.sandbox.processes import stop_process
 from bot.sandbox.slack_requests import sign, slash_command_body
 from bot.store.database import Store
 from tests.support.db_urls import database
@@ -64,12 +65,7 @@ def clock(env: dict[str, str], workdir: Path) -> Iterator[subprocess.Popen[bytes
         try:
             yield process
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
+            stop_process(process, grace=15, kill_wait=5)
 
 
 def poll(condition: Callable[[], bool], *, timeout: float) -> bool:

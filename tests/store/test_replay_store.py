@@ -4,54 +4,19 @@ threads claim at once, chunks counted once and only by the lease holder, stop an
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-
-import pytest
 
 from bot.store import ChunkResult, IdOutcome, ReplayRequest, ResendRequest
 from bot.store.database import Store
-from tests.support.db_urls import postgres_schema
+from tests.support.replay_requests import replay_request
 
 T0 = datetime(2026, 12, 2, 9, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=30)
 IDS = tuple(f"{i:032x}" for i in range(2500))
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        s = Store.from_url(f"sqlite:///{tmp_path / 'replay.db'}")
-        try:
-            yield s
-        finally:
-            s.close()
-        return
-    with postgres_schema() as url:
-        s = Store.from_url(url)
-        try:
-            yield s
-        finally:
-            s.close()
-
-
 def request(key: str = "replay:abcdefghij:1:2", ids: tuple[str, ...] = IDS) -> ReplayRequest:
-    return ReplayRequest(
-        replay_key=key,
-        cause_id="abcdefghij",
-        kind="callout",
-        label="hooks.example/x → HTTP 503",
-        window_start=T0 - timedelta(days=1),
-        window_end=T0,
-        window_label="24h",
-        team_id="T1",
-        user_id="U1",
-        requested_at=T0,
-        track_id="track",
-        ids=ids,
-        accounts=12,
-    )
+    return replay_request(T0, ids, key=key, accounts=12)
 
 
 def chunk_request(index: int, ids: tuple[str, ...]) -> ResendRequest:

@@ -8,8 +8,7 @@ through signed dispatch.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,17 +18,12 @@ import pytest
 from bot.store import NewAlertSubscription, NewSubscription
 from bot.store.database import Store
 from bot.store.migrations import MIGRATIONS
-from tests.support.db_urls import database
+from tests.support.race import race
 from tests.support.stack_fixtures import Harness, all_text, dispatch_harness
+from tests.support.subscriptions import new_subscription
 
 T0 = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
 CHANNEL = "C0001"  # the channel slash_command_body sends from
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    with database(request.param, tmp_path) as url:
-        yield url
 
 
 def alert(**overrides: Any) -> NewAlertSubscription:
@@ -46,50 +40,25 @@ def alert(**overrides: Any) -> NewAlertSubscription:
 
 
 def digest(**overrides: Any) -> NewSubscription:
-    fields: dict[str, Any] = {
-        "team_id": "T1",
-        "channel_id": "C1",
-        "created_by": "U1",
-        "created_at": T0,
-        "hour": 9,
-        "minute": 0,
-        "timezone": "Europe/Paris",
-        "accounts": ("A1", "A2"),
-        "kind": "callouts",
-    }
-    return NewSubscription(**{**fields, **overrides})
+    return new_subscription(T0, **{"accounts": ("A1", "A2"), "kind": "callouts", **overrides})
 
 
-def race(n: int, call: Any) -> list[Any]:
-    """`call()` on `n` threads released together."""
-    barrier = threading.Barrier(n)
-    results: list[Any] = [None] * n
+def race_on_stores(
+    stores: list[Store], ensure: Callable[[Store], tuple[Any, bool]]
+) -> list[tuple[int, bool]]:
+    """`ensure` on 8 threads released together, taking the stores in turn: (id, created) of each."""
 
-    def run(i: int) -> None:
-        barrier.wait(timeout=30)
-        results[i] = call()
+    def subscribe(i: int) -> tuple[int, bool]:
+        sub, created = ensure(stores[i % len(stores)])
+        return sub.id, created
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
+    return race(8, subscribe)
 
 
 def test_store_identical_alert_subscriptions_racing_store_one(db_url: str) -> None:
     stores = [Store.from_url(db_url) for _ in range(4)]
     try:
-        counter = iter(range(100))
-        lock = threading.Lock()
-
-        def subscribe() -> tuple[int, bool]:
-            with lock:
-                store = stores[next(counter) % len(stores)]
-            sub, created = store.ensure_alert_subscription(alert())
-            return sub.id, created
-
-        results = race(8, subscribe)
+        results = race_on_stores(stores, lambda store: store.ensure_alert_subscription(alert()))
         assert len({sub_id for sub_id, _ in results}) == 1
         assert sum(created for _, created in results) == 1
         assert len(stores[0].list_alert_subscriptions(team_id="T1")) == 1
@@ -115,16 +84,7 @@ def test_store_identical_alert_subscriptions_racing_store_one(db_url: str) -> No
 def test_store_identical_digest_subscriptions_racing_store_one(db_url: str) -> None:
     stores = [Store.from_url(db_url) for _ in range(4)]
     try:
-        picks = iter(range(100))
-        lock = threading.Lock()
-
-        def subscribe() -> tuple[int, bool]:
-            with lock:
-                store = stores[next(picks) % len(stores)]
-            sub, created = store.ensure_subscription(digest())
-            return sub.id, created
-
-        results = race(8, subscribe)
+        results = race_on_stores(stores, lambda store: store.ensure_subscription(digest()))
         assert len({sub_id for sub_id, _ in results}) == 1
         assert sum(created for _, created in results) == 1
         assert len(stores[0].list_subscriptions(team_id="T1")) == 1

@@ -7,9 +7,7 @@ import logging
 import sqlite3
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -25,6 +23,8 @@ from bot.store import UNAVAILABLE_MESSAGE, IdOutcome, NewSubscription, ResendReq
 from bot.store.database import Store
 from bot.store.migrations import MIGRATIONS
 from tests.support.db_urls import PG_URL, postgres_schema
+from tests.support.race import race
+from tests.support.subscriptions import new_subscription
 
 WORKER = Path(__file__).resolve().parents[1] / "support" / "store_race_worker.py"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -34,43 +34,11 @@ LEASE = timedelta(minutes=10)
 TTL = timedelta(minutes=10)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A URL for an empty database of each kind."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'store.db'}"
-    else:
-        with postgres_schema() as url:
-            yield url
-
-
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A URL for an empty PostgreSQL schema."""
     with postgres_schema() as url:
         yield url
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    """A migrated Store on each database."""
-    s = Store.from_url(db_url)
-    try:
-        yield s
-    finally:
-        s.close()
-
-
-def _race(n: int, call: Callable[[int], Any]) -> list[Any]:
-    """Run ``call(i)`` on ``n`` threads released together by a barrier."""
-    barrier = threading.Barrier(n)
-
-    def run(i: int) -> Any:
-        barrier.wait(timeout=30)
-        return call(i)
-
-    with ThreadPoolExecutor(max_workers=n) as pool:
-        return list(pool.map(run, range(n)))
 
 
 def _kill_running(procs: list[subprocess.Popen[str]]) -> None:
@@ -116,17 +84,7 @@ def _race_processes(url: str, argv_for: Callable[[int], list[str]], n: int = 4) 
 
 def _subscription(**overrides: Any) -> NewSubscription:
     """A valid NewSubscription with the given fields changed."""
-    fields: dict[str, Any] = {
-        "team_id": "T1",
-        "channel_id": "C1",
-        "created_by": "U1",
-        "created_at": T0,
-        "hour": 9,
-        "minute": 0,
-        "timezone": "Europe/Paris",
-    }
-    fields.update(overrides)
-    return NewSubscription(**fields)
+    return new_subscription(T0, **overrides)
 
 
 def _request(**overrides: Any) -> ResendRequest:
@@ -208,7 +166,7 @@ def test_store_claim_click_has_one_winner_among_16_threads(store: Store) -> None
         def claim(_: int, key: str = key) -> bool:
             return store.claim_click(key, now=T0, ttl=TTL)
 
-        assert _race(16, claim).count(True) == 1
+        assert race(16, claim).count(True) == 1
 
 
 @pytest.mark.slow
@@ -230,7 +188,7 @@ def test_store_claim_click_expired_key_has_one_winner_among_threads(store: Store
     assert store.claim_click("k", now=T0, ttl=TTL) is True
     later = T0 + 2 * TTL
 
-    results = _race(16, lambda i: store.claim_click("k", now=later, ttl=TTL))
+    results = race(16, lambda i: store.claim_click("k", now=later, ttl=TTL))
 
     assert results.count(True) == 1
 
@@ -263,7 +221,7 @@ def test_store_claim_click_accepts_255_char_key(store: Store) -> None:
 def test_store_claim_digest_run_has_one_winner_among_16_threads(store: Store) -> None:
     sub = store.add_subscription(_subscription())
 
-    results = _race(
+    results = race(
         16, lambda i: store.claim_digest_run(sub.id, DAY, owner=f"t{i}", now=T0, lease=LEASE)
     )
 
@@ -306,7 +264,7 @@ def test_store_stale_digest_claim_has_one_winner_among_threads(store: Store) -> 
     store.claim_digest_run(sub.id, DAY, owner="dead", now=T0, lease=LEASE)
     later = T0 + 2 * LEASE
 
-    results = _race(
+    results = race(
         16, lambda i: store.claim_digest_run(sub.id, DAY, owner=f"t{i}", now=later, lease=LEASE)
     )
 

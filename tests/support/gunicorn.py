@@ -16,8 +16,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bot.sandbox.fake_env import fakes_env
 from bot.sandbox.fake_slack import FakeSlack
 from bot.sandbox.fake_zuora import FakeZuora
+from bot.sandbox.processes import stop_process
 
 WORKERS = 2
 BOOT_TIMEOUT = 30.0
@@ -63,12 +65,7 @@ def gunicorn(env: dict[str, str], workdir: Path) -> Iterator[tuple[str, Path]]:
         try:
             yield f"http://127.0.0.1:{port}", log_path
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=5)
+            stop_process(process, grace=15, kill_wait=5)
 
 
 def bot_env(zuora: FakeZuora, slack: FakeSlack, database_url: str) -> dict[str, str]:
@@ -76,17 +73,16 @@ def bot_env(zuora: FakeZuora, slack: FakeSlack, database_url: str) -> dict[str, 
     assert slack.token is not None and zuora.tenant is not None
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "ZUORA_"))}
     env.update(
+        fakes_env(
+            slack,
+            zuora,
+            bot_token=slack.token,
+            signing_secret=SIGNING_SECRET,
+            timezone=zuora.tenant.timezone,
+        )
+    )
+    env.update(
         {
-            "SLACK_BOT_TOKEN": slack.token,
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "SLACK_API_URL": slack.base_url,
-            "SLACK_RESPONSE_URL_HOSTS": slack.root_url,
-            "ZUORA_RESULT_FILE_HOSTS": zuora.files_base_url,
-            "ZUORA_BASE_URL": zuora.base_url,
-            "ZUORA_UI_URL": zuora.base_url,
-            "ZUORA_CLIENT_ID": zuora.client_id,
-            "ZUORA_CLIENT_SECRET": zuora.client_secret,
-            "ZUORA_TENANT_TIMEZONE": zuora.tenant.timezone,
             "RESEND_ALLOWED_USERS": "*",
             "DATABASE_URL": database_url,
             "LOG_LEVEL": "WARNING",

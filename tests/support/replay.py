@@ -10,6 +10,7 @@ import pytest
 
 from bot.core.actions import ActionId, OutageRef
 from bot.outages.causes import Cause
+from bot.sandbox.fake_env import fakes_env
 from bot.sandbox.replay_tenant import OUTAGE_CAUSE
 from bot.zuora.models import TimeWindow
 from tests.support.stack_fixtures import Harness
@@ -45,19 +46,14 @@ def cli_env(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     """Point `zuora-ops` at the harness's fakes and its database (the Slack button's records)."""
     stack = harness.stack
     settings = stack.settings()
-    env = {
-        "SLACK_BOT_TOKEN": stack.bot_token,
-        "SLACK_SIGNING_SECRET": stack.signing_secret,
-        "SLACK_API_URL": harness.slack.base_url,
-        "SLACK_RESPONSE_URL_HOSTS": harness.slack.root_url,
-        "ZUORA_RESULT_FILE_HOSTS": harness.zuora.files_base_url,
-        "ZUORA_BASE_URL": harness.zuora.base_url,
-        "ZUORA_UI_URL": harness.zuora.base_url,
-        "ZUORA_CLIENT_ID": harness.zuora.client_id,
-        "ZUORA_CLIENT_SECRET": harness.zuora.client_secret,
-        "ZUORA_TENANT_TIMEZONE": harness.tenant.timezone,
-        "DATABASE_URL": settings.store.database_url,
-    }
+    env = fakes_env(
+        harness.slack,
+        harness.zuora,
+        bot_token=stack.bot_token,
+        signing_secret=stack.signing_secret,
+        timezone=harness.tenant.timezone,
+    )
+    env["DATABASE_URL"] = settings.store.database_url
     for name, value in env.items():
         monkeypatch.setenv(name, value)
 

@@ -8,6 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.sandbox.fake_zuora import FakeZuora
+from bot.sandbox.tenant import Tenant, build_tenant
 from bot.zuora.auth import ZuoraOAuth
 from bot.zuora.client import ZuoraClient
 from tests.support.zuora_fakes import (
@@ -18,6 +20,20 @@ from tests.support.zuora_fakes import (
     Sleeps,
     zuora_settings,
 )
+
+
+@pytest.fixture(scope="module")
+def tenant(request: pytest.FixtureRequest) -> Tenant:
+    """The seed-11 sandbox tenant as of the test module's NOW."""
+    return build_tenant(seed=11, now=request.module.NOW)
+
+
+@pytest.fixture
+def fake(tenant: Tenant, request: pytest.FixtureRequest) -> Iterator[FakeZuora]:
+    """FakeZuora serving `tenant`, its clock stopped at the test module's NOW."""
+    now = request.module.NOW
+    with FakeZuora(tenant, clock=lambda: now) as server:
+        yield server
 
 
 @pytest.fixture

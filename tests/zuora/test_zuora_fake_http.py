@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.sandbox.fake_zuora import FakeZuora
-from bot.sandbox.tenant import Tenant, build_tenant
+from bot.sandbox.tenant import Tenant
 from bot.zuora.client import ZuoraClient
 from bot.zuora.errors import (
     ZuoraAuthError,
@@ -26,17 +26,6 @@ NOW = datetime(2026, 5, 11, 17, 0, tzinfo=UTC)
 WEEK = TimeWindow.ending_at(NOW, timedelta(days=7), "7d")
 CALLOUTS = "/v1/notification-history/callout"
 EMAILS = "/v1/notification-history/email"
-
-
-@pytest.fixture(scope="module")
-def tenant() -> Tenant:
-    return build_tenant(seed=11, now=NOW)
-
-
-@pytest.fixture
-def fake(tenant: Tenant) -> Iterator[FakeZuora]:
-    with FakeZuora(tenant, clock=lambda: NOW) as server:
-        yield server
 
 
 @pytest.fixture

@@ -8,13 +8,12 @@ leaves the outcome unknown.
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 
 from bot.sandbox.fake_zuora import FakeZuora
-from bot.sandbox.tenant import Tenant, build_tenant
+from bot.sandbox.tenant import Tenant
 from bot.zuora.client import ZuoraClient, build_http_client
 from bot.zuora.errors import (
     ZuoraConnectionError,
@@ -27,17 +26,6 @@ from tests.support.zuora_fakes import settings_for
 
 NOW = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)
 RESEND = "/notifications/email-histories/resend"
-
-
-@pytest.fixture(scope="module")
-def tenant() -> Tenant:
-    return build_tenant(seed=11, now=NOW)
-
-
-@pytest.fixture
-def fake(tenant: Tenant) -> Iterator[FakeZuora]:
-    with FakeZuora(tenant, clock=lambda: NOW) as server:
-        yield server
 
 
 def an_email(tenant: Tenant) -> str:

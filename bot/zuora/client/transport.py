@@ -14,11 +14,11 @@ from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from random import random as _uniform
-from types import TracebackType
 from typing import Any, Self
 
 import httpx
 
+from bot.core.closing import ClosesOnExit
 from bot.zuora.auth import TokenStatus, ZuoraOAuth
 from bot.zuora.cache import ReadCache
 from bot.zuora.client.status import raise_for_status
@@ -70,7 +70,7 @@ def build_http_client(settings: ZuoraSettings) -> httpx.Client:
     )
 
 
-class Transport:
+class Transport(ClosesOnExit):
     """Sends Zuora calls with retries and limits, and owns the client's threads and connections."""
 
     def __init__(
@@ -140,14 +140,6 @@ class Transport:
 
     def __enter__(self) -> Self:
         return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     @property
     def settings(self) -> ZuoraSettings:
