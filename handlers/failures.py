@@ -82,26 +82,24 @@ def handle_failures_command(
 def handle_refresh(deps: Deps, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
     """Re-read Zuora (skipping the cache) and redraw the card in place."""
     ack()
-    click = Click(body, action)
-    card = decode_or_refuse(deps, click, CardRef)
-    if card is None:
-        return
-    track_id = track_id_of(click)
-    failures = deps.service.failures_on_card(card, track_id=track_id, fresh=True, defer_ids=True)
-    notice = f"Refreshed by {user(click.user_id)} {date_token(deps.now())}"
-    show_card(deps, click, failures, page=card.p, notice=notice, track_id=track_id)
+    redraw(deps, Click(body, action), fresh=True)
 
 
 def handle_page(deps: Deps, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
     """Show another page of the same card."""
     ack()
-    click = Click(body, action)
+    redraw(deps, Click(body, action), fresh=False)
+
+
+def redraw(deps: Deps, click: Click, *, fresh: bool) -> None:
+    """Draw the card a Refresh or paging button belongs to, re-read from Zuora when `fresh`."""
     card = decode_or_refuse(deps, click, CardRef)
     if card is None:
         return
     track_id = track_id_of(click)
-    failures = deps.service.failures_on_card(card, track_id=track_id, fresh=False, defer_ids=True)
-    show_card(deps, click, failures, page=card.p, notice=None, track_id=track_id)
+    failures = deps.service.failures_on_card(card, track_id=track_id, fresh=fresh, defer_ids=True)
+    notice = f"Refreshed by {user(click.user_id)} {date_token(deps.now())}" if fresh else None
+    show_card(deps, click, failures, page=card.p, notice=notice, track_id=track_id)
 
 
 def handle_details(deps: Deps, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Literal, Protocol, TypeVar
 from urllib.parse import quote, unquote
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
@@ -69,7 +69,29 @@ class ButtonValue(BaseModel):
         return text
 
 
-class CardRef(ButtonValue):
+class _Epochs(Protocol):
+    @property
+    def s(self) -> int: ...
+
+    @property
+    def e(self) -> int: ...
+
+
+class EpochWindow:
+    """Window start and end as aware UTC, for button values carrying them as epoch seconds `s`, `e`."""
+
+    @property
+    def start(self: _Epochs) -> datetime:
+        """Window start as aware UTC."""
+        return datetime.fromtimestamp(self.s, UTC)
+
+    @property
+    def end(self: _Epochs) -> datetime:
+        """Window end as aware UTC."""
+        return datetime.fromtimestamp(self.e, UTC)
+
+
+class CardRef(EpochWindow, ButtonValue):
     """Identifies a failures card: account, fixed window (epoch seconds), page and kind filter."""
 
     a: AccountId  # account id (32 hex)
@@ -78,16 +100,6 @@ class CardRef(ButtonValue):
     e: int  # window end, epoch seconds UTC
     w: str = Field(max_length=8)  # window label as typed, e.g. "24h"
     p: int = Field(default=0, ge=0, le=1000)  # page
-
-    @property
-    def start(self) -> datetime:
-        """Window start as aware UTC."""
-        return datetime.fromtimestamp(self.s, UTC)
-
-    @property
-    def end(self) -> datetime:
-        """Window end as aware UTC."""
-        return datetime.fromtimestamp(self.e, UTC)
 
 
 class ResendRef(ButtonValue):
@@ -137,7 +149,7 @@ class CalloutRef(ButtonValue):
     ev: str | None = Field(default=None, max_length=64)  # <Event.ID>
 
 
-class OutageRef(ButtonValue):
+class OutageRef(EpochWindow, ButtonValue):
     """One cause on an outages card (or alert): its id, the scan's fixed window, the count shown."""
 
     c: str = Field(pattern=r"^[a-z2-7]{10}$")  # Cause.id (bot.outages.causes)
@@ -146,16 +158,6 @@ class OutageRef(ButtonValue):
     w: str = Field(max_length=8)  # window label as typed, e.g. "24h"
     n: int = Field(default=0, ge=0)  # failures the card showed for this cause
     p: int = Field(default=0, ge=0, le=1000)  # page of the outages card
-
-    @property
-    def start(self) -> datetime:
-        """Window start as aware UTC."""
-        return datetime.fromtimestamp(self.s, UTC)
-
-    @property
-    def end(self) -> datetime:
-        """Window end as aware UTC."""
-        return datetime.fromtimestamp(self.e, UTC)
 
 
 class AuditPageRef(ButtonValue):

@@ -8,35 +8,19 @@ chunks, leases) is bot.outages.replay's.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Protocol
 
 from bot.explain import explain
-from bot.failures.service import NotificationService
 from bot.outages.causes import CauseGroup, OutageScan, callout_cause, email_cause
 from bot.resend.once import notification_scope
-from bot.resend.service import ResendConfig
-from bot.store.database import Store
+from bot.resend.service import WorkDeps
 from bot.zuora.errors import ZuoraError
 from bot.zuora.models import CalloutHistory, EmailHistory, TimeWindow
 
 
-class ReplayDeps(Protocol):
+class ReplayDeps(WorkDeps, Protocol):
     """The collaborators a replay works with, passed in by the caller (bot.deps.Deps is one)."""
-
-    @property
-    def settings(self) -> ResendConfig: ...
-
-    @property
-    def service(self) -> NotificationService: ...
-
-    @property
-    def store(self) -> Store: ...
-
-    @property
-    def now(self) -> Callable[[], datetime]: ...
 
 
 @dataclass

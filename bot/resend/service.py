@@ -90,8 +90,8 @@ class ResendConfig(Protocol):
     def zuora(self) -> ZuoraSettings: ...
 
 
-class ResendDeps(Protocol):
-    """The collaborators a resend works with, passed in by the caller (bot.deps.Deps is one)."""
+class WorkDeps(Protocol):
+    """What any resend work reads: settings, the Zuora service, the store and the clock."""
 
     @property
     def settings(self) -> ResendConfig: ...
@@ -103,6 +103,13 @@ class ResendDeps(Protocol):
     def store(self) -> Store: ...
 
     @property
+    def now(self) -> Callable[[], datetime]: ...
+
+
+class ResendDeps(WorkDeps, Protocol):
+    """The collaborators a resend works with, passed in by the caller (bot.deps.Deps is one)."""
+
+    @property
     def access(self) -> AccessPolicy: ...
 
     @property
@@ -110,9 +117,6 @@ class ResendDeps(Protocol):
 
     @property
     def responder(self) -> Responder: ...
-
-    @property
-    def now(self) -> Callable[[], datetime]: ...
 
 
 class Refusal(Enum):

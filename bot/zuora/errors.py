@@ -23,6 +23,7 @@ with the same Idempotency-Key, never treat it as a failure (see `is_unknown_outc
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypedDict, Unpack
 
 
 @dataclass(frozen=True)
@@ -97,22 +98,22 @@ class ZuoraAuthError(ZuoraStatusError):
     """Zuora rejected the credentials (401) or the user lacks a permission (403)."""
 
 
+class StatusDetails(TypedDict, total=False):
+    """What every status error may carry besides its message (see ZuoraStatusError)."""
+
+    status_code: int
+    track_id: str | None
+    reasons: tuple[ZuoraReason, ...]
+    body: str
+
+
 class ZuoraNotFoundError(ZuoraStatusError):
     """The account, record or endpoint does not exist."""
 
     def __init__(
-        self,
-        message: str,
-        *,
-        key: str | None = None,
-        status_code: int = 404,
-        track_id: str | None = None,
-        reasons: tuple[ZuoraReason, ...] = (),
-        body: str = "",
+        self, message: str, *, key: str | None = None, **details: Unpack[StatusDetails]
     ) -> None:
-        super().__init__(
-            message, status_code=status_code, track_id=track_id, reasons=reasons, body=body
-        )
+        super().__init__(message, **({"status_code": 404} | details))
         self.key = key
 
 
@@ -120,18 +121,9 @@ class ZuoraRateLimitError(ZuoraStatusError):
     """Zuora throttled us (429): too many requests or too many in flight."""
 
     def __init__(
-        self,
-        message: str,
-        *,
-        retry_after: float | None = None,
-        status_code: int = 429,
-        track_id: str | None = None,
-        reasons: tuple[ZuoraReason, ...] = (),
-        body: str = "",
+        self, message: str, *, retry_after: float | None = None, **details: Unpack[StatusDetails]
     ) -> None:
-        super().__init__(
-            message, status_code=status_code, track_id=track_id, reasons=reasons, body=body
-        )
+        super().__init__(message, **({"status_code": 429} | details))
         self.retry_after = retry_after
 
 

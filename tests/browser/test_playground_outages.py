@@ -9,10 +9,8 @@ from typing import Any
 
 import pytest
 
-from bot.sandbox.playground import DEFAULT_CHANNELS
 from bot.sandbox.tenant import OUTAGE_ACCOUNTS
-
-BILLING = DEFAULT_CHANNELS[0].id
+from tests.support.playground import run_outages
 
 
 @pytest.mark.browser
@@ -20,14 +18,7 @@ def test_playground_outages_card_shows_the_sandbox_outage(
     page: Any, outage_sandbox: Any, artifacts: Path
 ) -> None:
     stack, pg = outage_sandbox
-    page.goto(pg.url)
-    page.wait_for_selector("body[data-ready='true']")
-    page.get_by_test_id("suggestion").filter(has_text="/zuora outages").click()
-    composer = page.get_by_test_id("composer-input")
-    if composer.input_value():  # a suggestion may fill the composer rather than send
-        composer.press("Enter")
-
-    view = page.locator(f'[data-testid="channel-view"][data-channel-id="{BILLING}"]')
+    view = run_outages(page, pg.url)
     replies = view.locator('[data-testid="message"][data-author="Zuora Ops"]')
     card = replies.filter(has=page.locator('[data-action-id="zuora.outage_replay"]'))
     card.first.wait_for(timeout=30_000)

@@ -10,9 +10,7 @@ from typing import Any
 import pytest
 
 from bot.core.actions import OutageRef, decode_value
-from bot.sandbox.playground import DEFAULT_CHANNELS
-
-BILLING = DEFAULT_CHANNELS[0].id
+from tests.support.playground import run_outages
 
 
 @pytest.mark.browser
@@ -20,13 +18,7 @@ def test_playground_outages_then_replay_shows_the_summary_in_place(
     page: Any, outage_sandbox: Any, artifacts: Path
 ) -> None:
     stack, pg = outage_sandbox
-    page.goto(pg.url)
-    page.wait_for_selector("body[data-ready='true']")
-    page.get_by_test_id("suggestion").filter(has_text="/zuora outages").click()
-    composer = page.get_by_test_id("composer-input")
-    if composer.input_value():
-        composer.press("Enter")
-    view = page.locator(f'[data-testid="channel-view"][data-channel-id="{BILLING}"]')
+    view = run_outages(page, pg.url)
     card = view.locator('[data-testid="message"][data-author="Zuora Ops"]').filter(
         has=page.locator('[data-action-id="zuora.outage_replay"]')
     )
