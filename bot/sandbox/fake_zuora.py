@@ -1,6 +1,6 @@
 """A fake Zuora REST API served over real loopback HTTP, for tests, benchmarks and the offline demo.
 
-It follows /work/shared/zuora-api.md: OAuth client-credentials tokens, account lookup, the callout and
+It follows Zuora's documented REST API: OAuth client-credentials tokens, account lookup, the callout and
 email notification-history lists (tenant-local times, pageSize <= 40, the 3-day email window, a
 ``nextPage`` pointing at an internal host), both resend endpoints with Idempotency-Key replay, and the
 Data Query job API whose result files are served by a second "S3" server on another port. Tests steer
