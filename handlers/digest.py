@@ -16,7 +16,6 @@ from bot.core.command_text import (
 )
 from bot.deps import Deps
 from bot.digest.cards import (
-    build_digest_access_denied,
     build_subscription_list,
     build_subscription_refused,
     build_unsubscribed,
@@ -25,6 +24,7 @@ from bot.digest.service import preview_digest
 from bot.digest.subscribe import subscribe
 from bot.failures.cards import build_failures_card
 from bot.failures.receipt_card import build_receipt
+from bot.slack.access_cards import build_allow_list_denied
 from bot.slack.message import SlackMessage
 from bot.slack.requests import Click, Command
 from handlers.common import CommandTable, decode_or_refuse, send, track_id_of
@@ -89,7 +89,7 @@ def answer_digest_command(
             else "Nothing was subscribed."
         )
         contact = deps.settings.resend.resend_access_contact
-        return build_digest_access_denied(contact=contact, outcome=outcome)
+        return build_allow_list_denied(changes="digests", contact=contact, outcome=outcome)
     if isinstance(parsed, DigestUnsubscribeCommand):
         return unsubscribe(deps, parsed.subscription_id, team_id=team_id)
     return subscribe(deps, parsed, command, track_id)

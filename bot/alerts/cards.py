@@ -7,7 +7,6 @@ reader sees their own zone. The alert keeps its "Resend all N" button while open
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -27,7 +26,13 @@ from bot.slack.elements import (
     section,
 )
 from bot.slack.message import SlackMessage
-from bot.slack.mrkdwn import code, date_token, escape, escape_truncated, mention_or_text
+from bot.slack.mrkdwn import (
+    channel_mention,
+    code,
+    date_token,
+    escape,
+    escape_truncated,
+)
 from bot.store import AlertSubscription
 
 CardState = Literal["open", "recovered"]
@@ -40,7 +45,6 @@ KIND_WORDS: dict[AlertKind, str] = {
     "all": "callouts and emails",
 }
 _NOUNS = {"callout": "failed callout", "email": "failed email"}
-_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,30}$")
 LABEL_CHARS = 300
 LIST_LIMIT = 40
 _SPARK_HOURS = 48
@@ -181,7 +185,7 @@ def build_alert_list(subs: Sequence[AlertSubscription]) -> SlackMessage:
             ],
         )
     text = f"{plural(len(subs), 'spike alert')} in this workspace"
-    lines = [f"• {_channel(sub.channel_id)} {escape(describe_alert(sub))}" for sub in subs]
+    lines = [f"• {channel_mention(sub.channel_id)} {escape(describe_alert(sub))}" for sub in subs]
     blocks: list[dict[str, Any]] = [section(f"*{text}*")]
     shown = lines[:LIST_LIMIT]
     for start in range(0, len(shown), 10):
@@ -208,7 +212,7 @@ def build_alert_subscribed(sub: AlertSubscription, *, check_seconds: float) -> S
     blocks = [
         section(
             f":white_check_mark: Spike alert {escape(describe_alert(sub))} will post to "
-            f"{_channel(sub.channel_id)}: one message per cause and spike, updated as it grows."
+            f"{channel_mention(sub.channel_id)}: one message per cause and spike, updated as it grows."
         ),
         context(
             escape(
@@ -232,19 +236,3 @@ def build_alert_refused(reason: str) -> SlackMessage:
     return finish(
         f"Not done: {escape_truncated(reason, 200)}", [section(f":no_entry_sign: {shown}")]
     )
-
-
-def build_alert_access_denied(*, contact: str, outcome: str) -> SlackMessage:
-    """Why an alert change was refused (the resend allow-list decides), whom to ask."""
-    text = (
-        "You are not on the resend allow-list, which also decides who may change spike alerts; "
-        f"ask {mention_or_text(contact)} to add your Slack user ID (RESEND_ALLOWED_USERS). "
-        f"{escape(outcome)}"
-    )
-    return finish(text, [section(f":no_entry: {text}")])
-
-
-def _channel(channel_id: str) -> str:
-    if _CHANNEL_ID.match(channel_id):
-        return f"<#{channel_id}>"
-    return escape_truncated(channel_id, 40)

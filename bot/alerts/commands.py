@@ -9,7 +9,6 @@ from typing import Protocol
 from slack_sdk import WebClient
 
 from bot.alerts.cards import (
-    build_alert_access_denied,
     build_alert_list,
     build_alert_refused,
     build_alert_subscribed,
@@ -25,6 +24,7 @@ from bot.core.command_text import (
 )
 from bot.resend.settings import ResendSettings
 from bot.slack.access import AccessPolicy
+from bot.slack.access_cards import build_allow_list_denied
 from bot.slack.channels import posting_problem
 from bot.slack.message import SlackMessage
 from bot.slack.requests import Command
@@ -75,7 +75,7 @@ def answer_alerts_command(
             else f"Spike alert #{parsed.subscription_id} was not removed."
         )
         contact = deps.settings.resend.resend_access_contact
-        return build_alert_access_denied(contact=contact, outcome=outcome)
+        return build_allow_list_denied(changes="spike alerts", contact=contact, outcome=outcome)
     if not isinstance(parsed, AlertSubscribeCommand):
         return unsubscribe(deps, parsed, team_id=team_id)
     return subscribe(deps, parsed, command)

@@ -8,7 +8,6 @@ caps every list and text, and when the JSON is still over budget it is rebuilt w
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,12 +35,18 @@ from bot.slack.elements import (
     section,
 )
 from bot.slack.message import SlackMessage
-from bot.slack.mrkdwn import date_token, escape, escape_truncated, link, mention_or_text, truncate
+from bot.slack.mrkdwn import (
+    channel_mention,
+    date_token,
+    escape,
+    escape_truncated,
+    link,
+    truncate,
+)
 from bot.store import Subscription
 from bot.zuora.guard import is_history_id
 from bot.zuora.models import Account, TimeWindow
 
-_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,30}$")
 REFUSED_CHARS = 1000
 RESEND_ALL_BUTTONS = 5  # danger buttons in one digest: the top accounts with failed emails only
 LIST_ROOMS = (40, 20, 10)  # subscriptions listed, tried in order until the JSON fits
@@ -448,23 +453,6 @@ def build_subscription_refused(reason: str) -> SlackMessage:
     return finish(
         f"Not subscribed: {escape_truncated(reason, 200)}", [section(f":no_entry_sign: {shown}")]
     )
-
-
-def build_digest_access_denied(*, contact: str, outcome: str) -> SlackMessage:
-    """Why a digest change was refused (the resend allow-list decides), whom to ask, and what did not happen."""
-    text = (
-        "You are not on the resend allow-list, which also decides who may change digests; "
-        f"ask {mention_or_text(contact)} to add your Slack user ID (RESEND_ALLOWED_USERS). "
-        f"{escape(outcome)}"
-    )
-    return finish(text, [section(f":no_entry: {text}")])
-
-
-def channel_mention(channel_id: str) -> str:
-    """`<#C123>` for a valid channel id; anything else as escaped text."""
-    if _CHANNEL_ID.match(channel_id):
-        return f"<#{channel_id}>"
-    return escape_truncated(channel_id, 40)
 
 
 def build_digest_already_subscribed(sub: Subscription) -> SlackMessage:

@@ -1,4 +1,4 @@
-"""The read-rule refusal: what the reader asked for, who may read it, and whom to ask."""
+"""Refusals by rule: the read rule (who may read what) and the allow-list (who may change what)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Literal
 
 from bot.slack.elements import finish, section
 from bot.slack.message import SlackMessage
-from bot.slack.mrkdwn import code, mention_or_text
+from bot.slack.mrkdwn import code, escape, mention_or_text
 
 ReadTarget = Literal["details", "audit", "status"]
 
@@ -28,3 +28,13 @@ def build_read_denied(target: ReadTarget, *, contact: str, user_id: str) -> Slac
         f"{who} and give them your Slack user ID{your_id}. Nothing was fetched."
     )
     return finish(text, [section(f":lock: {text}")])
+
+
+def build_allow_list_denied(*, changes: str, contact: str, outcome: str) -> SlackMessage:
+    """Why a change to `changes` was refused (the resend allow-list decides), whom to ask, what did not happen."""
+    text = (
+        f"You are not on the resend allow-list, which also decides who may change {changes}; "
+        f"ask {mention_or_text(contact)} to add your Slack user ID (RESEND_ALLOWED_USERS). "
+        f"{escape(outcome)}"
+    )
+    return finish(text, [section(f":no_entry: {text}")])

@@ -153,3 +153,13 @@ def code_block(text: str, limit: int = 2000) -> str:
     fence = "```"
     inner = max(1, limit - 2 * len(fence) - 2)
     return f"{fence}\n{escape_truncated(body, inner)}\n{fence}"
+
+
+_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,30}$")
+
+
+def channel_mention(channel_id: str) -> str:
+    """`<#C123>` for a valid channel id; anything else as escaped text."""
+    if _CHANNEL_ID.match(channel_id):
+        return f"<#{channel_id}>"
+    return escape_truncated(channel_id, 40)

@@ -20,7 +20,6 @@ from bot.digest.cards import (
     build_subscription_list,
     build_subscription_refused,
     build_unsubscribed,
-    channel_mention,
     resend_note,
 )
 from bot.digest.summary import DigestDelta, DigestSummary, compare, summarize
@@ -33,6 +32,7 @@ from bot.slack.message import (
     blocks_size,
     check_limits,
 )
+from bot.slack.mrkdwn import channel_mention
 from bot.store import Subscription
 from bot.zuora.models import Account, CalloutHistory, EmailHistory, ResendResult, TimeWindow
 
