@@ -79,12 +79,14 @@ def handle_status_command(
         return
     health = deps.service.check_zuora(track_id=track_id)
     id_source = deps.service.id_source(track_id=track_id) if health.ok else None
+    retry = deps.service.retry_limits(track_id=track_id) if health.ok else None
     status = build_status(
         zuora_ok=health.ok,
         detail=health.detail,
         token_expires_in=health.token_expires_in,
         config=public_config(deps.settings),
         id_source=id_source,
+        retry=retry,
     )
     # A command's response_url never replaces the ack (module docstring): the answer is its own post.
     send(deps, command, status, replace=False)

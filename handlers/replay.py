@@ -32,6 +32,7 @@ from bot.outages.replay_cards import (
     build_replay_busy,
     build_replay_progress,
     build_replay_summary,
+    retry_left_out,
 )
 from bot.slack.message import SlackMessage
 from bot.slack.mrkdwn import escape
@@ -106,6 +107,8 @@ def not_started(deps: Deps, click: Click, outcome: NotStarted) -> SlackMessage:
                 f"All {target.already:,} failures of that cause with a resend ID were already "
                 "resent by an earlier replay or resend; nothing was sent twice."
             )
+        if target.retrying or target.invalid_body:
+            return build_notice(retry_left_out(target) + " Nothing was resent.")
         why = f" ({escape(target.resolve_error)})" if target.resolve_error else ""
         return build_notice(
             f"None of the {target.group.count:,} failures of that cause has a resend ID "
@@ -129,6 +132,8 @@ def report(deps: Deps, click: Click, done: ReplayDone) -> None:
         return
     if finished.state == "running":  # another worker took the lease; it shows the outcome
         return
+    if done.target is not None and (done.target.retrying or done.target.invalid_body):
+        tell(deps, click, retry_left_out(done.target))
     if done.target is not None and done.target.unresolved:
         tell(
             deps,

@@ -77,6 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     replay.add_argument("--progress", action="store_true", help="draw the bar when piped")
     replay.add_argument("--user", default="cli", help="who to name in the audit trail")
+    replay.add_argument(
+        "--include-retrying",
+        action="store_true",
+        help="also resend callouts Zuora still retries by itself (they may arrive twice)",
+    )
     replay.set_defaults(run=cmd_replay)
     digest = sub.add_parser("digest", help="post the due daily digests, or print them (--dry-run)")
     digest.add_argument("--dry-run", action="store_true")

@@ -97,6 +97,7 @@ def cmd_replay(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
             started=started,
             progress=bar.draw,
             owner=f"cli:{worker_name()}",
+            include_retrying=bool(getattr(args, "include_retrying", False)),
         )
         if outcome is None:  # not confirmed
             return EXIT_USAGE if unconfirmed else EXIT_OK
@@ -147,6 +148,13 @@ def _replay_plan(
         plan += f" {target.already:,} already resent by an earlier replay are skipped."
     if target.unresolved:
         plan += f" {target.unresolved:,} have no resend ID and are skipped."
+    if target.retrying:
+        plan += (
+            f" {target.retrying:,} that Zuora still retries are skipped "
+            "(--include-retrying sends them too)."
+        )
+    if target.invalid_body:
+        plan += f" {target.invalid_body:,} with an invalid custom body (-2000) are skipped."
     return plan
 
 

@@ -26,6 +26,8 @@ from bot.core.actions import (
     row_block_id,
 )
 from bot.core.secrets_mask import mask_url
+from bot.failures.retry_policy import RetryRule
+from bot.failures.retry_rows import retry_line, retry_state
 from bot.slack.elements import (
     actions,
     button,
@@ -170,6 +172,7 @@ class Rows:
     account_url: str | None
     room: Room
     ids_pending: bool
+    retry: RetryRule | None = None  # judges Zuora's own retries (None: every row keeps Resend)
 
     def callout(self, callout: CalloutHistory, number: int) -> dict[str, Any]:
         """One callout row: what was called and what came back; Resend / Details / Zuora menu."""
@@ -185,13 +188,17 @@ class Rows:
         ]
         history_id = resend_id(callout.id)
         lines.extend(self._no_id_line(callout.id_problem, history_id))
+        state = retry_state(callout, self.retry)
+        retry = retry_line(state, short=room.note < 80)
+        lines.extend([retry] if retry else [])
+        blocked = state is not None and not state.resendable  # Zuora retries it / invalid body
         details = RowAction(
             verb="details",
             created=int(callout.create_time.timestamp()),
             event_id=callout.event_id,
         )
         options: list[tuple[str, RowAction, str | None]] = []
-        if history_id is not None and room.controls == "all":
+        if history_id is not None and room.controls == "all" and not blocked:
             resend = RowAction(
                 verb="resend",
                 kind="callout",

@@ -32,7 +32,9 @@ from bot.failures.card_rows import (
     email_option,
     resend_id,
 )
+from bot.failures.preview import email_preview, preview_text
 from bot.failures.results import AccountFailures, card_ref_for
+from bot.failures.retry_rows import keeps_resend
 from bot.slack.elements import (
     actions,
     button,
@@ -189,6 +191,7 @@ def _card_blocks(
         account_url=_safe_account_url(ui_url, account),
         room=room,
         ids_pending=failures.ids_pending,
+        retry=failures.retry,
     )
 
     blocks: list[dict[str, Any]] = [header(_header_text(failures, plan, room=room))]
@@ -214,7 +217,7 @@ def _card_blocks(
             number = first + offset + 1
             blocks.append(rows.callout(callout, number))
             history_id = resend_id(callout.id)
-            if history_id is not None:
+            if history_id is not None and keeps_resend(callout, failures.retry):
                 callout_boxes.append((number, history_id, callout_option(callout)))
         blocks.extend(checkboxes("callout", callout_boxes, page=page, notice=notice, room=room))
         if room.controls == "details":
@@ -334,7 +337,11 @@ def _card_actions(
                 style="danger",
                 confirm=confirm_dialog(
                     title=f"Resend {noun}?",
-                    text=f"Resend all {noun} for {who}? Zuora sends each one to its recipients again.",
+                    text=preview_text(
+                        email_preview(failures.emails),
+                        lead=f"Resend all {noun} for {who}? Zuora sends each one to its "
+                        "recipients again.",
+                    ),
                     confirm=f"Resend {resendable}",
                 ),
             )

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.core.actions import CardRef
+from bot.failures.retry_policy import RetryRule
 from bot.zuora.models import (
     Account,
     CalloutHistory,
@@ -28,6 +29,7 @@ class AccountFailures:
     emails: list[EmailHistory]
     ids_pending: bool = False  # resend ids are still being resolved (Data Query running)
     ids_error: str | None = None  # resend ids could not be resolved; the card says so
+    retry: RetryRule | None = None  # judges which callouts Zuora still retries (None: not judged)
 
     @property
     def card_ref(self) -> CardRef:

@@ -19,6 +19,8 @@ from bot.explain import explain
 from bot.failures.history_ids import HistoryIdResolver, describe_failure
 from bot.failures.id_matching import HistoryIds, IdSourceStatus
 from bot.failures.results import AccountFailures
+from bot.failures.retry_limits import LimitCheck, RetryLimitSource
+from bot.failures.retry_policy import RetryRule
 from bot.zuora.client import ZuoraClient
 from bot.zuora.client.resend import ChunkDone
 from bot.zuora.errors import ZuoraError
@@ -65,6 +67,7 @@ class NotificationService:
         self._now = now
         self._ids = ids if ids is not None else HistoryIdResolver(client)
         self._id_wait = client.settings.id_wait if id_wait is None else id_wait
+        self._limits = RetryLimitSource(client)
 
     def close(self) -> None:
         """Stop ID lookups and close the Zuora client."""
@@ -147,7 +150,13 @@ class NotificationService:
         if fresh:
             self._client.forget(account, window)
         callouts, emails = self._client.failures_for(account, window, track_id=track_id)
-        failures = AccountFailures(account=account, window=window, callouts=callouts, emails=emails)
+        failures = AccountFailures(
+            account=account,
+            window=window,
+            callouts=callouts,
+            emails=emails,
+            retry=self.retry_rule(),
+        )
         return self._with_ids(failures, track_id=track_id, fresh=fresh, defer_ids=defer_ids)
 
     def _with_ids(
@@ -256,6 +265,15 @@ class NotificationService:
         """The resend-ID source and the Data Query columns, relearned now (for /zuora status)."""
         timeout = min(self._client.settings.query_timeout, STATUS_QUERY_WAIT)
         return self._ids.status(track_id=track_id, timeout=timeout)
+
+    def retry_rule(self) -> RetryRule:
+        """Zuora's callout retry limits in force, judged at this moment (cards, replays)."""
+        return RetryRule(self._limits.limits(), self._now())
+
+    def retry_limits(self, *, track_id: str) -> LimitCheck:
+        """The attempt limit relearned from Data Query now, and its source (for /zuora status)."""
+        timeout = min(self._client.settings.query_timeout, STATUS_QUERY_WAIT)
+        return self._limits.learn(track_id=track_id, timeout=timeout)
 
     def check_zuora(self, *, track_id: str) -> ZuoraHealth:
         """Fetch (or reuse) an OAuth token to prove the credentials work."""

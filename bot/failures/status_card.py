@@ -8,6 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from bot.failures.id_matching import IdSourceStatus, TableStatus
+from bot.failures.retry_limits import LimitCheck
+from bot.failures.retry_policy import GUESSES
 from bot.slack.elements import context, fields_section, finish, fit, section
 from bot.slack.message import SlackMessage
 from bot.slack.mrkdwn import code, escape, escape_truncated
@@ -23,6 +25,7 @@ def build_status(
     token_expires_in: float | None,
     config: list[tuple[str, str]],
     id_source: IdSourceStatus | None = None,
+    retry: LimitCheck | None = None,
 ) -> SlackMessage:
     """`/zuora status`: Zuora's answer to our credentials, the token's life left, the resend-ID
     source with the Data Query columns it found, and the non-secret settings."""
@@ -36,6 +39,8 @@ def build_status(
     top = [section(headline), context(_token_line(token_expires_in))]
     if id_source is not None:
         top.extend(id_source_blocks(id_source))
+    if retry is not None:
+        top.append(retry_block(retry))
     return finish(text, top + fit(lambda room: _config_blocks(config, room), _CONFIG_ROOMS))
 
 
@@ -65,6 +70,19 @@ def id_source_blocks(status: IdSourceStatus) -> list[dict[str, Any]]:
     blocks = [section("\n".join(lines))]
     blocks.extend(section(_table_line(table)) for table in status.tables)
     return blocks
+
+
+def retry_block(check: LimitCheck) -> dict[str, Any]:
+    """Zuora's own callout retries as the bot judges them: the limit's source and the guesses."""
+    limits = check.limits
+    minutes = int(limits.interval.total_seconds() // 60)
+    source = escape(limits.source)
+    why = f" ({escape_truncated(check.problem, 300)})" if check.problem else ""
+    return section(
+        f"*Zuora's own retries:* attempt limit {limits.attempt_limit} (from {source}){why}; "
+        f"interval {minutes} min (from settings).\n"
+        f"Retry schedule guess: {escape('; '.join(GUESSES))}."
+    )
 
 
 def _table_line(table: TableStatus) -> str:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.core.actions import ActionId, OutageRef
+from bot.failures.preview import INCLUDE_HINT, Preview, preview_text
 from bot.outages.affected import merged
 from bot.outages.causes import CauseGroup, OutageScan, hourly_series, sparkline
 from bot.slack.elements import (
@@ -121,10 +122,11 @@ def _cause_section(group: CauseGroup, window: TimeWindow, page: int, room: int) 
             style="danger",
             confirm=confirm_dialog(
                 title=f"Resend {plural(group.count, kind)}?",
-                text=(
-                    f"Resend {plural(group.count, 'failed ' + kind)} "
+                text=replay_preview_text(
+                    group,
+                    lead=f"Resend {plural(group.count, 'failed ' + kind)} "
                     f"({group.affected.describe()}), all failed with: "
-                    f"{truncate(group.label, room)}. Only do this once the cause is fixed."
+                    f"{truncate(group.label, room)}. Only do this once the cause is fixed.",
                 ),
                 confirm=f"Resend {group.count:,}",
             ),
@@ -181,3 +183,12 @@ def _paging(
 
 
 __all__ = ["OUTAGES_PAGE_SIZE", "build_outages_card", "outage_page_count"]
+
+
+def replay_preview_text(group: CauseGroup, *, lead: str) -> str:
+    """The replay confirm's preview: what it sends and what it leaves out (issue 18)."""
+    held = group.retrying + group.invalid_body
+    preview = Preview(
+        group.cause.kind, max(group.count - held, 0), group.retrying, group.invalid_body
+    )
+    return preview_text(preview, lead=lead, hint=INCLUDE_HINT)

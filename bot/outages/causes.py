@@ -21,6 +21,7 @@ from functools import cached_property
 from urllib.parse import urlsplit
 
 from bot.core.secrets_mask import looks_like_token, mask_path_segment
+from bot.failures.retry_policy import RetryRule, classify
 from bot.outages.affected import AccountTally
 from bot.zuora.models import CalloutHistory, EmailHistory, NotificationKind
 
@@ -81,6 +82,8 @@ class CauseGroup:
     # (time, account) of every failure, for counts over any sub-window (spike alerts); one small
     # tuple per failure, like `ids`.
     moments: list[tuple[datetime, str]] = field(default_factory=list)
+    retrying: int = 0  # callouts Zuora still retried when scanned (bot.failures.retry_policy)
+    invalid_body: int = 0  # callouts Zuora never sent: invalid custom body (-2000)
 
     def add(
         self,
@@ -210,7 +213,8 @@ def normalise_mail_error(message: str | None) -> str:
 class OutageScan:
     """Folds failed callouts and emails into CauseGroups as they stream past (nothing else kept)."""
 
-    def __init__(self) -> None:
+    def __init__(self, retry: RetryRule | None = None) -> None:
+        self._retry = retry  # counts callouts Zuora still retries per group, when given
         self._groups: dict[Cause, CauseGroup] = {}
         # The same URL + code and the same error text come back thousands of times in an outage:
         # their cause is worked out once (bounded, so unique texts cannot grow it without end).
@@ -230,6 +234,10 @@ class OutageScan:
             account_id=callout.account_id,
             account_number=callout.account_number,
         )
+        if self._retry is not None:
+            state = classify(callout, self._retry).kind
+            group.retrying += state == "retrying"
+            group.invalid_body += state == "invalid_body"
         self.callouts += 1
 
     def add_email(self, email: EmailHistory) -> None:

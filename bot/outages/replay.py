@@ -113,6 +113,7 @@ def start_replay(
     started: Callable[[Replay, int], None] | None = None,
     progress: Progress | None = None,
     owner: str | None = None,
+    include_retrying: bool = False,
 ) -> ReplayStart | None:
     """Replay the cause's failures in `window`, exactly once: the one start the button and CLI share.
 
@@ -123,7 +124,8 @@ def start_replay(
     whatever the scan says; without `answer_finished`, a finished one is not answered early and the
     re-scan tells what is left, as the CLI reports it). `confirm` (a prompt) may still say no: None comes back. Then the claim
     (ids another resend holds are left out); `started` sees the won replay and how many ids were
-    left out, and the replay is driven, `progress` seeing it after each chunk.
+    left out, and the replay is driven, `progress` seeing it after each chunk. Callouts Zuora still
+    retries are left out unless `include_retrying` (bot.failures.retry_policy).
     """
     if not window.start < window.end or window.end - window.start > MAX_REPLAY_WINDOW:
         return ReplayOutOfDate("window")
@@ -135,7 +137,9 @@ def start_replay(
         return ReplayBusy(mine)
     if scanning is not None:
         scanning()
-    target = find_target(deps, cause_id, window, track_id=track_id)
+    target = find_target(
+        deps, cause_id, window, track_id=track_id, include_retrying=include_retrying
+    )
     resume = resume_stopped and mine is not None and mine.state == "stopped"
     if target is None and not resume:
         return ReplayOutOfDate("gone")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.outages.replay_target import ReplayTarget
 from bot.slack.elements import context, finish, mention, plural, section
 from bot.slack.message import SlackMessage
 from bot.slack.mrkdwn import code, date_token, escape_truncated
@@ -144,4 +145,24 @@ def build_replay_busy(replay: Replay, *, joined: bool = False) -> SlackMessage:
     )
 
 
-__all__ = ["build_replay_busy", "build_replay_progress", "build_replay_summary"]
+# --- left out because of Zuora's own retries (issue 18) -------------------------------------------
+
+
+def retry_left_out(target: ReplayTarget) -> str:
+    """Which callouts a replay left out because of Zuora's own retries, and how to include them."""
+    parts = []
+    if target.retrying:
+        parts.append(
+            f"{target.retrying:,} callouts of that cause were left out: Zuora still retries them "
+            "by itself, and a resend now would deliver them twice (to include them: "
+            "`zuora-ops replay --include-retrying`)."
+        )
+    if target.invalid_body:
+        parts.append(
+            f"{target.invalid_body:,} were left out: the template's custom body is invalid "
+            "(-2000), so a resend would fail the same way; fix the template first."
+        )
+    return " ".join(parts)
+
+
+__all__ = ["build_replay_busy", "build_replay_progress", "build_replay_summary", "retry_left_out"]

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from bot.explain import explain
+from bot.failures.retry_policy import classify
 from bot.outages.causes import CauseGroup, OutageScan, callout_cause, email_cause
 from bot.resend.once import notification_scope
 from bot.resend.service import WorkDeps
@@ -33,6 +34,8 @@ class ReplayTarget:
     unresolved: int = 0  # failures still without a resend id after Data Query
     already: int = 0  # ids an earlier replay of this cause (another window) already resent
     resolve_error: str | None = None  # why Data Query could not resolve the rest
+    retrying: int = 0  # callouts left out: Zuora still retries them (unless included)
+    invalid_body: int = 0  # callouts left out: -2000, a resend fails the same way
 
     @property
     def cause_id(self) -> str:
@@ -46,17 +49,33 @@ def replay_key(cause_id: str, window: TimeWindow) -> str:
 
 
 def find_target(
-    deps: ReplayDeps, cause_id: str, window: TimeWindow, *, track_id: str
+    deps: ReplayDeps,
+    cause_id: str,
+    window: TimeWindow,
+    *,
+    track_id: str,
+    include_retrying: bool = False,
 ) -> ReplayTarget | None:
     """Re-scan the fixed window; the cause's group and its resend ids, or None if it is gone.
 
     Failures Zuora listed without an id are looked up in Data Query, once for the whole group.
+    Callouts Zuora still retries are left out unless `include_retrying`; -2000 ones always.
     """
     scan = OutageScan()
     missing_callouts: list[CalloutHistory] = []
     missing_emails: list[EmailHistory] = []
+    rule = deps.service.retry_rule()
+    held: set[str] = set()
+    retrying = invalid = 0
     for callout in deps.service.iter_failed_callouts(window, track_id=track_id):
         scan.add_callout(callout)
+        state = classify(callout, rule)
+        kept = state.kind != "invalid_body" and (include_retrying or state.kind != "retrying")
+        if not kept and callout_cause(callout)[0].id == cause_id:
+            retrying += state.kind == "retrying"
+            invalid += state.kind == "invalid_body"
+            held.add(callout.id or "")
+            continue
         if not callout.id and callout_cause(callout)[0].id == cause_id:
             missing_callouts.append(callout)
     for email in deps.service.iter_failed_emails(window, track_id=track_id):
@@ -66,7 +85,13 @@ def find_target(
     group = scan.group(cause_id)
     if group is None:
         return None
-    target = ReplayTarget(group=group, window=window, ids=list(dict.fromkeys(group.ids)))
+    target = ReplayTarget(
+        group=group,
+        window=window,
+        ids=[i for i in dict.fromkeys(group.ids) if i not in held],
+        retrying=retrying,
+        invalid_body=invalid,
+    )
     missing: list[CalloutHistory] | list[EmailHistory] = (
         missing_callouts if group.cause.kind == "callout" else missing_emails
     )

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Literal, Protocol
 
+from bot.failures.retry_policy import RetryRule
 from bot.outages.causes import OutageScan
 from bot.zuora.models import CalloutHistory, EmailHistory, TimeWindow
 
@@ -36,13 +37,15 @@ def scan_outages(
     track_id: str,
     kinds: ScanKinds = "all",
     on_record: OnRecord | None = None,
+    retry: RetryRule | None = None,
 ) -> OutageScan:
     """Fold the tenant's failures in `window` into an OutageScan (both kinds in one scan).
 
-    `on_record` is called after each record is counted (a progress display; keep it cheap).
+    `on_record` is called after each record is counted (a progress display; keep it cheap);
+    `retry` counts the callouts Zuora still retries per cause.
     """
     started = time.monotonic()
-    scan = OutageScan()
+    scan = OutageScan(retry)
     records = service.iter_failed_history(
         window,
         track_id=track_id,

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from time import monotonic
 
+from bot.failures.retry_policy import RetryRule
+from bot.failures.service import NotificationService
 from bot.outages.causes import OutageScan
 from bot.outages.scan import HistorySource, scan_outages
 from bot.zuora.cache import ReadCache
@@ -30,5 +32,10 @@ class OutageScans:
         if fresh:
             self._scans.discard(key)
         return self._scans.get_or_compute(
-            key, lambda: scan_outages(self._source, window, track_id=track_id)
+            key, lambda: scan_outages(self._source, window, track_id=track_id, retry=self._rule())
         )
+
+    def _rule(self) -> RetryRule | None:
+        """Zuora's retry limits now, when the source is the bot's service (it knows them)."""
+        source = self._source
+        return source.retry_rule() if isinstance(source, NotificationService) else None

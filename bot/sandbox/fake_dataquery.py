@@ -8,6 +8,7 @@ column with plain text. It understands the SQL the bot and the tests write:
 
     SHOW COLUMNS FROM <table>
     SELECT <cols | *> FROM <table> [WHERE c op v AND ...] [ORDER BY c [ASC|DESC]] [LIMIT n]
+    SELECT max(c) [AS a], ... FROM <table> [WHERE ...]      (aggregates only: no GROUP BY)
 
 where a condition's column may be `CAST(c AS varchar)` and its operator `[NOT] LIKE 'pattern'`
 besides comparisons, `[NOT] IN (...)` and `IS [NOT] NULL`, and a selected column may be `"Quoted"`, aliased with AS, or wrapped as `to_iso8601(c)` /
@@ -141,6 +142,7 @@ _AND_RE = re.compile(r"and\b", re.IGNORECASE)
 _LITERAL_RE = re.compile(_LITERAL, re.IGNORECASE)
 _SELECT_ITEM_RE = re.compile(
     rf"^(?:to_iso8601\s*\(\s*(?P<fcol>{_IDENT})(?P<utc>\s+at\s+time\s+zone\s+'utc')?\s*\)"
+    rf"|max\s*\(\s*(?P<mcol>{_IDENT})\s*\)"
     rf"|(?P<col>{_IDENT}))(?:\s+as\s+(?P<alias>{_IDENT}))?$",
     re.IGNORECASE,
 )
@@ -210,6 +212,7 @@ class _Output:
     label: str
     iso: bool = False
     utc_zone: bool = False
+    maximum: bool = False  # `max(column)`: one row over every matching record
 
 
 def _as_varchar(column: Column) -> Column:
@@ -320,9 +323,13 @@ class Query:
                 raise QueryError(
                     f"{_position(self.text, fragment)}: Unsupported expression in the sandbox: {fragment}"
                 )
-            ref = item["fcol"] or item["col"]
+            ref = item["fcol"] or item["mcol"] or item["col"]
             column = self._column(ref)
             iso = item["fcol"] is not None
+            if item["mcol"] is not None:
+                label = _unquote(item["alias"]) if item["alias"] else f"_col{len(outputs)}"
+                outputs.append(_Output(column, label.lower(), maximum=True))
+                continue
             if iso and not column.type.startswith("timestamp"):
                 raise QueryError(
                     f"{_position(self.text, part.strip())}: Unexpected parameters ({column.type}) "
@@ -331,6 +338,12 @@ class Query:
             default_label = f"_col{len(outputs)}" if iso else _unquote(ref).rsplit(".", 1)[-1]
             label = _unquote(item["alias"]) if item["alias"] else default_label
             outputs.append(_Output(column, label.lower(), iso=iso, utc_zone=bool(item["utc"])))
+        if any(o.maximum for o in outputs) and not all(o.maximum for o in outputs):
+            plain = next(o for o in outputs if not o.maximum)
+            raise QueryError(
+                f"{_position(self.text, plain.column.name)}: '{plain.column.name}' must be an "
+                "aggregate expression or appear in GROUP BY clause"
+            )
         return outputs
 
     def _where(self, where: str) -> list[_Condition]:
@@ -436,6 +449,12 @@ class Query:
                 for c in self.table.columns.values()
             ]
         hits = [r for r in records if self._matches(r)]
+        if self.outputs and self.outputs[0].maximum:  # aggregates only (checked when parsed)
+            maxima: dict[str, Any] = {}
+            for output in self.outputs:
+                values = [v for v in map(output.column.get, hits) if v is not None]
+                maxima[output.label] = max(values) if values else None
+            return [maxima]
         if self.order is not None:
             getter = self.order.get
             present = [r for r in hits if getter(r) is not None]

@@ -105,6 +105,20 @@ class ZuoraSettings(BaseSettings):
         le=60,
         description="Seconds a failures card waits for resend IDs before it is shown without them.",
     )
+    callout_attempt_limit: int = Field(
+        default=3,
+        ge=1,
+        le=5,
+        description="Zuora's Maximum Number of Delivery Attempts for callouts (1-5), used until "
+        "/zuora status learns Data Query's AttemptLimit.",
+    )
+    callout_retry_interval_minutes: int = Field(
+        default=30,
+        ge=30,
+        le=1440,
+        description="Zuora's Minimum Interval between Delivery Attempts in minutes (30-1440): "
+        "when a callout Zuora still retries is tried next.",
+    )
     result_file_hosts: str = Field(
         default="*.amazonaws.com",
         description="Comma list of hosts Data Query result files may be fetched from (https "
