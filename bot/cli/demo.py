@@ -43,6 +43,7 @@ def cmd_demo(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     from bot.sandbox.live import LiveSpike
     from bot.sandbox.playground import Playground
     from bot.sandbox.stack import SandboxStack
+    from bot.sandbox.retry_tenant import add_retry_account
     from bot.sandbox.tenant import build_tenant
 
     if args.alert_check < 1 or args.spike_every < 0:
@@ -51,6 +52,7 @@ def cmd_demo(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="zuora-ops-demo-") as workdir:
         # The sandbox tenant has an outage in it (an endpoint down, a bouncing mail domain).
         tenant = build_tenant(seed=7, now=time_now(), outage=True)
+        add_retry_account(tenant, time_now())  # every state of Zuora's own retries (issue 18)
         stack = SandboxStack(
             Path(workdir),
             tenant=tenant,

@@ -98,10 +98,10 @@ def email_preview(emails: Sequence[EmailHistory], *, resent: Sequence[Resent] = 
 
 def preview_text(preview: Preview, *, lead: str, hint: str | None = None) -> str:
     """`lead` then "Sends N. Left out: …" and the template caveat, cut to a confirm dialog's size."""
-    parts = [lead, f"Sends {preview.send:,}."]
+    parts = [lead]
     reasons = preview.reasons()
-    if reasons:
-        parts.append("Left out: " + "; ".join(reasons) + ".")
+    if reasons:  # "Sends N" only when it differs from what the lead says
+        parts.append(f"Sends {preview.send:,}. Left out: " + "; ".join(reasons) + ".")
     if preview.retrying and hint:
         parts.append(f"To include those: {hint}.")
     parts.append(TEMPLATE_CAVEAT)
