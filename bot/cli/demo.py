@@ -42,8 +42,8 @@ def cmd_demo(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     from bot.log_config import configure_logging
     from bot.sandbox.live import LiveSpike
     from bot.sandbox.playground import Playground
-    from bot.sandbox.stack import SandboxStack
     from bot.sandbox.retry_tenant import add_retry_account
+    from bot.sandbox.stack import SandboxStack
     from bot.sandbox.tenant import build_tenant
 
     if args.alert_check < 1 or args.spike_every < 0:

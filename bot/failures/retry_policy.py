@@ -13,7 +13,8 @@ Where the documents are silent this module GUESSES, and /zuora status shows the 
   interval; a callout whose next try is more than one interval overdue is taken as given up
   ("overdue": resendable, and said so);
 - a failed 200 (a parsed body said `success: false`) and any other 2xx are not retried;
-- a missing or non-numeric response code is a connection failure (retried, like negative codes).
+- a missing response code is a connection failure (retried, like negative codes); text that is
+  no number is not retried.
 """
 
 from __future__ import annotations
@@ -88,10 +89,11 @@ def zuora_retries(code: int | None) -> bool:
 def classify(callout: CalloutHistory, rule: RetryRule) -> RetryState:
     """The callout's retry state at `rule.now` under `rule.limits`."""
     code = response_code(callout)
-    shown = (callout.response_code or "").strip() or "no response"
+    text = (callout.response_code or "").strip()
+    shown = text or "no response"
     if code == INVALID_BODY:
         return RetryState("invalid_body", shown)
-    if not zuora_retries(code):
+    if (code is None and text) or not zuora_retries(code):  # text that is no number: not retried
         return RetryState("never", shown)
     limit = rule.limits.attempt_limit
     attempt = max(callout.attempted_num or 1, 1)
