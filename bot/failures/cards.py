@@ -32,7 +32,7 @@ from bot.failures.card_rows import (
     email_option,
     resend_id,
 )
-from bot.failures.preview import email_preview, preview_text
+from bot.failures.preview import Resent, email_preview, preview_text
 from bot.failures.results import AccountFailures, card_ref_for
 from bot.failures.retry_rows import keeps_resend
 from bot.slack.elements import (
@@ -128,9 +128,15 @@ def account_url(ui_url: str, account: Account) -> str:
 
 
 def build_failures_card(
-    failures: AccountFailures, *, ui_url: str, page: int = 0, notice: str | None = None
+    failures: AccountFailures,
+    *,
+    ui_url: str,
+    page: int = 0,
+    notice: str | None = None,
+    resent: Sequence[Resent] = (),
 ) -> SlackMessage:
-    """The card for one account and window; `notice` is mrkdwn the caller built (e.g. "Refreshed")."""
+    """The card for one account and window; `notice` is mrkdwn the caller built (e.g. "Refreshed");
+    `resent` (rows another resend holds) feeds the Resend all preview."""
     if not failures.callouts and not failures.emails:
         return _empty_card(failures, ui_url=ui_url, notice=notice)
     # Newest first whatever order the rows came in (a stable sort keeps equal times in place).
@@ -141,7 +147,9 @@ def build_failures_card(
     )
     page = min(max(page, 0), page_count(failures) - 1, MAX_PAGE)
     blocks = fit(
-        lambda room: _card_blocks(failures, ui_url=ui_url, page=page, notice=notice, room=room),
+        lambda room: _card_blocks(
+            failures, ui_url=ui_url, page=page, notice=notice, room=room, resent=resent
+        ),
         ROOMS,
     )
     return finish(_fallback_text(failures), blocks)
@@ -178,7 +186,13 @@ def _empty_card(failures: AccountFailures, *, ui_url: str, notice: str | None) -
 
 
 def _card_blocks(
-    failures: AccountFailures, *, ui_url: str, page: int, notice: str | None, room: Room
+    failures: AccountFailures,
+    *,
+    ui_url: str,
+    page: int,
+    notice: str | None,
+    room: Room,
+    resent: Sequence[Resent] = (),
 ) -> list[dict[str, Any]]:
     account, window = failures.account, failures.window
     pages = page_count(failures)
@@ -248,6 +262,7 @@ def _card_blocks(
             pages=pages,
             has_selection=has_selection,
             name_chars=min(40, room.name),
+            resent=resent,
         )
     )
     return blocks
@@ -316,6 +331,7 @@ def _card_actions(
     pages: int,
     has_selection: bool,
     name_chars: int,
+    resent: Sequence[Resent] = (),
 ) -> list[dict[str, Any]]:
     account = failures.account
     elements = []
@@ -338,7 +354,7 @@ def _card_actions(
                 confirm=confirm_dialog(
                     title=f"Resend {noun}?",
                     text=preview_text(
-                        email_preview(failures.emails),
+                        email_preview(failures.emails, resent=resent),
                         lead=f"Resend all {noun} for {who}? Zuora sends each one to its "
                         "recipients again.",
                     ),

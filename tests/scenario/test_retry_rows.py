@@ -18,7 +18,15 @@ from bot.outages.replay import ReplayDone, start_replay
 from bot.sandbox.retry_tenant import add_retry_account
 from bot.sandbox.tenant import FakeAccount, FakeCallout, build_tenant
 from bot.zuora.models import TimeWindow
-from tests.support.stack_fixtures import Harness, all_text, buttons, dispatch_harness
+from tests.support.scenario import RESEND_EMAIL
+from tests.support.stack_fixtures import (
+    ORDINARY_ACCOUNT,
+    Harness,
+    all_text,
+    button,
+    buttons,
+    dispatch_harness,
+)
 
 REPLAY = "zuora.outage_replay"
 
@@ -203,3 +211,19 @@ def test_retry_rows_status_without_data_query_names_the_settings(tmp_path: Path)
         status = all_text(harness.wait_posts(reply.response_url, 1)[-1])
 
     assert "attempt limit 5 (from settings) (Data Query is off (ZUORA_HISTORY_IDS=rest))" in status
+
+
+def test_retry_rows_resend_all_preview_names_who_already_resent(tmp_path: Path) -> None:
+    with dispatch_harness(tmp_path) as harness:
+        card = harness.card_for(ORDINARY_ACCOUNT)
+        total = len(buttons(card, RESEND_EMAIL))
+        harness.click(buttons(card, RESEND_EMAIL)[0], user_id="U0ALICE")
+        refreshed = harness.click(button(card, "zuora.refresh"))
+        (redrawn,) = harness.posts(refreshed.response_url)
+        confirm = button(redrawn, "zuora.resend_all")["confirm"]["text"]["text"]
+
+    assert f"Sends {total - 1}. Left out: 1 already resent (last by U0ALICE at " in confirm
+    assert confirm.endswith(
+        "Resend uses the current template: callout auth and email "
+        "From/To/Cc/Bcc/Reply-To as they are now."
+    )
