@@ -128,7 +128,7 @@ def _cause_section(group: CauseGroup, window: TimeWindow, page: int, room: int) 
                     f"({group.affected.describe()}), all failed with: "
                     f"{truncate(group.label, room)}. Only do this once the cause is fixed.",
                 ),
-                confirm=f"Resend {group.count:,}",
+                confirm=f"Resend {_sent(group):,}",
             ),
         )
     return section("\n".join(lines), accessory=accessory)
@@ -187,8 +187,10 @@ __all__ = ["OUTAGES_PAGE_SIZE", "build_outages_card", "outage_page_count"]
 
 def replay_preview_text(group: CauseGroup, *, lead: str) -> str:
     """The replay confirm's preview: what it sends and what it leaves out (issue 18)."""
-    held = group.retrying + group.invalid_body
-    preview = Preview(
-        group.cause.kind, max(group.count - held, 0), group.retrying, group.invalid_body
-    )
+    preview = Preview(group.cause.kind, _sent(group), group.retrying, group.invalid_body)
     return preview_text(preview, lead=lead, hint=INCLUDE_HINT)
+
+
+def _sent(group: CauseGroup) -> int:
+    """What a replay would send: the cause's failures less those Zuora still retries or never sent."""
+    return max(group.count - group.retrying - group.invalid_body, 0)
