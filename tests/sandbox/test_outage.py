@@ -54,7 +54,9 @@ def test_outage_is_one_endpoint_down_two_hours_for_30_accounts_and_one_bouncing_
     assert all(e.to_email in e.error_message for e in bounced)
 
 
-def test_outage_endpoint_recovers_after_its_last_failure_and_the_mail_domain_still_bounces() -> None:
+def test_outage_endpoint_recovers_after_its_last_failure_and_the_mail_domain_still_bounces() -> (
+    None
+):
     tenant = build_tenant(seed=7, now=NOW, outage=True)
     to_endpoint = [c for c in tenant.callouts if "ledgerlink" in c.request_url]
     last_failure = max(c.create_time for c in to_endpoint if c.failed)
