@@ -84,11 +84,16 @@ def test_still_failing_domain_warns_then_replays_anyway_once(outage: Harness) ->
     assert len(outage.resends()) == calls, "the once-per-notification claims still hold"
 
 
-def test_zuora_silent_during_the_recovery_read_leaves_the_card_working(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("status", "headers"), [(503, {}), (429, {"Retry-After": "0"})])
+def test_zuora_silent_during_the_recovery_read_leaves_the_card_working(
+    tmp_path: Path, status: int, headers: dict[str, str]
+) -> None:
     tenant = build_tenant(seed=7, now=datetime.now(UTC), outage=True)
     overrides = {"retry_max_delay": 0.05, "max_retries": 1}
     with dispatch_harness(tmp_path, tenant=tenant, zuora_overrides=overrides) as harness:
-        harness.zuora.fail_next(HISTORY, status=503, times=100, query={"failedOnly": "false"})
+        harness.zuora.fail_next(
+            HISTORY, status=status, headers=headers, times=100, query={"failedOnly": "false"}
+        )
 
         card = outages_card(harness)
 
@@ -99,3 +104,8 @@ def test_zuora_silent_during_the_recovery_read_leaves_the_card_working(tmp_path:
         assert block["accessory"]["action_id"] == REPLAY
         assert "Recovery unknown" in cause_block(card, BOUNCE)["text"]["text"]
         assert buttons(card, REPLAY) and not buttons(card, ANYWAY)
+        assert not [
+            r
+            for r in harness.zuora.requests(HISTORY)
+            if r.status != 200 and r.query.get("failedOnly") != ["false"]
+        ], "only the recovery read failed"
