@@ -48,7 +48,7 @@ def build_deps(settings: Settings, *, now: Callable[[], datetime] = utc_now) -> 
     return Deps(
         settings=settings,
         service=service,
-        outages=OutageScans(service),
+        outages=OutageScans(service, now=now),
         store=store,
         slack=slack,
         access=AccessPolicy(

@@ -46,8 +46,10 @@ logger = logging.getLogger(__name__)
 
 
 def register(app: App, deps: Deps) -> None:
-    """Listen for the per-cause replay button."""
+    """Listen for the per-cause replay button ("Replay anyway" on a cause still failing: the same
+    replay, with the same once-per-notification claims)."""
     on_click(app, deps, ActionId.OUTAGE_REPLAY, handle_outage_replay)
+    on_click(app, deps, ActionId.OUTAGE_REPLAY_ANYWAY, handle_outage_replay)
 
 
 def handle_outage_replay(

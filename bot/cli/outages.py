@@ -10,10 +10,13 @@ from typing import IO, Any
 from bot.cli.common import EXIT_OK, _minute, _table, cli_window, plural, time_now
 from bot.outages.cards import SPARK_WIDTH
 from bot.outages.causes import HOUR, CauseGroup, OutageScan, hour_of, hourly_series, sparkline
+from bot.outages.recovery import NoNewsYet, Recovered, Recovery, StillFailing
+from bot.outages.recovery_cards import RECOVERY_CAUSES, recovery_text
+from bot.outages.recovery_read import RecoveryReads
 from bot.outages.scan import scan_outages
 from bot.settings import ZuoraSettings, load_area
 from bot.zuora.client import ZuoraClient
-from bot.zuora.models import CalloutHistory, EmailHistory, TimeWindow
+from bot.zuora.models import CalloutHistory, EmailHistory, NotificationKind, TimeWindow
 from bot.zuora.track import new_track_id
 
 
@@ -75,17 +78,26 @@ def cmd_outages(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     progress = ScanProgress(err, window, tty=err.isatty() or args.progress)
     client = ZuoraClient.from_settings(settings)  # owns (and closes) its httpx client
     scan: OutageScan | None = None
+    recovery: dict[str, Recovery] = {}
     try:
         track_id = new_track_id("zops", "cli")
         scan = scan_outages(client, window, track_id=track_id, on_record=progress.record)
-    finally:
         progress.done(scan)
+        checked = scan.groups()[:RECOVERY_CAUSES]
+        recovery = RecoveryReads(client, now=time_now).check_all(checked, track_id=track_id)
+    finally:
+        if scan is None:
+            progress.done(scan)
         client.close()
     groups = scan.groups()
     if args.json:
-        out.write(json.dumps(_outages_json(scan, window), indent=2) + "\n")
+        data = _outages_json(scan, window)
+        for cause in data["causes"]:
+            cause["recovery"] = _recovery_json(recovery.get(cause["cause_id"]), cause["kind"])
+        out.write(json.dumps(data, indent=2) + "\n")
         return EXIT_OK
     total = sum(g.count for g in groups)
+    now = time_now()
     out.write(
         f"Outages in the last {label} ({window.start:%Y-%m-%d %H:%M} – {window.end:%Y-%m-%d %H:%M} "
         f"UTC): "
@@ -111,9 +123,32 @@ def cmd_outages(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         ],
         width=72,
     )
+    if recovery:
+        out.write(f"Is the cause over? (the biggest {len(recovery)}, from recent deliveries)\n")
+        for g in groups[:RECOVERY_CAUSES]:
+            out.write(f"  {g.cause.id}  {recovery_text(recovery[g.cause.id], g.cause.kind, now)}\n")
+        out.write("\n")
     if groups:
         out.write("Replay one cause once it is fixed: zuora-ops replay <cause id>\n")
     return EXIT_OK
+
+
+def _recovery_json(found: Recovery | None, kind: NotificationKind) -> dict[str, Any] | None:
+    """A cause's recovery as JSON: state, the time it is about (UTC), and the words; None: unchecked."""
+    if found is None:
+        return None
+    state, at = "unknown", None
+    if isinstance(found, Recovered):
+        state, at = "recovered", found.at
+    elif isinstance(found, StillFailing):
+        state, at = "still_failing", found.last_failure
+    elif isinstance(found, NoNewsYet):
+        state, at = "no_news", found.last_failure
+    return {
+        "state": state,
+        "at": at.isoformat() if at else None,
+        "text": recovery_text(found, kind, time_now()),
+    }
 
 
 def _outages_json(scan: OutageScan, window: TimeWindow) -> dict[str, Any]:

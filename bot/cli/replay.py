@@ -21,6 +21,7 @@ from bot.zuora.models import TimeWindow
 from bot.zuora.track import new_track_id
 
 if TYPE_CHECKING:
+    from bot.deps import Deps
     from bot.outages.replay_target import ReplayTarget
 
 
@@ -58,9 +59,12 @@ def cmd_replay(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
             window = TimeWindow.ending_at(deps.now().replace(microsecond=0), length, label)
         bar = ReplayBar(err, enabled=err.isatty() or args.progress)
         unconfirmed = False
+        track_id = new_track_id("zops", "cli")
 
         def confirm(target: ReplayTarget | None) -> bool:
             nonlocal unconfirmed
+            if target is not None:
+                out.write(_recovery_line(deps, target, track_id) + "\n")
             out.write(_replay_plan(cause_id, label, stopped, target) + "\n")
             out.flush()
             if args.yes:
@@ -88,7 +92,7 @@ def cmd_replay(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
             window,
             team_id="cli",
             user_id=args.user,
-            track_id=new_track_id("zops", "cli"),
+            track_id=track_id,
             reply_url=None,
             resume_stopped=True,
             answer_finished=False,
@@ -124,6 +128,16 @@ def cmd_replay(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
         return EXIT_OK if done.sent + done.in_progress == done.total else EXIT_PARTIAL
     finally:
         deps.close()
+
+
+def _recovery_line(deps: Deps, target: ReplayTarget, track_id: str) -> str:
+    """Is the cause over? A cause still failing is a WARNING (the replay is still allowed)."""
+    from bot.outages.recovery import StillFailing
+    from bot.outages.recovery_cards import recovery_text
+
+    found = deps.outages.recovery.check(target.group, track_id=track_id)
+    text = recovery_text(found, target.group.cause.kind, deps.now())
+    return f"WARNING: {text}." if isinstance(found, StillFailing) else f"{text}."
 
 
 def _replay_plan(

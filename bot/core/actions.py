@@ -46,6 +46,7 @@ class ActionId(StrEnum):
     OPEN_FAILURES = "zuora.open_failures"
     AUDIT_PAGE = "zuora.audit_page"
     OUTAGE_REPLAY = "zuora.outage_replay"
+    OUTAGE_REPLAY_ANYWAY = "zuora.outage_replay_anyway"  # the same replay, of a cause still failing
     OUTAGE_PAGE = "zuora.outage_page"
     RESEND_AGAIN = "zuora.resend_again"
 

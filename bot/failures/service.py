@@ -22,6 +22,7 @@ from bot.failures.results import AccountFailures
 from bot.failures.retry_limits import LimitCheck, RetryLimitSource
 from bot.failures.retry_policy import RetryRule
 from bot.zuora.client import ZuoraClient
+from bot.zuora.client.history import Recent
 from bot.zuora.client.resend import ChunkDone
 from bot.zuora.errors import ZuoraError
 from bot.zuora.models import (
@@ -217,6 +218,22 @@ class NotificationService:
         """The tenant's failed callouts and emails in `window` in one concurrent scan (outages)."""
         return self._client.iter_failed_history(
             window, track_id=track_id, callouts=callouts, emails=emails
+        )
+
+    def recent_callouts(
+        self, *, start: datetime, end: datetime, track_id: str, max_pages: int
+    ) -> Recent[CalloutHistory]:
+        """The tenant's recent callouts, successes included, a few pages (outage recovery)."""
+        return self._client.recent_callouts(
+            start=start, end=end, track_id=track_id, max_pages=max_pages
+        )
+
+    def recent_emails(
+        self, *, account_id: str, start: datetime, end: datetime, track_id: str, max_pages: int
+    ) -> Recent[EmailHistory]:
+        """One account's recent emails, successes included, a few pages (outage recovery)."""
+        return self._client.recent_emails(
+            account_id=account_id, start=start, end=end, track_id=track_id, max_pages=max_pages
         )
 
     def callout_detail(

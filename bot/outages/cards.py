@@ -8,13 +8,16 @@ carry the scan's fixed window, so every page describes the same hours.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from bot.core.actions import ActionId, OutageRef
 from bot.failures.preview import INCLUDE_HINT, Preview, preview_text
 from bot.outages.affected import merged
 from bot.outages.causes import CauseGroup, OutageScan, hourly_series, sparkline
+from bot.outages.recovery import Recovery, StillFailing
+from bot.outages.recovery_cards import recovery_line, replay_anyway_button
 from bot.slack.elements import (
     actions,
     button,
@@ -36,6 +39,12 @@ SPARK_WIDTH = 30  # bars: a 24h window is 25 one-hour bars, 7d is 29 six-hour ba
 _KIND_ICON = {"callout": ":satellite_antenna:", "email": ":envelope:"}
 
 
+def shown_groups(ordered: Sequence[CauseGroup], page: int) -> list[CauseGroup]:
+    """The causes one page of the card shows (the page clamped as the card clamps it)."""
+    page = min(max(page, 0), outage_page_count(len(ordered)) - 1)
+    return list(ordered[page * OUTAGES_PAGE_SIZE : (page + 1) * OUTAGES_PAGE_SIZE])
+
+
 def outage_page_count(total_groups: int) -> int:
     """Pages an outages card has for this many causes (at least 1)."""
     return max(1, -(-total_groups // OUTAGES_PAGE_SIZE))
@@ -47,10 +56,13 @@ def build_outages_card(
     *,
     page: int = 0,
     groups: Sequence[CauseGroup] | None = None,
+    recovery: Mapping[str, Recovery] | None = None,
+    now: datetime | None = None,
 ) -> SlackMessage:
     """A page of the outages card for `scan` over `window` (a friendly line when nothing failed).
 
-    `groups` (already ordered) may be given to skip re-sorting the scan's groups.
+    `groups` (already ordered) may be given to skip re-sorting the scan's groups. `recovery` (by
+    cause id, read at `now`) adds each shown cause's "is it over?" line (bot.outages.recovery_cards).
     """
     ordered = list(groups) if groups is not None else scan.groups()
     label = escape(window.label)
@@ -80,7 +92,10 @@ def build_outages_card(
             header(f"Outages in the last {window.label}"),
             context(summary),
         ]
-        blocks.extend(_cause_section(g, window, page, room) for g in shown)
+        blocks.extend(
+            _cause_section(g, window, page, room, (recovery or {}).get(g.cause.id), now)
+            for g in shown
+        )
         blocks.extend(_paging(ordered, window, page, pages, failures))
         return blocks
 
@@ -92,7 +107,14 @@ def build_outages_card(
     return finish(escape(text), fit(build, LABEL_ROOMS))
 
 
-def _cause_section(group: CauseGroup, window: TimeWindow, page: int, room: int) -> dict[str, Any]:
+def _cause_section(
+    group: CauseGroup,
+    window: TimeWindow,
+    page: int,
+    room: int,
+    recovery: Recovery | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
     """One cause: label, counts, first/last, sparkline, and its Resend all N button."""
     kind = group.cause.kind
     series = hourly_series(group, window.start, window.end)
@@ -105,6 +127,8 @@ def _cause_section(group: CauseGroup, window: TimeWindow, page: int, room: int) 
         f"{plural(group.count, kind)} · {group.affected.describe()}{times}",
         _trend(series),
     ]
+    if recovery is not None:
+        lines.append(recovery_line(recovery, kind, now or window.end))
     accessory = None
     if group.ids or group.unresolved:
         ref = OutageRef(
@@ -131,6 +155,8 @@ def _cause_section(group: CauseGroup, window: TimeWindow, page: int, room: int) 
                 confirm=f"Resend {_sent(group):,}",
             ),
         )
+        if isinstance(recovery, StillFailing):
+            accessory = replay_anyway_button(group, ref, recovery, now or window.end, room)
     return section("\n".join(lines), accessory=accessory)
 
 
@@ -182,7 +208,7 @@ def _paging(
     return blocks
 
 
-__all__ = ["OUTAGES_PAGE_SIZE", "build_outages_card", "outage_page_count"]
+__all__ = ["OUTAGES_PAGE_SIZE", "build_outages_card", "outage_page_count", "shown_groups"]
 
 
 def replay_preview_text(group: CauseGroup, *, lead: str) -> str:

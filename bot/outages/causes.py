@@ -28,6 +28,7 @@ from bot.zuora.models import CalloutHistory, EmailHistory, NotificationKind
 HOUR = timedelta(hours=1)
 NO_RESPONSE_CODES = frozenset({"", "-1", "0"})
 MAX_SIGNATURE_CHARS = 200
+MAX_DOMAINS = 20  # recipient domains an email cause remembers
 CAUSE_MEMO_SIZE = 4096  # distinct URLs / error texts whose cause a scan remembers (they repeat)
 
 _ID_SEGMENT = re.compile(
@@ -84,6 +85,9 @@ class CauseGroup:
     moments: list[tuple[datetime, str]] = field(default_factory=list)
     retrying: int = 0  # callouts Zuora still retried when scanned (bot.failures.retry_policy)
     invalid_body: int = 0  # callouts Zuora never sent: invalid custom body (-2000)
+    # Recipient domains of an email cause's failures (at most MAX_DOMAINS kept): where a recovery
+    # check looks for a later success (bot.outages.recovery).
+    domains: Counter[str] = field(default_factory=Counter)
 
     def add(
         self,
@@ -195,6 +199,16 @@ def endpoint_of(url: str | None) -> str:
     return f"{host}{port}{path}" if host else path
 
 
+def recipient_domains(addresses: str | None) -> set[str]:
+    """The lower-cased domains of a comma- or semicolon-separated address list."""
+    found: set[str] = set()
+    for part in (addresses or "")[:MAX_MAIL_ERROR_CHARS].replace(";", ",").split(","):
+        _, at, domain = part.strip().strip("<>").rpartition("@")
+        if at and domain.strip():
+            found.add(domain.strip().lower())
+    return found
+
+
 def normalise_mail_error(message: str | None) -> str:
     """'550 5.1.1 <a@b.com>: Recipient address rejected' -> '550 5.1.1 recipient address rejected'."""
     text = _SPACES.sub(" ", (message or "")[:MAX_MAIL_ERROR_CHARS].strip())
@@ -244,7 +258,11 @@ class OutageScan:
         """Count one failed email under its cause."""
         key = ("email", email.error_message, None)
         cause, label = self._memo.get(key) or self._remember(key, email_cause(email))
-        self._group(cause, label).add(email.send_time, email.account_id, email.id)
+        group = self._group(cause, label)
+        group.add(email.send_time, email.account_id, email.id)
+        for domain in recipient_domains(email.to_email):
+            if domain in group.domains or len(group.domains) < MAX_DOMAINS:
+                group.domains[domain] += 1
         self.emails += 1
 
     def _remember(
@@ -331,5 +349,6 @@ __all__ = [
     "hour_of",
     "hourly_series",
     "normalise_mail_error",
+    "recipient_domains",
     "sparkline",
 ]

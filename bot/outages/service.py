@@ -6,11 +6,15 @@ OUTAGE_SCAN_TTL seconds instead of streaming the whole tenant's history once mor
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from time import monotonic
+from typing import Protocol
 
 from bot.failures.retry_policy import RetryRule
-from bot.failures.service import NotificationService
+from bot.failures.service import NotificationService, utc_now
 from bot.outages.causes import OutageScan
+from bot.outages.recovery_read import RecoveryReads, RecoverySource
 from bot.outages.scan import HistorySource, scan_outages
 from bot.zuora.cache import ReadCache
 from bot.zuora.models import TimeWindow
@@ -18,12 +22,18 @@ from bot.zuora.models import TimeWindow
 OUTAGE_SCAN_TTL = 600.0  # seconds a tenant-wide scan of one fixed window is reused (paging, replay)
 
 
-class OutageScans:
-    """Scans the tenant's failures by cause through `source` (the NotificationService), cached."""
+class OutageSource(HistorySource, RecoverySource, Protocol):
+    """What outages read: failures by window, and recent deliveries (successes too) for recovery."""
 
-    def __init__(self, source: HistorySource) -> None:
+
+class OutageScans:
+    """Scans the tenant's failures by cause through `source` (the NotificationService), cached;
+    `recovery` says per cause whether it is over (bot.outages.recovery_read)."""
+
+    def __init__(self, source: OutageSource, *, now: Callable[[], datetime] = utc_now) -> None:
         self._source = source
         self._scans = ReadCache(ttl=OUTAGE_SCAN_TTL, maxsize=4, timer=monotonic)
+        self.recovery = RecoveryReads(source, now=now)
 
     def scan(self, window: TimeWindow, *, track_id: str, fresh: bool = False) -> OutageScan:
         """The tenant's failures in `window` grouped by cause; the same fixed window's scan is

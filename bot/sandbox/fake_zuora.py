@@ -129,6 +129,7 @@ class _Fault:
     headers: dict[str, str]
     remaining: int
     delay: float
+    query: dict[str, str] = field(default_factory=dict)  # only requests with these parameters
 
 
 @dataclass
@@ -644,15 +645,19 @@ class FakeZuora(StopsOnExit):
         headers: Mapping[str, str] | None = None,
         times: int = 1,
         delay: float = 0.0,
+        query: Mapping[str, str] | None = None,
     ) -> None:
         """Answer the next ``times`` requests whose path starts with ``path_prefix`` with ``status``.
 
         ``body`` defaults to what Zuora sends for that status; a str/bytes body is sent as text/html
-        (a gateway error page). ``delay`` adds a sleep first (to trip client timeouts).
+        (a gateway error page). ``delay`` adds a sleep first (to trip client timeouts). ``query``
+        narrows the fault to requests carrying those parameter values (e.g. failedOnly=false).
         """
         with self._lock:
             self._faults.append(
-                _Fault(path_prefix, status, body, dict(headers or {}), times, delay)
+                _Fault(
+                    path_prefix, status, body, dict(headers or {}), times, delay, dict(query or {})
+                )
             )
 
     def lose_next_resend_answers(self, *, times: int = 1, status: int | None = None) -> None:
@@ -800,10 +805,13 @@ class FakeZuora(StopsOnExit):
         headers.setdefault("Concurrency-Limit-Limit", str(concurrency))
         headers.setdefault("Concurrency-Limit-Remaining", str(max(0, concurrency - in_flight)))
 
-    def _take_fault(self, path: str) -> _Fault | None:
+    def _take_fault(self, path: str, query: Mapping[str, list[str]]) -> _Fault | None:
         with self._lock:
             for fault in self._faults:
-                if path.startswith(fault.path_prefix):
+                wanted = fault.query.items()
+                if path.startswith(fault.path_prefix) and all(
+                    _first(query, name) == value for name, value in wanted
+                ):
                     fault.remaining -= 1
                     if fault.remaining <= 0:
                         self._faults.remove(fault)
@@ -821,7 +829,7 @@ class FakeZuora(StopsOnExit):
 
     def _answer(self, request: RecordedRequest, in_flight: int) -> _Response:
         path = request.path.rstrip("/") or "/"
-        fault = self._take_fault(path)
+        fault = self._take_fault(path, request.query)
         if fault is not None:
             if fault.delay > 0:
                 time.sleep(fault.delay)

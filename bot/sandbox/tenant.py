@@ -782,6 +782,9 @@ BOUNCE_ERROR = (
 )
 BOUNCE_ACCOUNTS = 6
 BOUNCE_HOURS = 20  # every mail to the domain bounces since 20 h before now
+BOUNCE_LAST_AGO = timedelta(minutes=2)  # ...and still does: its last bounce is this recent
+RECOVERED_AFTER = timedelta(minutes=12)  # the endpoint's first success after it came back up
+RECOVERED_DELIVERIES = 4  # successes to the endpoint since, 40 minutes apart
 
 
 def add_outage(tenant: Tenant, gen: _Generator) -> None:
@@ -819,7 +822,29 @@ def add_outage(tenant: Tenant, gen: _Generator) -> None:
             email.cc = None
             email.error_message = BOUNCE_ERROR.format(to=to)
             tenant.emails.append(email)
+    add_outage_recovery(tenant, gen, accounts)
     tenant.sort()
+
+
+def add_outage_recovery(tenant: Tenant, gen: _Generator, accounts: list[FakeAccount]) -> None:
+    """The endpoint is back (deliveries to it succeed from RECOVERED_AFTER after it came back up);
+    the mail domain still bounces (one more bounce BOUNCE_LAST_AGO before now).
+
+    Added after every other outage record, so those stay as they were.
+    """
+    back = gen.now - timedelta(hours=OUTAGE_HOURS[1]) + RECOVERED_AFTER
+    for n, account in enumerate(accounts[:RECOVERED_DELIVERIES]):
+        record = gen.callout(back + n * timedelta(minutes=40), account, failed=False)
+        record.request_url = OUTAGE_ENDPOINT.format(number=account.number)
+        record.context_style = ContextStyle.ACCOUNT
+        tenant.callouts.append(record)
+    account = accounts[-1]
+    to = f"ap.{account.slug}@{BOUNCE_DOMAIN}"
+    email = gen.email(gen.now - BOUNCE_LAST_AGO, account)
+    email.to_email = to
+    email.cc = None
+    email.error_message = BOUNCE_ERROR.format(to=to)
+    tenant.emails.append(email)
 
 
 def build_bulk_tenant(

@@ -100,3 +100,22 @@ def test_scan_progress_plain_lines_are_throttled() -> None:
     assert stream.getvalue() == ""  # under two seconds: no line yet
     progress.done(scan)
     assert stream.getvalue().count("\n") == 1
+
+
+def test_cli_outages_says_which_causes_are_over(fake: FakeZuora) -> None:
+    code, out, err = run("outages")
+
+    assert code == EXIT_OK, err
+    lines = out.split("Is the cause over?")[1].splitlines()
+    code, raw, _ = run("outages", "--json")
+    causes = {c["label"]: c for c in json.loads(raw)["causes"]}
+    down = causes["hooks.ledgerlink.example/zuora/v2/accounts/*/events → no response"]
+    bounce = causes["550 5.1.1 user unknown"]
+    assert down["recovery"]["state"] == "recovered"
+    assert down["recovery"]["text"].endswith("UTC: safe to replay")
+    assert bounce["recovery"]["state"] == "still_failing"
+    assert "a replay now will probably fail again" in bounce["recovery"]["text"]
+    assert any(down["cause_id"] in line and "Recovered at" in line for line in lines)
+    assert any(bounce["cause_id"] in line and "Still failing" in line for line in lines)
+    failed_only = [r.query.get("failedOnly") for r in fake.requests("/v1/notification-history/")]
+    assert ["false"] in failed_only and ["true"] in failed_only

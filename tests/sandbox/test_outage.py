@@ -7,7 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 from bot.sandbox.tenant import (
     BOUNCE_DOMAIN,
+    BOUNCE_LAST_AGO,
     OUTAGE_ACCOUNTS,
+    RECOVERED_AFTER,
+    RECOVERED_DELIVERIES,
     build_tenant,
 )
 
@@ -38,7 +41,7 @@ def test_tenant_without_outage_is_unchanged_and_with_it_keeps_every_other_record
 
 def test_outage_is_one_endpoint_down_two_hours_for_30_accounts_and_one_bouncing_domain() -> None:
     tenant = build_tenant(seed=7, now=NOW, outage=True)
-    down = [c for c in tenant.callouts if "ledgerlink" in c.request_url]
+    down = [c for c in tenant.callouts if "ledgerlink" in c.request_url and c.failed]
     assert None not in {c.account_id for c in down}
     assert len({c.account_id for c in down}) == OUTAGE_ACCOUNTS
     assert tenant.big_account_id not in {c.account_id for c in down}
@@ -49,3 +52,19 @@ def test_outage_is_one_endpoint_down_two_hours_for_30_accounts_and_one_bouncing_
     assert len({e.account_id for e in bounced}) >= 5
     assert all(e.failed and e.error_message.startswith("550 5.1.1 <") for e in bounced)
     assert all(e.to_email in e.error_message for e in bounced)
+
+
+def test_outage_endpoint_recovers_after_its_last_failure_and_the_mail_domain_still_bounces() -> (
+    None
+):
+    tenant = build_tenant(seed=7, now=NOW, outage=True)
+    to_endpoint = [c for c in tenant.callouts if "ledgerlink" in c.request_url]
+    last_failure = max(c.create_time for c in to_endpoint if c.failed)
+    successes = [c for c in to_endpoint if not c.failed]
+    assert len(successes) == RECOVERED_DELIVERIES
+    assert all(200 <= int(c.response_code) < 300 for c in successes)
+    assert min(c.create_time for c in successes) == NOW - timedelta(hours=5) + RECOVERED_AFTER
+    assert min(c.create_time for c in successes) > last_failure
+    bounced = [e for e in tenant.emails if e.to_email.endswith("@" + BOUNCE_DOMAIN)]
+    assert max(e.send_time for e in bounced) == NOW - BOUNCE_LAST_AGO
+    assert all(e.failed for e in bounced), "no mail to the domain gets through"

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Generic, TypeVar
 
 from bot.zuora.client.transport import Transport
 from bot.zuora.errors import ZuoraInputError
@@ -15,7 +18,17 @@ CALLOUT_PATH = "/v1/notification-history/callout"
 EMAIL_PATH = "/v1/notification-history/email"
 MAX_PAGE_SIZE = 40
 EMAIL_WINDOW = timedelta(days=3)  # Zuora refuses longer email-history windows
+R = TypeVar("R", CalloutHistory, EmailHistory)
 WIRE_TIME = "%Y-%m-%dT%H:%M:%S"
+MAX_RECENT_PAGES = 5  # pages a recent read (successes included) may take, whatever it finds
+
+
+@dataclass(frozen=True)
+class Recent(Generic[R]):
+    """Records of a short recent read, successes included; `complete`: every page was read."""
+
+    items: list[R]
+    complete: bool
 
 
 class HistoryPages(Transport):
@@ -68,6 +81,43 @@ class HistoryPages(Transport):
         )
         return parse_page(response, "emailHistories", EmailHistory, page, track_id, self._context)
 
+    def recent_callouts(
+        self, *, start: datetime, end: datetime, track_id: str, max_pages: int = MAX_RECENT_PAGES
+    ) -> Recent[CalloutHistory]:
+        """The tenant's callouts in [start, end), successes included (failedOnly=false), reading at
+        most `max_pages` pages of MAX_PAGE_SIZE one after another (a recovery check, not a scan)."""
+
+        def fetch(page: int) -> Page[CalloutHistory]:
+            return self.list_callout_history(
+                start=start, end=end, page=page, track_id=track_id, failed_only=False
+            )
+
+        return _read_pages(fetch, max_pages)
+
+    def recent_emails(
+        self,
+        *,
+        account_id: str,
+        start: datetime,
+        end: datetime,
+        track_id: str,
+        max_pages: int = MAX_RECENT_PAGES,
+    ) -> Recent[EmailHistory]:
+        """One account's emails in [start, end) (at most 3 days), successes included, at most
+        `max_pages` pages: Zuora filters email history by account, so the read stays targeted."""
+
+        def fetch(page: int) -> Page[EmailHistory]:
+            return self.list_email_history(
+                account_id=account_id,
+                start=start,
+                end=end,
+                page=page,
+                track_id=track_id,
+                failed_only=False,
+            )
+
+        return _read_pages(fetch, max_pages)
+
     def _history_params(
         self, start: datetime, end: datetime, page: int, page_size: int, failed_only: bool
     ) -> dict[str, str]:
@@ -93,6 +143,17 @@ def wire_time(moment: datetime, tz: tzinfo) -> str:
     if utc.microsecond:
         utc = utc.replace(microsecond=0) + timedelta(seconds=1)
     return utc.astimezone(tz).strftime(WIRE_TIME)
+
+
+def _read_pages(fetch: Callable[[int], Page[R]], max_pages: int) -> Recent[R]:
+    """Pages 1.. in order until Zuora says there are no more or `max_pages` were read."""
+    items: list[R] = []
+    for number in range(1, min(max(1, max_pages), MAX_RECENT_PAGES) + 1):
+        page = fetch(number)
+        items.extend(page.items)
+        if not page.has_more:
+            return Recent(items, complete=True)
+    return Recent(items, complete=False)
 
 
 def check_paging(page: int, page_size: int) -> None:
