@@ -23,6 +23,7 @@ def build_status(
     token_expires_in: float | None,
     config: list[tuple[str, str]],
     id_source: IdSourceStatus | None = None,
+    outcome_rule: str | None = None,
 ) -> SlackMessage:
     """`/zuora status`: Zuora's answer to our credentials, the token's life left, the resend-ID
     source with the Data Query columns it found, and the non-secret settings."""
@@ -36,6 +37,8 @@ def build_status(
     top = [section(headline), context(_token_line(token_expires_in))]
     if id_source is not None:
         top.extend(id_source_blocks(id_source))
+    if outcome_rule:  # the "did it work?" guess (bot.resend.outcomes.RULE), checkable here
+        top.append(section(f"*Did it work?* {escape_truncated(outcome_rule, 1500)}"))
     return finish(text, top + fit(lambda room: _config_blocks(config, room), _CONFIG_ROOMS))
 
 

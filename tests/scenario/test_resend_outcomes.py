@@ -12,11 +12,21 @@ from pathlib import Path
 
 import pytest
 
+from bot.core.actions import ActionId
 from bot.deps import build_deps
+from bot.digest.service import run_due_digests
 from bot.sandbox.tenant import FailAgain
+from tests.support.channel_commands import CHANNEL, settled
 from tests.support.outcome_watch import check_at, on_database, only_watch, watch_harness
 from tests.support.scenario import RESEND_EMAIL
-from tests.support.stack_fixtures import ORDINARY_ACCOUNT, Harness, all_text, button, ids_of
+from tests.support.stack_fixtures import (
+    ORDINARY_ACCOUNT,
+    Harness,
+    all_text,
+    button,
+    dispatch_harness,
+    ids_of,
+)
 
 HISTORY = "/v1/notification-history/"
 
@@ -115,3 +125,31 @@ def test_no_new_record_ends_no_outcome_yet_after_the_bounded_checks(harness: Har
     # then one email listing of the account per check.
     assert len(history) <= 2 + 5, [r.path for r in history]
     assert sum("email" in r.path for r in history) <= 1 + 5
+
+
+def test_status_shows_the_did_it_work_rule(harness: Harness) -> None:
+    reply = harness.command("status")
+    text = all_text(harness.wait_posts(reply.response_url, 1)[-1])
+    assert "Did it work?" in text and "appends a NEW history record" in text
+    assert "toEmail" in text and "&lt;Event.ID&gt;" in text
+
+
+def test_digest_resend_all_outcome_edits_its_thread_reply_not_the_digest(tmp_path: Path) -> None:
+    with dispatch_harness(tmp_path, allowed_users="U0ALLOWED") as harness:
+        harness.slack.set_channel(CHANNEL, name="billing-ops", is_member=True)
+        settled(harness, "digest subscribe at 09:00 tz UTC")
+        (result,) = run_due_digests(harness.deps, harness.deps.now(), force=True, owner="test")
+        (digest,) = harness.slack.messages(CHANNEL)
+        harness.click(
+            button(digest, ActionId.RESEND_ALL.value), user_id="U0ALLOWED", message=digest
+        )
+        before_digest, reply = harness.slack.messages(CHANNEL)
+        harness.zuora.advance(6)
+
+        assert check_at(harness.deps, 31) == 1
+
+        after_digest, after_reply = harness.slack.messages(CHANNEL)
+        assert after_digest == before_digest, "the shared digest is left as it was"
+        assert after_reply["ts"] == reply["ts"] and after_reply["thread_ts"] == digest["ts"]
+        assert "delivered" in all_text(after_reply)
+        assert len(harness.slack.calls("chat.update")) >= 1

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.app import create_app
+from bot.clock import check_outcomes
 from bot.deps import Deps, build_deps
-from bot.resend.outcome_check import run_due_watches
 from bot.sandbox.stack import SandboxStack
 from bot.settings import Settings, StoreSettings
 from bot.store.watch_records import OutcomeWatch
@@ -19,9 +19,7 @@ from tests.support.stack_fixtures import Harness, fresh_tenant
 
 def on_database(settings: Settings, db_url: str) -> Settings:
     """The stack's settings with the store on `db_url` (SQLite file or PostgreSQL schema)."""
-    return settings.model_copy(
-        update={"store": StoreSettings(_env_file=None, database_url=db_url)}
-    )
+    return settings.model_copy(update={"store": StoreSettings(_env_file=None, database_url=db_url)})
 
 
 @contextmanager
@@ -47,9 +45,9 @@ def later(deps: Deps, seconds: float) -> Deps:
     return replace(deps, now=moment)
 
 
-def check_at(deps: Deps, seconds: float, **kwargs: object) -> int:
-    """Run the clock's outcome checks as if `seconds` had passed since now."""
-    return run_due_watches(later(deps, seconds), **kwargs)  # type: ignore[arg-type]
+def check_at(deps: Deps, seconds: float) -> int:
+    """Run the clock's outcome checks (bot.clock) as if `seconds` had passed since now."""
+    return check_outcomes(later(deps, seconds))
 
 
 def only_watch(deps: Deps) -> OutcomeWatch:
