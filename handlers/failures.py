@@ -29,6 +29,7 @@ from bot.failures.callout_card import build_callout_details
 from bot.failures.cards import build_failures_card
 from bot.failures.receipt_card import build_lookup_receipt
 from bot.failures.results import AccountFailures
+from bot.resend.remembered import remember
 from bot.slack.mrkdwn import date_token, user
 from bot.slack.requests import Click, Command
 from bot.slack.simple_cards import build_error, build_notice, build_stale_button
@@ -75,7 +76,7 @@ def handle_failures_command(
         )
         send(deps, command, build_error(said, hint=hint), replace=False)
         return
-    card = build_failures_card(failures, ui_url=deps.settings.zuora.ui_url)
+    card = build_failures_card(remember(deps, failures), ui_url=deps.settings.zuora.ui_url)
     send(deps, command, card, replace=False)
 
 
@@ -134,7 +135,7 @@ def show_card(
     ui_url = deps.settings.zuora.ui_url
 
     def draw(shown: AccountFailures) -> None:
-        card = build_failures_card(shown, ui_url=ui_url, page=page, notice=notice)
+        card = build_failures_card(remember(deps, shown), ui_url=ui_url, page=page, notice=notice)
         send(deps, click, card, replace=True)
 
     draw(failures)

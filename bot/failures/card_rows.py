@@ -5,8 +5,8 @@ the callout details menu, and the budgets (`ROOMS`) the card tries until its JSO
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -170,6 +170,7 @@ class Rows:
     account_url: str | None
     room: Room
     ids_pending: bool
+    remembered: Mapping[str, str] = field(default_factory=dict)  # id -> "resent by @u …"
 
     def callout(self, callout: CalloutHistory, number: int) -> dict[str, Any]:
         """One callout row: what was called and what came back; Resend / Details / Zuora menu."""
@@ -185,6 +186,7 @@ class Rows:
         ]
         history_id = resend_id(callout.id)
         lines.extend(self._no_id_line(callout.id_problem, history_id))
+        lines.extend(self._resent_line(history_id))
         details = RowAction(
             verb="details",
             created=int(callout.create_time.timestamp()),
@@ -232,6 +234,7 @@ class Rows:
         lines.append(f":x: {escape_truncated(error, room.error)}")
         history_id = resend_id(email.id)
         lines.extend(self._no_id_line(email.id_problem, history_id))
+        lines.extend(self._resent_line(history_id))
         accessory = None
         block_id = None
         if history_id is not None and room.controls == "all":
@@ -252,6 +255,11 @@ class Rows:
         if self.account_url is None or not self.room.zuora_links:
             return False
         return history_id is None and not self.ids_pending
+
+    def _resent_line(self, history_id: str | None) -> list[str]:
+        """An earlier resend of this row and what became of it (bot.resend.remembered)."""
+        note = self.remembered.get(history_id) if history_id else None
+        return [f":repeat: {note}"] if note else []
 
     def _no_id_line(self, problem: str | None, history_id: str | None) -> list[str]:
         if history_id is not None or not problem:

@@ -189,6 +189,7 @@ def _card_blocks(
         account_url=_safe_account_url(ui_url, account),
         room=room,
         ids_pending=failures.ids_pending,
+        remembered=failures.remembered,
     )
 
     blocks: list[dict[str, Any]] = [header(_header_text(failures, plan, room=room))]

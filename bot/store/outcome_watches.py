@@ -14,13 +14,13 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import Select, or_, select, update
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import or_, select, update
 
 from bot.store.audit import audit_from_row
 from bot.store.engine import StoreBase, dumps
 from bot.store.records import RESEND_KINDS, ResendAuditEntry, check_literal, require_aware
-from bot.store.tables import outcome_watches, resend_audit
+from bot.store.tables import notification_claims, outage_replays, outcome_watches, resend_audit
 from bot.store.watch_records import (
     ITEM_STATES,
     WATCH_OUTCOMES,
@@ -252,3 +252,27 @@ class OutcomeWatchStore(StoreBase):
         """One resend_audit row by id (what a watch of it shows)."""
         stmt = select(resend_audit).where(resend_audit.c.id == audit_id)
         return self._fetch_one("audit_row", stmt, audit_from_row)
+
+    def watches_for_claims(
+        self, scope: str, kind: str, ids: Iterable[str]
+    ) -> dict[str, OutcomeWatch]:
+        """The watch of whatever resent each id (a click's request or a replay), by history id."""
+        c, w = notification_claims.c, outcome_watches.c
+        wanted = sorted(set(ids))
+        found: dict[str, OutcomeWatch] = {}
+        by_click = notification_claims.join(outcome_watches, w.audit_id == c.audit_id)
+        by_replay = notification_claims.join(
+            outage_replays, outage_replays.c.replay_key == c.holder
+        ).join(outcome_watches, w.replay_id == outage_replays.c.id)
+        with self._transaction("watches_for_claims", read_only=True) as conn:
+            for start in range(0, len(wanted), 400):
+                batch = wanted[start : start + 400]
+                for joined in (by_click, by_replay):
+                    stmt: Select[Any] = (
+                        select(c.history_id, *outcome_watches.c)
+                        .select_from(joined)
+                        .where(c.scope == scope, c.kind == kind, c.history_id.in_(batch))
+                    )
+                    for row in conn.execute(stmt):
+                        found.setdefault(row.history_id, _watch_from(row))
+        return found

@@ -153,3 +153,21 @@ def test_digest_resend_all_outcome_edits_its_thread_reply_not_the_digest(tmp_pat
         assert after_reply["ts"] == reply["ts"] and after_reply["thread_ts"] == digest["ts"]
         assert "delivered" in all_text(after_reply)
         assert len(harness.slack.calls("chat.update")) >= 1
+
+
+def test_a_fresh_card_remembers_the_resend_and_its_outcome(harness: Harness) -> None:
+    history_id, _ = resend_first_email(harness)
+    again = harness.card_for(ORDINARY_ACCOUNT)
+    (row,) = [b for b in again["blocks"] if history_id in str((b.get("accessory") or {}))]
+    assert "resent by <@U0001>" in all_text({"blocks": [row]})
+    assert "checking Zuora's history" in all_text({"blocks": [row]})
+
+    harness.zuora.advance(6)
+    assert check_at(harness.deps, 31) == 1
+    fresh = harness.card_for(ORDINARY_ACCOUNT)
+    text = next(
+        all_text({"blocks": [b]})
+        for b in fresh["blocks"]
+        if history_id in str(b.get("accessory") or {})
+    )
+    assert "resent by <@U0001>" in text and "delivered" in text
