@@ -80,7 +80,10 @@ def check_watch(deps: WatchDeps, watch: OutcomeWatch, *, owner: str) -> OutcomeW
     items = watch.items
     try:
         items = find_originals(deps, watch, track_id=track_id)
-        since = watch.resent_at.replace(microsecond=0)
+        # Zuora's clock is not ours: allow ZUORA_ID_MATCH_TOLERANCE of skew (the original record
+        # itself is never taken for its new one).
+        skew = timedelta(seconds=deps.settings.zuora.id_match_tolerance)
+        since = watch.resent_at.replace(microsecond=0) - skew
         end = deps.now().replace(microsecond=0) + timedelta(seconds=1)
         records = deps.service.iter_history(
             watch.kind,

@@ -6,7 +6,8 @@ resend appends a new history record or changes the original one. The bot GUESSES
 NEW record, and reads that one:
 
 - an email's new record has the original's accountId, eventCategory, toEmail and subject, and a
-  sendTime at or after the resend; result "OK" means delivered, anything else failed again (with
+  sendTime at or after the resend (less ZUORA_ID_MATCH_TOLERANCE for the clocks' skew; the
+  original record itself never counts); result "OK" means delivered, anything else failed again (with
   the mail server's errorMessage);
 - a callout's new record has the original's eventContext ``<Event.ID>`` (and requestUrl, when both
   have one), and a createTime at or after the resend; a 2xx responseCode means delivered, anything
@@ -114,7 +115,7 @@ def apply_records(
         found = None
         if item.match is not None:
             for record in fresh:
-                if matches(item.match, record):
+                if record.id != item.history_id and matches(item.match, record):
                     found = record  # sorted oldest first: the last match is the newest
         if found is None:
             out.append(item)
