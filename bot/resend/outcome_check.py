@@ -53,7 +53,9 @@ def run_due_watches(
 ) -> int:
     """Check every due watch this clock can claim; how many ended (their outcome shown)."""
     owner = owner or f"watch:{worker_name()}"
-    lease = timedelta(seconds=max(60.0, deps.settings.resend.resend_lease))
+    # One look holds its watch for four resend leases (4 min by default): a replay's first look
+    # scans the cause's window; a clock that dies mid-look leaves it to another after that.
+    lease = timedelta(seconds=4 * deps.settings.resend.resend_lease)
     ended = 0
     for watch_id in deps.store.due_watches(deps.now()):
         watch = deps.store.claim_watch(watch_id, owner=owner, now=deps.now(), lease=lease)

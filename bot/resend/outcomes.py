@@ -33,8 +33,9 @@ from bot.zuora.models import CalloutHistory, EmailHistory
 RULE = (
     "a resend appends a NEW history record (Zuora's docs do not say; a guess): an email's has the "
     "same accountId, eventCategory, toEmail and subject, sent after the resend; a callout's the same "
-    "eventContext <Event.ID> (and requestUrl), created after it. Email result OK or a 2xx callout "
-    "response = delivered; anything else = failed again."
+    "eventContext <Event.ID> (and requestUrl), created after it (ZUORA_ID_MATCH_TOLERANCE allowed "
+    "for clock skew). Email result OK or a 2xx callout response = delivered; anything else = failed "
+    "again."
 )
 
 EMAIL_FIELDS = ("accountId", "eventCategory", "toEmail", "subject")
