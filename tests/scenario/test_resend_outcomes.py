@@ -158,7 +158,7 @@ def test_digest_resend_all_outcome_edits_its_thread_reply_not_the_digest(tmp_pat
 def test_a_fresh_card_remembers_the_resend_and_its_outcome(harness: Harness) -> None:
     history_id, _ = resend_first_email(harness)
     again = harness.card_for(ORDINARY_ACCOUNT)
-    (row,) = [b for b in again["blocks"] if history_id in str((b.get("accessory") or {}))]
+    (row,) = [b for b in again["blocks"] if history_id in str(b.get("accessory") or {})]
     assert "resent by <@U0001>" in all_text({"blocks": [row]})
     assert "checking Zuora's history" in all_text({"blocks": [row]})
 
