@@ -113,12 +113,15 @@ def run_clock(
 
 
 def run_redriver(deps: Deps, stop: threading.Event) -> None:
-    """Until `stop`: every half resend lease, finish resends whose worker's lease ran out."""
+    """Until `stop`: every half resend lease, finish resends whose worker's lease ran out, and
+    check resends' outcome watches (at least every half RESEND_WATCH_FIRST_SECONDS)."""
     from bot.outages.replay import redrive_stale_replays
     from bot.resend.redrive import redrive_stale_resends
 
-    interval = max(0.5, deps.settings.resend.resend_lease / 2)
+    resend = deps.settings.resend
+    interval = max(0.5, min(resend.resend_lease, resend.resend_watch_first_seconds) / 2)
     while not stop.wait(interval):
+        check_outcomes(deps)
         try:
             finished = redrive_stale_resends(deps)
             if finished:
@@ -128,6 +131,23 @@ def run_redriver(deps: Deps, stop: threading.Event) -> None:
                 logger.info("re-drove %d unfinished outage replay(s)", replays)
         except Exception:  # the store may be briefly down: try again next round
             logger.exception("re-driving resends failed; trying again in %.0f s", interval)
+
+
+def check_outcomes(deps: Deps) -> int:
+    """Check the due outcome watches ("did it work?") and show those that ended."""
+    from bot.outages.replay_watch import show_replay_outcome
+    from bot.resend.outcome_check import run_due_watches
+
+    try:
+        ended = run_due_watches(
+            deps, show_replay=lambda w: show_replay_outcome(deps.store, deps.responder, w)
+        )
+    except Exception:  # the store may be briefly down: try again next round
+        logger.exception("checking resend outcomes failed; trying again next round")
+        return 0
+    if ended:
+        logger.info("%d resend outcome(s) found and shown", ended)
+    return ended
 
 
 def show_replay_summary(deps: Deps, replay: Replay) -> None:

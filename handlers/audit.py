@@ -7,6 +7,7 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from bot.audit.cards import AUDIT_PAGE_SIZE, build_audit_card
+from bot.audit.outcome_notes import audit_notes
 from bot.core.actions import ActionId, AuditPageRef
 from bot.core.command_text import AuditCommand
 from bot.deps import Deps
@@ -49,7 +50,8 @@ def build_audit_page(deps: Deps, account: str | None, offset: int, *, team_id: s
         team_id=team_id, account_key=account, limit=AUDIT_PAGE_SIZE, offset=offset
     )
     total = deps.store.count_resends(account, team_id=team_id)
-    return build_audit_card(entries, total=total, offset=offset, account=account)
+    notes = audit_notes(deps.store, entries)
+    return build_audit_card(entries, total=total, offset=offset, account=account, notes=notes)
 
 
 #: The commands this module answers.

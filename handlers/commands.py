@@ -24,6 +24,7 @@ from bot.core.command_text import HelpCommand, StatusCommand, UsageError, parse_
 from bot.deps import Deps
 from bot.failures.receipt_card import build_receipt
 from bot.failures.status_card import build_status
+from bot.resend.outcomes import RULE as OUTCOME_RULE
 from bot.settings import public_config
 from bot.slack.requests import Command
 from bot.slack.simple_cards import build_help, build_usage_error
@@ -87,6 +88,7 @@ def handle_status_command(
         config=public_config(deps.settings),
         id_source=id_source,
         retry=retry,
+        outcome_rule=OUTCOME_RULE,
     )
     # A command's response_url never replaces the ack (module docstring): the answer is its own post.
     send(deps, command, status, replace=False)

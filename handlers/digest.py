@@ -24,6 +24,7 @@ from bot.digest.service import preview_digest
 from bot.digest.subscribe import subscribe
 from bot.failures.cards import build_failures_card
 from bot.failures.receipt_card import build_receipt
+from bot.resend.remembered import remember
 from bot.slack.access_cards import build_allow_list_denied
 from bot.slack.message import SlackMessage
 from bot.slack.requests import Click, Command
@@ -45,7 +46,7 @@ def register(app: App, deps: Deps) -> None:
         if card is None:
             return
         failures = deps.service.failures_on_card(card, track_id=track_id_of(click), fresh=False)
-        message = build_failures_card(failures, ui_url=deps.settings.zuora.ui_url)
+        message = build_failures_card(remember(deps, failures), ui_url=deps.settings.zuora.ui_url)
         send(deps, click, message, replace=False)
 
 

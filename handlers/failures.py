@@ -30,6 +30,7 @@ from bot.failures.cards import build_failures_card
 from bot.failures.receipt_card import build_lookup_receipt
 from bot.failures.results import AccountFailures
 from bot.resend.preview_claims import resent_on_card
+from bot.resend.remembered import remember
 from bot.slack.mrkdwn import date_token, user
 from bot.slack.requests import Click, Command
 from bot.slack.simple_cards import build_error, build_notice, build_stale_button
@@ -76,8 +77,11 @@ def handle_failures_command(
         )
         send(deps, command, build_error(said, hint=hint), replace=False)
         return
-    resent = resent_on_card(deps, failures)
-    card = build_failures_card(failures, ui_url=deps.settings.zuora.ui_url, resent=resent)
+    card = build_failures_card(
+        remember(deps, failures),
+        ui_url=deps.settings.zuora.ui_url,
+        resent=resent_on_card(deps, failures),
+    )
     send(deps, command, card, replace=False)
 
 
@@ -136,8 +140,13 @@ def show_card(
     ui_url = deps.settings.zuora.ui_url
 
     def draw(shown: AccountFailures) -> None:
-        resent = resent_on_card(deps, shown)
-        card = build_failures_card(shown, ui_url=ui_url, page=page, notice=notice, resent=resent)
+        card = build_failures_card(
+            remember(deps, shown),
+            ui_url=ui_url,
+            page=page,
+            notice=notice,
+            resent=resent_on_card(deps, shown),
+        )
         send(deps, click, card, replace=True)
 
     draw(failures)

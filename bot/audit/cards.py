@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from bot.core.actions import ActionId, AuditPageRef
 from bot.core.secrets_mask import mask_urls_in_text
@@ -22,7 +22,7 @@ STATUS_ICONS = {
 }
 
 
-def _entry_line(entry: ResendAuditEntry) -> str:
+def _entry_line(entry: ResendAuditEntry, notes: Sequence[str] = ()) -> str:
     failed = sum(1 for outcome in entry.outcome.values() if not outcome.ok)
     done = len(entry.ids) - failed if entry.status not in ("requested", "waiting") else 0
     noun = plural(len(entry.ids), entry.kind)
@@ -42,6 +42,8 @@ def _entry_line(entry: ResendAuditEntry) -> str:
             )
     if entry.error:
         line += f"\n    {escape_truncated(mask_urls_in_text(entry.error), 300)}"
+    for note in notes:  # a replay's cause; did it work? (bot.audit.outcome_notes)
+        line += f"\n    {escape_truncated(note, 300)}"
     line += f"\n    track id `{escape_truncated(entry.track_id, 64)}`"
     return line
 
@@ -67,7 +69,12 @@ def _entries(count: int) -> str:
 
 
 def build_audit_card(
-    entries: Sequence[ResendAuditEntry], *, total: int, offset: int, account: str | None
+    entries: Sequence[ResendAuditEntry],
+    *,
+    total: int,
+    offset: int,
+    account: str | None,
+    notes: Mapping[int, Sequence[str]] | None = None,
 ) -> SlackMessage:
     """A page of the resend audit trail with Newer/Older buttons."""
     # The header is plain text; the fallback and sections are mrkdwn, so they get the escaped key.
@@ -79,7 +86,7 @@ def build_audit_card(
         header(f"Resend audit trail · {account}" if account else "Resend audit trail"),
         context(f"{_range_text(offset, len(entries), total)} · Newest first · kept permanently"),
     ]
-    blocks.extend(section(_entry_line(entry)) for entry in entries)
+    blocks.extend(section(_entry_line(entry, (notes or {}).get(entry.id, ()))) for entry in entries)
     paging = []
     if offset > 0:
         newer = AuditPageRef(account=account, offset=max(0, offset - AUDIT_PAGE_SIZE))

@@ -33,6 +33,7 @@ from bot.resend.service import (
 from bot.slack.io import post_in_thread, update_message
 from bot.slack.message import BlockLimitError, SlackMessage
 from bot.slack.requests import Click
+from bot.store.watch_records import WatchTarget
 from bot.zuora.models import Account
 
 logger = logging.getLogger(__name__)
@@ -99,6 +100,12 @@ def resend_all_from_digest(
             deliver=in_thread,
             replace_on_redrive=False,
             skipped=lambda left_out: tell(left_out.message(deps, team_id=click.team_id)),
+            # Did it work? The outcome edits the thread reply (chat.update), never the digest.
+            watch_target=lambda: (
+                WatchTarget(channel=channel, ts=replies[0])
+                if replies
+                else WatchTarget(reply_url=click.response_url, replace=False)
+            ),
         )
     except Exception as exc:  # after "Resending…" in the thread, it must not be left that way
         if replies:

@@ -5,8 +5,8 @@ the callout details menu, and the budgets (`ROOMS`) the card tries until its JSO
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -173,6 +173,7 @@ class Rows:
     room: Room
     ids_pending: bool
     retry: RetryRule | None = None  # judges Zuora's own retries (None: every row keeps Resend)
+    remembered: Mapping[str, str] = field(default_factory=dict)  # id -> "resent by @u …"
 
     def callout(self, callout: CalloutHistory, number: int) -> dict[str, Any]:
         """One callout row: what was called and what came back; Resend / Details / Zuora menu."""
@@ -192,6 +193,7 @@ class Rows:
         retry = retry_line(state, short=room.note < 80)
         lines.extend([retry] if retry else [])
         blocked = state is not None and not state.resendable  # Zuora retries it / invalid body
+        lines.extend(self._resent_line(history_id))
         details = RowAction(
             verb="details",
             created=int(callout.create_time.timestamp()),
@@ -239,6 +241,7 @@ class Rows:
         lines.append(f":x: {escape_truncated(error, room.error)}")
         history_id = resend_id(email.id)
         lines.extend(self._no_id_line(email.id_problem, history_id))
+        lines.extend(self._resent_line(history_id))
         accessory = None
         block_id = None
         if history_id is not None and room.controls == "all":
@@ -259,6 +262,11 @@ class Rows:
         if self.account_url is None or not self.room.zuora_links:
             return False
         return history_id is None and not self.ids_pending
+
+    def _resent_line(self, history_id: str | None) -> list[str]:
+        """An earlier resend of this row and what became of it (bot.resend.remembered)."""
+        note = self.remembered.get(history_id) if history_id else None
+        return [f":repeat: {note}"] if note else []
 
     def _no_id_line(self, problem: str | None, history_id: str | None) -> list[str]:
         if history_id is not None or not problem:

@@ -206,6 +206,7 @@ def _card_blocks(
         room=room,
         ids_pending=failures.ids_pending,
         retry=failures.retry,
+        remembered=failures.remembered,
     )
 
     blocks: list[dict[str, Any]] = [header(_header_text(failures, plan, room=room))]

@@ -30,6 +30,8 @@ class AccountFailures:
     ids_pending: bool = False  # resend ids are still being resolved (Data Query running)
     ids_error: str | None = None  # resend ids could not be resolved; the card says so
     retry: RetryRule | None = None  # judges which callouts Zuora still retries (None: not judged)
+    # history id -> mrkdwn note of an earlier resend ("resent by @u 10:02 · delivered 10:03")
+    remembered: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def card_ref(self) -> CardRef:

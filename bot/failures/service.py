@@ -236,6 +236,28 @@ class NotificationService:
             account_id=account_id, start=start, end=end, track_id=track_id, max_pages=max_pages
         )
 
+    def iter_history(
+        self,
+        kind: NotificationKind,
+        *,
+        start: datetime,
+        end: datetime,
+        account_id: str | None,
+        track_id: str,
+    ) -> Iterator[CalloutHistory | EmailHistory]:
+        """Every record of one kind in [start, end), delivered ones too (a resend's new record).
+
+        Emails are filtered by `account_id` when given; callouts have no account filter in Zuora.
+        """
+        if kind == "email":
+            yield from self._client.iter_email_history(
+                account_id=account_id, start=start, end=end, track_id=track_id, failed_only=False
+            )
+        else:
+            yield from self._client.iter_callout_history(
+                start=start, end=end, track_id=track_id, failed_only=False
+            )
+
     def callout_detail(
         self, card: CardRef, *, created_at: datetime, event_id: str | None, track_id: str
     ) -> tuple[Account, CalloutHistory | None]:

@@ -26,6 +26,7 @@ def build_status(
     config: list[tuple[str, str]],
     id_source: IdSourceStatus | None = None,
     retry: LimitCheck | None = None,
+    outcome_rule: str | None = None,
 ) -> SlackMessage:
     """`/zuora status`: Zuora's answer to our credentials, the token's life left, the resend-ID
     source with the Data Query columns it found, and the non-secret settings."""
@@ -41,6 +42,8 @@ def build_status(
         top.extend(id_source_blocks(id_source))
     if retry is not None:
         top.append(retry_block(retry))
+    if outcome_rule:  # the "did it work?" guess (bot.resend.outcomes.RULE), checkable here
+        top.append(section(f"*Did it work?* {escape_truncated(outcome_rule, 1500)}"))
     return finish(text, top + fit(lambda room: _config_blocks(config, room), _CONFIG_ROOMS))
 
 

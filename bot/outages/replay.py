@@ -36,6 +36,7 @@ from bot.outages.replay_target import (
     find_target,
     replay_key,
 )
+from bot.outages.replay_watch import watch_replay
 from bot.resend.once import once_rule
 from bot.resend.service import (
     LEASE_RENEWALS,
@@ -274,6 +275,7 @@ def drive_replay(
         if current.state == "running" and current.chunks_done >= current.chunk_count:
             deps.store.finish_replay(current.id, owner=owner, now=deps.now())
             current = _reload(deps, current)
+            watch_replay(deps, current)  # did it work? the clock reads the history later
             logger.info(
                 "replay %s done: %d sent, %d refused, %d in progress (track %s)",
                 current.replay_key,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.outages.replay_back import back_to_outages
 from bot.outages.replay_target import ReplayTarget
 from bot.slack.elements import context, finish, mention, plural, section
 from bot.slack.message import SlackMessage
@@ -101,6 +102,7 @@ def build_replay_summary(replay: Replay) -> SlackMessage:
                 f"{plural(replay.chunks_done, 'request')} to Zuora · every request is in the "
                 "audit trail"
             ),
+            back_to_outages(replay),
         ],
     )
 

@@ -16,6 +16,7 @@ from bot.audit.service import IN_PROGRESS_CODE, AuditStart
 from bot.core.actions import CardRef
 from bot.failures.results import ResendOutcome
 from bot.resend.cards import build_resend_outcome
+from bot.resend.outcome_watch import watch_resend
 from bot.resend.service import (
     ASK_AGAIN_FOR,
     ResendClick,
@@ -27,6 +28,7 @@ from bot.resend.service import (
     worker_name,
 )
 from bot.store import ResendAuditEntry, ResendJob
+from bot.store.watch_records import WatchTarget
 from bot.zuora.models import Account, ResendFailure, ResendResult
 
 logger = logging.getLogger(__name__)
@@ -103,12 +105,23 @@ def _finish(deps: ResendDeps, job: ResendJob, owner: str) -> bool:
             return False
     else:
         outcome = outcome_from_audit(audit, click)
+    replace_original = bool(json.loads(job.context or "{}").get("replace", True))
     if job.reply_url:
-        replace_original = bool(json.loads(job.context or "{}").get("replace", True))
         deps.responder.send(
             job.reply_url, build_resend_outcome(outcome), replace_original=replace_original
         )
     deps.store.advance_resend(job.id, owner=owner, state="done", now=deps.now())
+    if job.state == "claimed":  # this re-drive recorded Zuora's answer: watch what it accepted
+        watch_resend(
+            deps.store,
+            deps.settings.resend,
+            click,
+            outcome.result,
+            audit_id=audit.id,
+            requested_at=audit.requested_at,
+            now=deps.now(),
+            target=WatchTarget(job.reply_url, replace_original),
+        )
     logger.info("resend job %d finished by %s", job.id, owner)
     return True
 

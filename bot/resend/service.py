@@ -49,6 +49,7 @@ from bot.resend.cards import (
 )
 from bot.resend.once import once_rule
 from bot.resend.once_cards import build_already_resent
+from bot.resend.outcome_watch import watch_resend
 from bot.resend.settings import ResendSettings
 from bot.slack.access import AccessPolicy
 from bot.slack.io import Responder
@@ -57,6 +58,7 @@ from bot.slack.mrkdwn import date_token, user
 from bot.slack.simple_cards import build_notice
 from bot.store import NotificationClaim, ResendJob, ResendRequest
 from bot.store.database import Store
+from bot.store.watch_records import WatchTarget
 from bot.zuora.errors import (
     ZuoraConnectionError,
     ZuoraError,
@@ -237,6 +239,7 @@ def perform_resend(
     deliver: Callable[[SlackMessage], None] | None = None,
     replace_on_redrive: bool = True,
     skipped: Callable[[ClaimedElsewhere], None] | None = None,
+    watch_target: Callable[[], WatchTarget] | None = None,
 ) -> ResendOutcome | Refusal | AlreadyStarted | ClaimedElsewhere:
     """Check access, claim the click, show progress, resend, record, show the outcome, finish.
 
@@ -252,6 +255,7 @@ def perform_resend(
         reply_url=reply_url,
         deliver=deliver,
         replace_on_redrive=replace_on_redrive,
+        watch_target=watch_target,
     )
     if isinstance(batch, Refusal | AlreadyStarted | ClaimedElsewhere):
         return batch
@@ -269,6 +273,7 @@ def perform_resends(
     reply_url: str | None,
     deliver: Callable[[SlackMessage], None] | None = None,
     replace_on_redrive: bool = True,
+    watch_target: Callable[[], WatchTarget] | None = None,
 ) -> ResendBatch | Refusal | AlreadyStarted | ClaimedElsewhere:
     """perform_resend for one person's click on one or several kinds: one progress, one outcome.
 
@@ -384,6 +389,20 @@ def perform_resends(
         (deliver or show)(build_resend_outcomes(batch.outcomes, duplicates=batch.duplicates))
         for job in answered:
             deps.store.advance_resend(job.id, owner=owner, state="done", now=deps.now())
+    # Did it work? The clock reads the history for each accepted id's new record later on.
+    where = watch_target() if watch_target else WatchTarget(reply_url, replace_on_redrive)
+    for (click, job), outcome in zip(won, outcomes, strict=True):
+        if job in answered:
+            watch_resend(
+                deps.store,
+                deps.settings.resend,
+                click,
+                outcome.result,
+                audit_id=job.audit.id,
+                requested_at=job.audit.requested_at,
+                now=deps.now(),
+                target=where,
+            )
     return batch
 
 

@@ -58,6 +58,20 @@ class ResendSettings(BaseSettings):
         "asks from whichever card, command, digest, alert, replay or CLI; others are told who resent "
         "it and may press *Resend again*.",
     )
+    resend_watch_first_seconds: float = Field(
+        default=30.0,
+        ge=0.1,
+        le=3600,
+        description="Seconds after a resend before the clock first reads Zuora's history for its "
+        "new record (did it work?); each later look waits twice as long as the one before.",
+    )
+    resend_watch_checks: int = Field(
+        default=5,
+        ge=0,
+        le=12,
+        description="Most looks at the history per resend (or per replay cause) before the card "
+        'says "no outcome yet"; 0 turns the outcome watch off.',
+    )
 
     @field_validator("resend_allowed_users", "read_allowed_users", mode="before")
     @classmethod

@@ -46,6 +46,7 @@ from bot.sandbox.fake_dataquery import (
     Table,
     render_rows,
 )
+from bot.sandbox.redelivery import Redeliveries
 from bot.sandbox.tenant import (
     CALLOUT_NOT_FOUND,
     EMAIL_NOT_FOUND,
@@ -540,6 +541,9 @@ class FakeZuora(StopsOnExit):
         self._max_active_queries = 0
         self._dq_lagging: set[str] = set()
         self._sign_key = secrets.token_bytes(16)
+        self._ahead = timedelta(0)
+        #: Accepted resends' new history records, added once due (bot.sandbox.redelivery).
+        self.redeliveries = Redeliveries(tenant)
         self.reindex()
 
     def __repr__(self) -> str:
@@ -605,8 +609,15 @@ class FakeZuora(StopsOnExit):
     def now(self) -> datetime:
         """The fake's current time (aware UTC)."""
         if self._clock is not None:
-            return self._clock().astimezone(UTC)
-        return self.tenant.now + timedelta(seconds=time.monotonic() - self._started_at)
+            return self._clock().astimezone(UTC) + self._ahead
+        return (
+            self.tenant.now + timedelta(seconds=time.monotonic() - self._started_at) + self._ahead
+        )
+
+    def advance(self, seconds: float) -> None:
+        """Move the fake's clock forward (so a resend's new record comes due without waiting)."""
+        with self._lock:
+            self._ahead += timedelta(seconds=seconds)
 
     # -- knobs ----------------------------------------------------------------------------------
 
@@ -1003,7 +1014,18 @@ class FakeZuora(StopsOnExit):
                 params[name] = values[0]
         return f"{NEXT_PAGE_BASE}/v1/notification-history/{kind}?{urlencode(params)}"
 
+    def _release_redeliveries(self) -> None:
+        """Add the new records of resends that are due by now (then reindex)."""
+        originals: dict[str, FakeCallout | FakeEmail] = {
+            **self._callouts.by_id,
+            **self._emails.by_id,
+        }
+        if self.redeliveries.release(self.now(), originals):
+            with self._lock:
+                self.reindex()
+
     def _callout_history(self, request: RecordedRequest) -> _Response:
+        self._release_redeliveries()
         window = self._window(request, max_span=None)
         paging = self._paging(request)
         filters = self._filters(request)
@@ -1036,6 +1058,7 @@ class FakeZuora(StopsOnExit):
         return _json_response(200, body)
 
     def _email_history(self, request: RecordedRequest) -> _Response:
+        self._release_redeliveries()
         window = self._window(request, max_span=EMAIL_WINDOW)
         paging = self._paging(request)
         filters = self._filters(request)
@@ -1122,6 +1145,7 @@ class FakeZuora(StopsOnExit):
                         failed[history_id] = failure
                     else:
                         self._resend_counts[history_id] = self._resend_counts.get(history_id, 0) + 1
+                        self.redeliveries.schedule(kind, history_id, at=self.now())
                 if not failed:
                     response = _Response(202)
                 else:

@@ -172,6 +172,18 @@ class ResendFailure:
         return {"code": self.code, "message": self.message}
 
 
+@dataclass(frozen=True, slots=True)
+class FailAgain:
+    """How a resent notification fails again when it is delivered anew (bot.sandbox.redelivery).
+
+    ``message`` is an email's bounce (``{to}`` is replaced by the address) or a callout's response
+    body; ``response_code`` a callout's response (None: the email kind, or no response, -1).
+    """
+
+    message: str
+    response_code: int | None = None
+
+
 EMAIL_NOT_FOUND = ResendFailure("ObjectNotFound", "Email history does not exist.")
 CALLOUT_NOT_FOUND = ResendFailure("ObjectNotFound", "Callout history does not exist.")
 
@@ -371,6 +383,10 @@ class Tenant:
     rest_ids: bool = True
     resend_failures: dict[str, ResendFailure] = field(default_factory=dict)
     big_account_id: str | None = None
+    #: Sandbox time between an accepted resend and its new history record (bot.sandbox.redelivery).
+    redelivery_delay: timedelta = timedelta(seconds=5)
+    #: Who fails again when resent: an address, "@domain" or URL prefix -> how (else delivered).
+    fails_again: dict[str, FailAgain] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.now.tzinfo is None:
@@ -378,6 +394,17 @@ class Tenant:
         self.now = self.now.astimezone(UTC)
         ZoneInfo(self.timezone)  # fail fast on an unknown zone name
         self.sort()
+
+    def fails_again_for(self, target: str | None) -> FailAgain | None:
+        """How a resend to this address or URL fails again, or None when it is delivered."""
+        if not target:
+            return None
+        for key, again in self.fails_again.items():
+            if target == key or (key.startswith("@") and target.endswith(key)):
+                return again
+            if "://" in key and target.startswith(key):
+                return again
+        return None
 
     @property
     def zone(self) -> ZoneInfo:
@@ -823,6 +850,8 @@ def add_outage(tenant: Tenant, gen: _Generator) -> None:
             email.error_message = BOUNCE_ERROR.format(to=to)
             tenant.emails.append(email)
     add_outage_recovery(tenant, gen, accounts)
+    # The domain still bounces: a resend of its mail fails again (bot.sandbox.redelivery).
+    tenant.fails_again[f"@{BOUNCE_DOMAIN}"] = FailAgain(BOUNCE_ERROR)
     tenant.sort()
 
 

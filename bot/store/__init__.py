@@ -7,7 +7,8 @@
   ``migrations``: the versioned schema steps ``Store.migrate()`` applies.
 - Table groups: ``clicks`` (click dedup), ``audit`` (resend audit trail), ``resend_jobs``, ``claims``
   (once per notification), ``replays`` (outage replays), ``digests`` (subscriptions and runs),
-  ``alerts`` (alert subscriptions and incidents). ``settings``: the store's settings.
+  ``alerts`` (alert subscriptions and incidents), ``outcome_watches`` (did a resend work?; its value
+  types in ``watch_records``). ``settings``: the store's settings.
 """
 
 from bot.store.records import (

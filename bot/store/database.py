@@ -7,12 +7,20 @@ from bot.store.audit import AuditStore
 from bot.store.claims import ClaimStore
 from bot.store.clicks import ClickStore
 from bot.store.digests import DigestStore
+from bot.store.outcome_watches import OutcomeWatchStore
 from bot.store.replays import ReplayStore
 from bot.store.resend_jobs import ResendJobStore
 
 
 class Store(
-    ClickStore, AuditStore, ResendJobStore, ClaimStore, ReplayStore, DigestStore, AlertStore
+    ClickStore,
+    AuditStore,
+    ResendJobStore,
+    ClaimStore,
+    ReplayStore,
+    DigestStore,
+    AlertStore,
+    OutcomeWatchStore,
 ):
     """The bot's database: click dedup, resend audit and jobs, once-per-notification claims, outage
-    replays, digest subscriptions and runs, and spike alerts."""
+    replays, digest subscriptions and runs, spike alerts, and resends' outcome watches."""

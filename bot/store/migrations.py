@@ -27,6 +27,7 @@ from bot.store.tables import (
     metadata,
     notification_claims,
     outage_replays,
+    outcome_watches,
     resend_audit,
     resend_audit_table,
     resend_jobs,
@@ -195,6 +196,11 @@ def _migration_9_one_active_subscription(conn: Connection) -> None:
         )
 
 
+def _migration_10_outcome_watches(conn: Connection) -> None:
+    """Create outcome_watches: after a resend, the clock looks for its new history record (issue 18)."""
+    metadata.create_all(conn, tables=[outcome_watches], checkfirst=False)
+
+
 MIGRATIONS: Final[tuple[Migration, ...]] = (
     Migration(
         1,
@@ -220,6 +226,7 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         "alert_subscriptions, digest_subscriptions: one active row per identical subscription",
         _migration_9_one_active_subscription,
     ),
+    Migration(10, "create outcome_watches", _migration_10_outcome_watches),
 )
 
 

@@ -337,3 +337,44 @@ notification_claims = Table(
 )
 # Bulk claims are written this many rows per statement (well under SQLite's bound-parameter limit).
 _CLAIM_BATCH: Final = 400
+
+
+# Outcome watches (migration 10): after Zuora accepts a resend, the clock reads the history again
+# (first after RESEND_WATCH_FIRST_SECONDS, then backing off) for the resend's NEW record and shows
+# whether it was delivered. One row per audit row (a click's request) or per replay (its cause):
+# `items` (JSON) holds each id's match fields and outcome, `target` (JSON) where to show it. A clock
+# claims a due row with a compare-and-set on its lease, so several clocks never check one twice.
+outcome_watches = Table(
+    "outcome_watches",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("watch_key", String(255), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("team_id", String(64), nullable=False),
+    Column("user_id", String(64), nullable=False),
+    Column("audit_id", Integer, nullable=True),
+    Column("replay_id", Integer, nullable=True),
+    Column("cause_id", String(16), nullable=True),
+    Column("account_id", String(64), nullable=True),
+    Column("source", Text, nullable=False),
+    Column("target", Text, nullable=False),
+    Column("items", Text, nullable=False),
+    Column("resent_at", UtcDateTime(), nullable=False),
+    Column("next_check_at", UtcDateTime(), nullable=True),
+    Column("checks_done", Integer, nullable=False),
+    Column("outcome", String(16), nullable=True),
+    Column("outcome_at", UtcDateTime(), nullable=True),
+    Column("outcome_detail", Text, nullable=True),
+    Column("lease_owner", String(255), nullable=True),
+    Column("lease_until", UtcDateTime(), nullable=True),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("watch_key", name="uq_outcome_watches_key"),
+    CheckConstraint("kind IN ('email', 'callout')", name="ck_outcome_watches_kind"),
+    CheckConstraint(
+        "outcome IS NULL OR outcome IN ('delivered', 'failed', 'mixed', 'none')",
+        name="ck_outcome_watches_outcome",
+    ),
+    Index("ix_outcome_watches_due", "next_check_at"),
+    Index("ix_outcome_watches_audit", "audit_id"),
+    Index("ix_outcome_watches_replay", "replay_id"),
+)
