@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.store.alert_quiet import QuietAlertStore
 from bot.store.alerts import AlertStore
 from bot.store.audit import AuditStore
 from bot.store.claims import ClaimStore
@@ -12,7 +13,14 @@ from bot.store.resend_jobs import ResendJobStore
 
 
 class Store(
-    ClickStore, AuditStore, ResendJobStore, ClaimStore, ReplayStore, DigestStore, AlertStore
+    ClickStore,
+    AuditStore,
+    ResendJobStore,
+    ClaimStore,
+    ReplayStore,
+    DigestStore,
+    AlertStore,
+    QuietAlertStore,
 ):
     """The bot's database: click dedup, resend audit and jobs, once-per-notification claims, outage
     replays, digest subscriptions and runs, and spike alerts."""

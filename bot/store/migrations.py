@@ -14,6 +14,7 @@ from typing import Final
 
 from sqlalchemy import Connection, MetaData, func, insert, select, update
 
+from bot.store.alert_quiet_tables import QUIET_TABLES
 from bot.store.records import RESEND_STATUSES
 from bot.store.tables import (
     ALERT_SUBSCRIPTION_KEY,
@@ -195,6 +196,11 @@ def _migration_9_one_active_subscription(conn: Connection) -> None:
         )
 
 
+def _migration_12_quiet_alerts(conn: Connection) -> None:
+    """Create alert_mutes, alert_thread_replies and alert_update_modes (issue 19: quiet alerts)."""
+    metadata.create_all(conn, tables=list(QUIET_TABLES), checkfirst=False)
+
+
 MIGRATIONS: Final[tuple[Migration, ...]] = (
     Migration(
         1,
@@ -219,6 +225,11 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         9,
         "alert_subscriptions, digest_subscriptions: one active row per identical subscription",
         _migration_9_one_active_subscription,
+    ),
+    Migration(
+        12,
+        "create alert_mutes, alert_thread_replies, alert_update_modes",
+        _migration_12_quiet_alerts,
     ),
 )
 
