@@ -14,19 +14,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final, Literal
 
-from sqlalchemy import select, update
 from sqlalchemy import exc as sa_exc
+from sqlalchemy import select, update
 
+from bot.store.alert_quiet_tables import alert_mutes, alert_thread_replies, alert_update_modes
 from bot.store.engine import StoreBase, from_row
 from bot.store.records import check_literal, require_aware
-from bot.store.alert_quiet_tables import alert_mutes, alert_thread_replies, alert_update_modes
 
 UpdateMode = Literal["thread", "edit"]
 UPDATE_MODES: Final[tuple[UpdateMode, ...]] = ("thread", "edit")
 MuteEnd = Literal["unmuted", "recovered", "replaced"]
-ReplyState = Literal["posting", "posted", "unconfirmed"]
-REPLY_STATES: Final[tuple[ReplyState, ...]] = ("posting", "posted", "unconfirmed")
-
+ReplyState = Literal["posting", "posted", "unconfirmed", "refused"]
+REPLY_STATES: Final[tuple[ReplyState, ...]] = ("posting", "posted", "unconfirmed", "refused")
 
 
 @dataclass(frozen=True)
@@ -207,7 +206,7 @@ class QuietAlertStore(StoreBase):
     def finish_thread_reply(
         self, reply_id: int, *, owner: str, state: ReplyState, message_ts: str | None
     ) -> bool:
-        """End a held reply as 'posted' (with its ts) or 'unconfirmed'; True if `owner` held it."""
+        """End a held reply as 'posted' (with its ts), 'unconfirmed' or 'refused'; True if `owner` held it."""
         table = alert_thread_replies
         stmt = (
             update(table)

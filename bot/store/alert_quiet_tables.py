@@ -59,7 +59,8 @@ alert_thread_replies = Table(
     Column("message_ts", String(64), nullable=True),
     UniqueConstraint("incident_id", "seq", name="uq_alert_thread_replies_seq"),
     CheckConstraint(
-        "state IN ('posting', 'posted', 'unconfirmed')", name="ck_alert_thread_replies_state"
+        "state IN ('posting', 'posted', 'unconfirmed', 'refused')",
+        name="ck_alert_thread_replies_state",
     ),
 )
 
