@@ -92,3 +92,13 @@ def build_mute_refused(reason: str) -> SlackMessage:
     return finish(
         f"Nothing changed: {escape_truncated(reason, 200)}", [section(f":warning: {shown}")]
     )
+
+
+def build_updates_set(subscription_id: int, updates: str) -> SlackMessage:
+    """Confirms a spike alert's update mode."""
+    if updates == "thread":
+        how = "a short thread reply under the alert (at most one per interval), the alert still edited"
+    else:
+        how = "edits of the alert in place only, no thread replies"
+    text = f"Spike alert #{subscription_id} now shows growth as {how}."
+    return finish(text, [section(f":white_check_mark: {escape_truncated(text, 500)}")])

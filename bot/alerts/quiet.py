@@ -23,6 +23,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.alerts.cards import AlertCard, CardState, build_alert
 from bot.alerts.mute_cards import build_thread_reply
+from bot.alerts.settings import AlertSettings
 from bot.core.actions import MuteRef
 from bot.outages.affected import count_account_keys
 from bot.slack.post_once import (
@@ -250,6 +251,29 @@ def find_reply(
     except (SlackClientError, OSError) as exc:
         return PostCheck("unknown", reason=type(exc).__name__, transient=True)
     return PostCheck("unknown", reason="thread too long to search", transient=False)
+
+
+def reply_in_thread(
+    store: Store,
+    slack: WebClient,
+    settings: AlertSettings,
+    owner: str,
+    incident: AlertIncident,
+    sub: AlertSubscription,
+    now: datetime,
+) -> Literal["replied", "refused", "unconfirmed", "deferred"] | None:
+    """The check's thread reply for one grown alert in 'thread' mode (None: none due, or 'edit')."""
+    if store.alert_update_mode(sub.id) != "thread":
+        return None
+    replies = ThreadReplies(
+        store,
+        slack,
+        owner,
+        interval=timedelta(seconds=settings.thread_interval),
+        lease=timedelta(seconds=settings.claim_lease),
+    )
+    outcome = replies.update(incident, sub, now)
+    return "replied" if outcome == "found" else outcome
 
 
 # --- mutes -------------------------------------------------------------------------------------

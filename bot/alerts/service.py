@@ -35,7 +35,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.alerts.cards import AlertCard, AlertKind, CardState, build_alert
-from bot.alerts.quiet import ThreadReplies, incident_card
+from bot.alerts.quiet import incident_card, reply_in_thread
 from bot.alerts.settings import AlertSettings
 from bot.digest.settings import DigestSettings
 from bot.outages.causes import Cause, CauseGroup, OutageScan
@@ -60,18 +60,10 @@ _GONE_ERRORS: Final = frozenset(
     {"message_not_found", "channel_not_found", "cant_update_message", "is_archived"}
 )
 
-AlertOutcome = Literal[
-    "posted",
-    "found",
-    "updated",
-    "recovered",
-    "failed",
-    "unconfirmed",
-    "deferred",
-    "lost",
-    "replied",
-    "refused",
-]
+AlertOutcome = (
+    Literal["posted", "found", "updated", "recovered", "failed", "unconfirmed", "deferred", "lost"]
+    | Literal["replied", "refused"]
+)  # a thread reply's (bot.alerts.quiet)
 
 
 class AlertSource(Protocol):
@@ -351,21 +343,12 @@ class _Check:
 
     def _reply(self, incident: AlertIncident, sub: AlertSubscription) -> list[AlertAction]:
         """In 'thread' mode, a bounded thread reply under the alert when it grew (bot.alerts.quiet)."""
-        if self.deps.store.alert_update_mode(sub.id) != "thread":
-            return []
-        settings = self.deps.settings.alert
-        replies = ThreadReplies(
-            self.deps.store,
-            self.deps.slack,
-            self.owner,
-            interval=timedelta(seconds=settings.thread_interval),
-            lease=timedelta(seconds=settings.claim_lease),
-        )
         # `incident` still holds the count the alert showed before this check's edit (the baseline).
-        outcome = replies.update(incident, sub, self.clock())
-        if outcome is None:
-            return []
-        return [AlertAction(incident.id, "replied" if outcome == "found" else outcome)]
+        deps = self.deps
+        outcome = reply_in_thread(
+            deps.store, deps.slack, deps.settings.alert, self.owner, incident, sub, self.clock()
+        )
+        return [] if outcome is None else [AlertAction(incident.id, outcome)]
 
     def post(self, incident: AlertIncident, sub: AlertSubscription) -> AlertAction:
         """Post an incident's alert once: check Slack first if a post may have begun before."""
