@@ -19,6 +19,7 @@ from bot.core.command_text import MAX_OUTAGE_WINDOW, OutagesCommand
 from bot.deps import Deps
 from bot.failures.receipt_card import build_receipt
 from bot.outages.cards import build_outages_card
+from bot.outages.muted import cause_mute_marks
 from bot.slack.requests import Click, Command
 from bot.slack.simple_cards import build_stale_button
 from bot.zuora.models import TimeWindow
@@ -45,7 +46,8 @@ def handle_outage_page(deps: Deps, ack: Ack, body: dict[str, Any], action: dict[
         return
     window = TimeWindow(start=ref.start, end=ref.end, label=ref.w)
     scan = deps.outages.scan(window, track_id=track_id_of(click))
-    send(deps, click, build_outages_card(scan, window, page=ref.p), replace=True)
+    marks = cause_mute_marks(deps.store, click.team_id, deps.now())
+    send(deps, click, build_outages_card(scan, window, page=ref.p, marks=marks), replace=True)
 
 
 def handle_outages_command(
@@ -62,7 +64,8 @@ def handle_outages_command(
     end = deps.now().replace(microsecond=0)
     window = TimeWindow.ending_at(end, parsed.window, parsed.label)
     scan = deps.outages.scan(window, track_id=track_id, fresh=True)
-    send(deps, command, build_outages_card(scan, window), replace=False)
+    marks = cause_mute_marks(deps.store, command.team_id, deps.now())
+    send(deps, command, build_outages_card(scan, window, marks=marks), replace=False)
 
 
 #: The commands this module answers.

@@ -15,6 +15,7 @@ from bot.core.actions import ActionId, MuteRef
 from bot.slack.elements import button, finish, mention, plain, plural, section
 from bot.slack.message import SlackMessage
 from bot.slack.mrkdwn import date_token, escape_truncated
+from bot.slack.mute_marks import until_words
 from bot.store.alert_quiet import AlertMute
 
 MuteChoice = Literal["1h", "24h", "rec"]
@@ -43,25 +44,13 @@ def mute_control(incident_id: int, cause_id: str, mute: AlertMute | None) -> Int
     )
 
 
-def until_words(mute: AlertMute) -> str:
-    """`until <time>` or `until recovered`, as mrkdwn."""
-    if mute.until is None:
-        return "until recovered"
-    return f"until {date_token(mute.until, _TIME, mute.until.strftime('%H:%M UTC'))}"
-
-
 def muted_line(mute: AlertMute) -> str:
     """The alert message's line while muted: ':no_bell: Muted by @u until 11:02 — no updates…'."""
     return (
-        f":no_bell: *Muted* by {mention(mute.muted_by)} {until_words(mute)} "
+        f":no_bell: *Muted* by {mention(mute.muted_by)} {until_words(mute.until)} "
         f"(since {date_token(mute.muted_at, _TIME, mute.muted_at.strftime('%H:%M UTC'))}): "
         "no new alert or update for this cause meanwhile; the clock still counts it."
     )
-
-
-def muted_mark(mute: AlertMute) -> str:
-    """The short mark on `/zuora outages` and the digest: ':no_bell: muted by @u until …'."""
-    return f":no_bell: muted by {mention(mute.muted_by)} {until_words(mute)}"
 
 
 def build_thread_reply(count: int, accounts: int, added: int, since: datetime) -> SlackMessage:
@@ -78,7 +67,7 @@ def build_mute_notice(mute: AlertMute | None, *, label: str) -> SlackMessage:
     if mute is None:
         text = "Unmuted: this cause's alerts and updates resume at the next check."
         return finish(text, [section(f":bell: Unmuted *{cause}*; alerts and updates resume.")])
-    words = until_words(mute)
+    words = until_words(mute.until)
     text = "Muted: no new alert or update for this cause meanwhile."
     return finish(
         text,

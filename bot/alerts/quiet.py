@@ -336,7 +336,9 @@ def change_mute(
         )
     span = _MUTE_SPANS.get(ref.d)
     until = None if span is None else now + span
-    mute = store.mute_cause(team_id, ref.c, until=until, user_id=user_id, now=now)
+    mute = store.mute_cause(
+        team_id, ref.c, label=incident.label, until=until, user_id=user_id, now=now
+    )
     logger.info("cause %s muted by %s until %s", ref.c, user_id, until or "recovered")
     return MuteDone(mute, incident, sub)
 
@@ -362,8 +364,3 @@ def redraw_muted(
         return type(exc).__name__
     store.record_alert_shown(done.incident.id, state="open", count=done.incident.count)
     return None
-
-
-def mute_marks(store: Store, team_id: str | None, now: datetime) -> dict[str, AlertMute]:
-    """The causes muted now in a workspace (or any, when None), by cause id, for outages and digests."""
-    return {cause: mute for (_team, cause), mute in store.active_mutes(team_id, now).items()}

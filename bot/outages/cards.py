@@ -8,7 +8,7 @@ carry the scan's fixed window, so every page describes the same hours.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bot.core.actions import ActionId, OutageRef
@@ -46,10 +46,12 @@ def build_outages_card(
     *,
     page: int = 0,
     groups: Sequence[CauseGroup] | None = None,
+    marks: Mapping[str, str] | None = None,
 ) -> SlackMessage:
     """A page of the outages card for `scan` over `window` (a friendly line when nothing failed).
 
-    `groups` (already ordered) may be given to skip re-sorting the scan's groups.
+    `groups` (already ordered) may be given to skip re-sorting the scan's groups; `marks` (mrkdwn by
+    cause id, bot.outages.muted) adds a line to those causes, e.g. muted alerts.
     """
     ordered = list(groups) if groups is not None else scan.groups()
     label = escape(window.label)
@@ -79,7 +81,7 @@ def build_outages_card(
             header(f"Outages in the last {window.label}"),
             context(summary),
         ]
-        blocks.extend(_cause_section(g, window, page, room) for g in shown)
+        blocks.extend(_cause_section(g, window, page, room, marks or {}) for g in shown)
         blocks.extend(_paging(ordered, window, page, pages, failures))
         return blocks
 
@@ -91,7 +93,9 @@ def build_outages_card(
     return finish(escape(text), fit(build, LABEL_ROOMS))
 
 
-def _cause_section(group: CauseGroup, window: TimeWindow, page: int, room: int) -> dict[str, Any]:
+def _cause_section(
+    group: CauseGroup, window: TimeWindow, page: int, room: int, marks: Mapping[str, str]
+) -> dict[str, Any]:
     """One cause: label, counts, first/last, sparkline, and its Resend all N button."""
     kind = group.cause.kind
     series = hourly_series(group, window.start, window.end)
@@ -104,6 +108,8 @@ def _cause_section(group: CauseGroup, window: TimeWindow, page: int, room: int) 
         f"{plural(group.count, kind)} · {group.affected.describe()}{times}",
         _trend(series),
     ]
+    if group.cause.id in marks:
+        lines.append(marks[group.cause.id])
     accessory = None
     if group.ids or group.unresolved:
         ref = OutageRef(

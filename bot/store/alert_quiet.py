@@ -35,6 +35,7 @@ class AlertMute:
     id: int
     team_id: str
     cause_id: str
+    label: str
     until: datetime | None
     muted_by: str
     muted_at: datetime
@@ -76,7 +77,14 @@ class QuietAlertStore(StoreBase):
     # --- mutes ---
 
     def mute_cause(
-        self, team_id: str, cause_id: str, *, until: datetime | None, user_id: str, now: datetime
+        self,
+        team_id: str,
+        cause_id: str,
+        *,
+        label: str,
+        until: datetime | None,
+        user_id: str,
+        now: datetime,
     ) -> AlertMute:
         """Mute a cause from `now`; a mute already active is ended ('replaced') in the same step."""
         now = require_aware(now, "now")
@@ -90,6 +98,7 @@ class QuietAlertStore(StoreBase):
             values = {
                 "team_id": team_id,
                 "cause_id": cause_id,
+                "label": label,
                 "until": None if until is None else require_aware(until, "until"),
                 "muted_by": user_id,
                 "muted_at": now,

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
+    Text,
     UniqueConstraint,
 )
 
@@ -27,6 +28,7 @@ alert_mutes = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("team_id", String(64), nullable=False),
     Column("cause_id", String(16), nullable=False),
+    Column("label", Text, nullable=False),  # the cause's label when muted, for outages and digests
     Column("until", UtcDateTime(), nullable=True),  # None: until the cause's alert recovers
     Column("muted_by", String(64), nullable=False),
     Column("muted_at", UtcDateTime(), nullable=False),
