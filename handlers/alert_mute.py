@@ -12,10 +12,10 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from bot.alerts.mute import answer_mute
+from bot.alerts.mute_cards import build_mute_refused
 from bot.core.actions import ActionId, InvalidValueError, MuteRef, decode_value
 from bot.deps import Deps
 from bot.slack.requests import Click
-from bot.slack.simple_cards import build_stale_button
 from handlers.common import on_click, send
 
 
@@ -33,7 +33,8 @@ def handle_mute(deps: Deps, ack: Ack, body: dict[str, Any], action: dict[str, An
     try:
         ref = decode_value(raw, MuteRef)
     except InvalidValueError:
-        send(deps, click, build_stale_button(), replace=False)
+        stale = "That mute menu is out of date or was altered; nothing was muted or unmuted."
+        send(deps, click, build_mute_refused(stale), replace=False)
         return
     answer = answer_mute(
         deps,
