@@ -128,7 +128,13 @@ class ThreadReplies:
         )
         if claimed is None:
             return None
-        return self._post(incident, sub, claimed, latest, now)
+        return self._post(incident, sub, claimed, self._shown_before(claimed), now)
+
+    def _shown_before(self, reply: ThreadReply) -> ThreadReply:
+        """The newest reply before `reply` that reached the thread (or the baseline): its '+N since'."""
+        rows = self.store.list_thread_replies(reply.incident_id)
+        shown = [r for r in rows if r.seq < reply.seq and r.state != "refused"]
+        return shown[-1] if shown else reply
 
     def _resume(
         self, incident: AlertIncident, sub: AlertSubscription, held: ThreadReply, now: datetime
@@ -149,9 +155,7 @@ class ThreadReplies:
                 held.id, owner=self.owner, state="unconfirmed", message_ts=None
             )
             return "unconfirmed"
-        rows = self.store.list_thread_replies(incident.id)
-        before = [row for row in rows if row.seq < held.seq]
-        return self._post(incident, sub, held, before[-1] if before else held, now)
+        return self._post(incident, sub, held, self._shown_before(held), now)
 
     def _post(
         self,

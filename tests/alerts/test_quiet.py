@@ -370,3 +370,18 @@ def test_a_mute_click_on_another_message_or_a_recovered_alert_changes_nothing(bo
     told = bot.pick("1h", message=alert, value=mute_element(alert, "1h")["value"])
     assert "already recovered" in all_text(told)
     assert bot.deps.store.active_mutes(None, bot.clock.now()) == {}
+
+
+def test_a_refused_thread_reply_is_given_up_and_the_next_counts_from_the_last_shown(
+    bot: Bot,
+) -> None:
+    open_alert(bot)
+    bot.fail_and_check()
+    bot.slack.fail_next("chat.postMessage", status=200, retry_after=None, error="is_archived")
+    assert bot.fail_and_check() == ["updated", "refused"]
+    assert bot.replies() == []
+    for _ in range(2):
+        bot.fail_and_check()
+    assert bot.replies()[-1]["text"].startswith(
+        "now 7 failures across 1 account (+4 since 09:30 UTC)"
+    )
