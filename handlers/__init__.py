@@ -9,7 +9,17 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.deps import Deps
-from handlers import audit, commands, digest, errors, failures, outages, replay, resend
+from handlers import (
+    alert_mute,
+    audit,
+    commands,
+    digest,
+    errors,
+    failures,
+    outages,
+    replay,
+    resend,
+)
 
 
 def register(app: App, deps: Deps) -> None:
@@ -22,3 +32,4 @@ def register(app: App, deps: Deps) -> None:
     audit.register(app, deps)
     outages.register(app, deps)
     replay.register(app, deps)
+    alert_mute.register(app, deps)

@@ -1,4 +1,4 @@
-"""/zuora alerts subscribe|list|unsubscribe: spike-alert subscriptions (the clock posts the alerts)."""
+"""/zuora alerts subscribe|list|unsubscribe|updates: spike-alert subscriptions (the clock posts the alerts)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from bot.core.command_text import (
     AlertListCommand,
     AlertSubscribeCommand,
     AlertUnsubscribeCommand,
+    AlertUpdatesCommand,
 )
 from bot.deps import Deps
 from bot.failures.receipt_card import build_receipt
@@ -34,10 +35,13 @@ def placeholder_for(parsed: AlertCommand) -> str:
         return "Listing this workspace's spike alerts…"
     if isinstance(parsed, AlertSubscribeCommand):
         return "Checking your access and the channel…"
+    if isinstance(parsed, AlertUpdatesCommand):
+        return f"Checking your access to change spike alert #{parsed.subscription_id}…"
     return f"Checking your access to remove spike alert #{parsed.subscription_id}…"
 
 
 #: The commands this module answers.
 COMMANDS: CommandTable = dict.fromkeys(
-    (AlertSubscribeCommand, AlertListCommand, AlertUnsubscribeCommand), handle_alerts_command
+    (AlertSubscribeCommand, AlertListCommand, AlertUnsubscribeCommand, AlertUpdatesCommand),
+    handle_alerts_command,
 )

@@ -20,6 +20,7 @@ from bot.deps import Deps
 from bot.failures.receipt_card import build_receipt
 from bot.outages.cards import build_outages_card, shown_groups
 from bot.outages.causes import OutageScan
+from bot.outages.muted import cause_mute_marks
 from bot.outages.recovery_cards import RECOVERY_CAUSES
 from bot.slack.message import SlackMessage
 from bot.slack.requests import Click, Command
@@ -48,7 +49,12 @@ def handle_outage_page(deps: Deps, ack: Ack, body: dict[str, Any], action: dict[
         return
     window = TimeWindow(start=ref.start, end=ref.end, label=ref.w)
     scan = deps.outages.scan(window, track_id=track_id_of(click))
-    send(deps, click, outages_card(deps, scan, window, ref.p, track_id_of(click)), replace=True)
+    send(
+        deps,
+        click,
+        outages_card(deps, scan, window, ref.p, track_id_of(click), click.team_id),
+        replace=True,
+    )
 
 
 def handle_outages_command(
@@ -65,18 +71,21 @@ def handle_outages_command(
     end = deps.now().replace(microsecond=0)
     window = TimeWindow.ending_at(end, parsed.window, parsed.label)
     scan = deps.outages.scan(window, track_id=track_id, fresh=True)
-    send(deps, command, outages_card(deps, scan, window, 0, track_id), replace=False)
+    send(
+        deps, command, outages_card(deps, scan, window, 0, track_id, command.team_id), replace=False
+    )
 
 
 def outages_card(
-    deps: Deps, scan: OutageScan, window: TimeWindow, page: int, track_id: str
+    deps: Deps, scan: OutageScan, window: TimeWindow, page: int, track_id: str, team_id: str
 ) -> SlackMessage:
     """One page of the card, its biggest causes with whether they are over (short cached reads)."""
     ordered = scan.groups()
     checked = shown_groups(ordered, page)[:RECOVERY_CAUSES]
     recovery = deps.outages.recovery.check_all(checked, track_id=track_id)
+    marks = cause_mute_marks(deps.store, team_id, deps.now())
     return build_outages_card(
-        scan, window, page=page, groups=ordered, recovery=recovery, now=deps.now()
+        scan, window, page=page, groups=ordered, recovery=recovery, now=deps.now(), marks=marks
     )
 
 

@@ -39,6 +39,8 @@ METHOD_SCOPES: dict[str, frozenset[str]] = {
     "usergroups_users_list": frozenset({"usergroups:read"}),
     # Reading a channel back to see whether an interrupted digest post was delivered (bot/digest.py).
     "conversations_history": frozenset({"channels:history", "groups:history"}),
+    # Reading an alert's thread for an interrupted thread reply (bot/alerts/quiet.py); same scopes.
+    "conversations_replies": frozenset({"channels:history", "groups:history"}),
     # Public channels need channels:read, private ones groups:read (using-the-conversations-api).
     "conversations_info": frozenset({"channels:read", "groups:read"}),
     "users_info": frozenset({"users:read"}),

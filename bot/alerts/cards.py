@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
+from slack_sdk.models.blocks import InteractiveElement
+
+from bot.alerts.mute_cards import mute_control, muted_line
 from bot.core.actions import ActionId, OutageRef
 from bot.outages.causes import HOUR, hour_of, sparkline
 from bot.slack.elements import (
@@ -34,6 +37,7 @@ from bot.slack.mrkdwn import (
     escape_truncated,
 )
 from bot.store import AlertSubscription
+from bot.store.alert_quiet import AlertMute
 
 CardState = Literal["open", "recovered"]
 # Which failures a spike-alert subscription watches (the store's kind column, shared with digests).
@@ -66,6 +70,10 @@ class AlertCard:
     hourly: Mapping[datetime, int]
     quiet_minutes: int
     now: datetime
+    incident_id: int | None = (
+        None  # set: the open alert offers its Mute menu (bot.alerts.mute_cards)
+    )
+    mute: AlertMute | None = None  # the cause's mute in force, shown and offered as Unmute
 
 
 def describe_alert(sub: AlertSubscription) -> str:
@@ -127,6 +135,8 @@ def build_alert(view: AlertCard) -> SlackMessage:
     if spark:
         blocks.append(context(f"Per hour: {code(spark, 60)}"))
     blocks.append(section(state))
+    if view.mute is not None and view.state == "open":
+        blocks.append(section(muted_line(view.mute)))
     ref = replay_ref(view)
     accounts = plural(view.account_count, "account")
     blocks.append(
@@ -144,7 +154,8 @@ def build_alert(view: AlertCard) -> SlackMessage:
                         ),
                         confirm=f"Resend {view.count}",
                     ),
-                )
+                ),
+                *_mute_controls(view),
             ],
             block_id=f"alert_{view.cause_id}",
         )
@@ -158,6 +169,13 @@ def build_alert(view: AlertCard) -> SlackMessage:
         )
     )
     return finish(text, blocks)
+
+
+def _mute_controls(view: AlertCard) -> list[InteractiveElement]:
+    """The open alert's Mute menu (Unmute while muted); none once recovered or without an incident."""
+    if view.incident_id is None or view.state != "open":
+        return []
+    return [mute_control(view.incident_id, view.cause_id, view.mute)]
 
 
 def _series(hourly: Mapping[datetime, int], first: datetime, last: datetime) -> list[int]:

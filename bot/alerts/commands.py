@@ -14,6 +14,7 @@ from bot.alerts.cards import (
     build_alert_subscribed,
     build_alert_unsubscribed,
 )
+from bot.alerts.mute_cards import build_updates_set
 from bot.alerts.repeat_cards import build_alert_already_subscribed, build_already_unsubscribed
 from bot.alerts.settings import AlertSettings
 from bot.core.command_text import (
@@ -21,6 +22,7 @@ from bot.core.command_text import (
     AlertListCommand,
     AlertSubscribeCommand,
     AlertUnsubscribeCommand,
+    AlertUpdatesCommand,
 )
 from bot.resend.settings import ResendSettings
 from bot.slack.access import AccessPolicy
@@ -72,10 +74,12 @@ def answer_alerts_command(
         outcome = (
             "Nothing was subscribed."
             if isinstance(parsed, AlertSubscribeCommand)
-            else f"Spike alert #{parsed.subscription_id} was not removed."
+            else f"Spike alert #{parsed.subscription_id} was not changed."
         )
         contact = deps.settings.resend.resend_access_contact
         return build_allow_list_denied(changes="spike alerts", contact=contact, outcome=outcome)
+    if isinstance(parsed, AlertUpdatesCommand):
+        return set_updates(deps, parsed, command)
     if not isinstance(parsed, AlertSubscribeCommand):
         return unsubscribe(deps, parsed, team_id=team_id)
     return subscribe(deps, parsed, command)
@@ -119,3 +123,19 @@ def subscribe(
     if not created:
         return build_alert_already_subscribed(sub)
     return build_alert_subscribed(sub, check_seconds=deps.settings.alert.check_interval)
+
+
+def set_updates(
+    deps: AlertCommandDeps, parsed: AlertUpdatesCommand, command: Command
+) -> SlackMessage:
+    """Set how one active spike alert of this workspace shows growth: thread replies or edits."""
+    sub = deps.store.get_alert_subscription(parsed.subscription_id)
+    if sub is None or sub.team_id != command.team_id or not sub.active:
+        return build_alert_refused(
+            f"There is no active spike alert #{parsed.subscription_id} in this workspace; "
+            "`/zuora alerts list` shows them."
+        )
+    deps.store.set_alert_update_mode(
+        sub.id, parsed.updates, user_id=command.user_id, now=deps.now()
+    )
+    return build_updates_set(sub.id, parsed.updates)

@@ -35,9 +35,9 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.alerts.cards import AlertCard, AlertKind, CardState, build_alert
+from bot.alerts.quiet import incident_card, reply_in_thread
 from bot.alerts.settings import AlertSettings
 from bot.digest.settings import DigestSettings
-from bot.outages.affected import count_account_keys
 from bot.outages.causes import Cause, CauseGroup, OutageScan
 from bot.slack.io import ChannelPacer
 from bot.slack.post_once import PostCheck, find_posted, without_connection_retries
@@ -60,9 +60,10 @@ _GONE_ERRORS: Final = frozenset(
     {"message_not_found", "channel_not_found", "cant_update_message", "is_archived"}
 )
 
-AlertOutcome = Literal[
-    "posted", "found", "updated", "recovered", "failed", "unconfirmed", "deferred", "lost"
-]
+AlertOutcome = (
+    Literal["posted", "found", "updated", "recovered", "failed", "unconfirmed", "deferred", "lost"]
+    | Literal["replied", "refused"]
+)  # a thread reply's (bot.alerts.quiet)
 
 
 class AlertSource(Protocol):
@@ -262,6 +263,8 @@ class _Check:
             # Over before anyone was told (e.g. the first check after subscribing): an alert would
             # say "ongoing" about history. /zuora outages shows it; alerts are for live spikes.
             return None
+        if self._muted(sub, group.cause.id):
+            return None  # muted from an earlier alert: no new post until the mute ends
         incident = store.open_alert_incident(
             sub.id,
             cause_id=group.cause.id,
@@ -290,7 +293,11 @@ class _Check:
         """Bring one live incident up to date: finish its post, grow it, update or recover it."""
         store = self.deps.store
         if incident.state == "recovered":  # recovered, but its message does not show it yet
-            return self._show(incident, sub, "recovered")
+            return (
+                []
+                if self._muted(sub, incident.cause_id)
+                else self._show(incident, sub, "recovered")
+            )
         # One update per check across clocks, even when two clocks' checks are offset in time.
         gap = timedelta(seconds=self.deps.settings.alert.check_interval * CHECK_GAP)
         checked = store.claim_alert_check(incident.id, now=self.now, gap=gap)
@@ -308,6 +315,11 @@ class _Check:
                 incident.id, now=self.now, quiet_since=self.now - self.quiet
             ):
                 logger.info("alert incident %d recovered", incident.id)
+                store.end_cause_mutes(
+                    sub.team_id, incident.cause_id, reason="recovered", now=self.now, user_id=None
+                )
+                if self._muted(sub, incident.cause_id):  # shown once the mute ends
+                    return [AlertAction(incident.id, "recovered")]
                 recovered = store.get_alert_incident(incident.id) or incident
                 shown = self._show(recovered, sub, "recovered")
                 return shown or [AlertAction(incident.id, "recovered")]
@@ -321,9 +333,22 @@ class _Check:
                 if taken is not None:
                     return [self.post(taken, sub)]
             return []
-        if checked and incident.state == "open":
-            return self._show(incident, sub, "open")
+        if checked and incident.state == "open" and not self._muted(sub, incident.cause_id):
+            return self._show(incident, sub, "open") + self._reply(incident, sub)
         return []
+
+    def _muted(self, sub: AlertSubscription, cause_id: str) -> bool:
+        """Whether the cause is muted in the subscription's workspace now (bot.alerts.quiet)."""
+        return self.deps.store.active_mute(sub.team_id, cause_id, self.now) is not None
+
+    def _reply(self, incident: AlertIncident, sub: AlertSubscription) -> list[AlertAction]:
+        """In 'thread' mode, a bounded thread reply under the alert when it grew (bot.alerts.quiet)."""
+        # `incident` still holds the count the alert showed before this check's edit (the baseline).
+        deps = self.deps
+        outcome = reply_in_thread(
+            deps.store, deps.slack, deps.settings.alert, self.owner, incident, sub, self.clock()
+        )
+        return [] if outcome is None else [AlertAction(incident.id, outcome)]
 
     def post(self, incident: AlertIncident, sub: AlertSubscription) -> AlertAction:
         """Post an incident's alert once: check Slack first if a post may have begun before."""
@@ -408,20 +433,7 @@ class _Check:
         return [AlertAction(incident.id, outcome, message_ts=incident.message_ts)]
 
     def _card(self, incident: AlertIncident, sub: AlertSubscription, state: CardState) -> AlertCard:
-        return AlertCard(
-            subscription=sub,
-            cause_id=incident.cause_id,
-            cause_kind=incident.cause_kind,
-            label=incident.label,
-            state=state,
-            count=incident.count,
-            account_count=count_account_keys(incident.accounts),
-            first_at=incident.first_at,
-            last_at=incident.last_at,
-            hourly=incident.hourly,
-            quiet_minutes=round(self.quiet.total_seconds() / 60),
-            now=self.now,
-        )
+        return incident_card(incident, sub, state, quiet=self.quiet, now=self.now)
 
     def _check(
         self, incident: AlertIncident, sub: AlertSubscription, *, since: datetime

@@ -37,3 +37,12 @@ class AlertSettings(BaseSettings):
             "after this long (checking the channel for the post first)."
         ),
     )
+    thread_interval: float = Field(
+        default=600.0,
+        ge=60,
+        le=86400,
+        description=(
+            "Seconds between two thread replies of one spike alert (its message is still edited with "
+            "the current counts at every check)."
+        ),
+    )

@@ -49,6 +49,8 @@ class ActionId(StrEnum):
     OUTAGE_REPLAY_ANYWAY = "zuora.outage_replay_anyway"  # the same replay, of a cause still failing
     OUTAGE_PAGE = "zuora.outage_page"
     RESEND_AGAIN = "zuora.resend_again"
+    ALERT_MUTE = "zuora.alert_mute"
+    ALERT_UNMUTE = "zuora.alert_unmute"
 
 
 class InvalidValueError(Exception):
@@ -159,6 +161,14 @@ class OutageRef(EpochWindow, ButtonValue):
     w: str = Field(max_length=8)  # window label as typed, e.g. "24h"
     n: int = Field(default=0, ge=0)  # failures the card showed for this cause
     p: int = Field(default=0, ge=0, le=1000)  # page of the outages card
+
+
+class MuteRef(ButtonValue):
+    """A spike alert's mute choice (or Unmute): its incident, cause and for how long."""
+
+    i: int = Field(ge=1)  # the alert incident's id (bot.store.AlertIncident)
+    c: str = Field(pattern=r"^[a-z2-7]{10}$")  # Cause.id (bot.outages.causes)
+    d: Literal["1h", "24h", "rec", "off"]  # 1 hour, 24 hours, until recovered, or unmute
 
 
 class AuditPageRef(ButtonValue):

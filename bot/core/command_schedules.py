@@ -23,7 +23,7 @@ from bot.core.command_words import (
 DigestKind = Literal["callouts", "emails", "all"]
 MAX_DIGEST_ACCOUNTS = 20
 DIGEST_SUBCOMMANDS = ("subscribe", "list", "unsubscribe", "preview")
-ALERT_SUBCOMMANDS = ("subscribe", "list", "unsubscribe")
+ALERT_SUBCOMMANDS = ("subscribe", "list", "unsubscribe", "updates")
 DEFAULT_ALERT_THRESHOLD = 10
 DEFAULT_ALERT_MINUTES = 15
 MAX_ALERT_THRESHOLD = 100_000
@@ -85,10 +85,20 @@ class AlertUnsubscribeCommand:
     subscription_id: int
 
 
+@dataclass(frozen=True)
+class AlertUpdatesCommand:
+    """`/zuora alerts updates <id> thread|edit`: how one spike alert shows growth."""
+
+    subscription_id: int
+    updates: Literal["thread", "edit"]
+
+
 DigestCommand = (
     DigestSubscribeCommand | DigestListCommand | DigestUnsubscribeCommand | DigestPreviewCommand
 )
-AlertCommand = AlertSubscribeCommand | AlertListCommand | AlertUnsubscribeCommand
+AlertCommand = (
+    AlertSubscribeCommand | AlertListCommand | AlertUnsubscribeCommand | AlertUpdatesCommand
+)
 
 
 def parse_digest(args: list[str], default_time: tuple[int, int]) -> DigestCommand:
@@ -206,7 +216,7 @@ def _subscribe(args: list[str], default_time: tuple[int, int]) -> DigestSubscrib
 
 _ALERT_FORMS = (
     "`/zuora alerts subscribe [#channel] [threshold N per M minutes] [kind callouts|emails|all]`, "
-    "`/zuora alerts list` or `/zuora alerts unsubscribe <id>`"
+    "`/zuora alerts list`, `/zuora alerts unsubscribe <id>` or `/zuora alerts updates <id> thread|edit`"
 )
 
 _ALERT_SUBSCRIBE_FORM = (
@@ -241,11 +251,28 @@ def parse_alerts(args: list[str]) -> AlertCommand:
         if not text.isascii() or not text.isdigit() or int(text) < 1 or len(text) > 12:
             raise UsageError(f"{echo(rest[0])} is not an alert id. Use {form}.")
         return AlertUnsubscribeCommand(subscription_id=int(text))
+    if name == "updates":
+        return _alert_updates(rest)
     guess = closest(name, ALERT_SUBCOMMANDS)
     raise UsageError(
         f"`alerts` has no {echo(args[0])} command. Use {_ALERT_FORMS}.",
         did_you_mean=" ".join(["alerts", guess, *rest]) if guess else None,
     )
+
+
+def _alert_updates(args: list[str]) -> AlertUpdatesCommand:
+    """`<id> thread|edit`: thread replies (the alert still edited) or edits in place only."""
+    form = "`/zuora alerts updates <id> thread|edit` (the id is in `/zuora alerts list`)"
+    if len(args) != 2:
+        raise UsageError(f"Which alert, and thread or edit? Use {form}.")
+    text, mode = args[0].lstrip("#"), args[1].lower()
+    if not text.isascii() or not text.isdigit() or int(text) < 1 or len(text) > 12:
+        raise UsageError(f"{echo(args[0])} is not an alert id. Use {form}.")
+    if mode == "thread":
+        return AlertUpdatesCommand(subscription_id=int(text), updates="thread")
+    if mode == "edit":
+        return AlertUpdatesCommand(subscription_id=int(text), updates="edit")
+    raise UsageError(f"Updates are `thread` or `edit`, not {echo(args[1])}. Use {form}.")
 
 
 def _alert_subscribe(args: list[str]) -> AlertSubscribeCommand:

@@ -28,6 +28,7 @@ from bot.core.command_schedules import (
     AlertListCommand,
     AlertSubscribeCommand,
     AlertUnsubscribeCommand,
+    AlertUpdatesCommand,
     DigestCommand,
     DigestKind,
     DigestListCommand,
@@ -119,6 +120,7 @@ Command = (
     | AlertSubscribeCommand
     | AlertListCommand
     | AlertUnsubscribeCommand
+    | AlertUpdatesCommand
 )
 
 
@@ -309,6 +311,7 @@ __all__ = [
     "AlertListCommand",
     "AlertSubscribeCommand",
     "AlertUnsubscribeCommand",
+    "AlertUpdatesCommand",
     "AuditCommand",
     "Command",
     "DigestCommand",

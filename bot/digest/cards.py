@@ -85,8 +85,12 @@ def build_digest(
     subscription_label: str,
     ui_url: str,
     top_n: int,
+    muted: Sequence[str] = (),
 ) -> SlackMessage:
-    """The daily digest: totals and change, then the most-failing accounts with their buttons."""
+    """The daily digest: totals and change, then the most-failing accounts with their buttons.
+
+    `muted`: one mrkdwn line per alert cause muted now (bot.outages.muted), listed at the end.
+    """
     if summary.is_empty:
         return build_all_clear(subscription_label, summary.window)
     top_n = max(1, top_n)
@@ -96,6 +100,8 @@ def build_digest(
         ),
         _ROOMS,
     )
+    if muted:
+        blocks.append(context("*Muted alert causes* (still counted above):\n" + "\n".join(muted)))
     return finish(_fallback(summary, delta), blocks)
 
 

@@ -26,6 +26,7 @@ from bot.digest.schedule import is_due, local_date_for
 from bot.digest.settings import DigestSettings
 from bot.digest.subscriptions import digest_label
 from bot.digest.summary import DigestDelta, DigestSummary, compare, restrict, summarize
+from bot.outages.muted import muted_cause_lines
 from bot.slack.io import ChannelPacer
 from bot.slack.message import BlockLimitError, SlackMessage
 from bot.store import DigestKind, StoreError, Subscription
@@ -333,6 +334,7 @@ def _handle(
                 subscription_label=digest_label(sub),
                 ui_url=deps.settings.zuora.ui_url,
                 top_n=deps.settings.digest.top_accounts,
+                muted=muted_cause_lines(deps.store, sub.team_id, now),
             )
     except BlockLimitError as exc:  # a builder bug; never post a message Slack would refuse
         logger.exception("digest #%d could not be built", sub.id)

@@ -58,11 +58,13 @@ def build_outages_card(
     groups: Sequence[CauseGroup] | None = None,
     recovery: Mapping[str, Recovery] | None = None,
     now: datetime | None = None,
+    marks: Mapping[str, str] | None = None,
 ) -> SlackMessage:
     """A page of the outages card for `scan` over `window` (a friendly line when nothing failed).
 
     `groups` (already ordered) may be given to skip re-sorting the scan's groups. `recovery` (by
-    cause id, read at `now`) adds each shown cause's "is it over?" line (bot.outages.recovery_cards).
+    cause id, read at `now`) adds each shown cause's "is it over?" line (bot.outages.recovery_cards). `marks` (mrkdwn by
+    cause id, bot.outages.muted) adds a line to those causes, e.g. muted alerts.
     """
     ordered = list(groups) if groups is not None else scan.groups()
     label = escape(window.label)
@@ -93,7 +95,9 @@ def build_outages_card(
             context(summary),
         ]
         blocks.extend(
-            _cause_section(g, window, page, room, (recovery or {}).get(g.cause.id), now)
+            _cause_section(
+                g, window, page, room, marks or {}, (recovery or {}).get(g.cause.id), now
+            )
             for g in shown
         )
         blocks.extend(_paging(ordered, window, page, pages, failures))
@@ -112,6 +116,7 @@ def _cause_section(
     window: TimeWindow,
     page: int,
     room: int,
+    marks: Mapping[str, str],
     recovery: Recovery | None = None,
     now: datetime | None = None,
 ) -> dict[str, Any]:
@@ -127,6 +132,8 @@ def _cause_section(
         f"{plural(group.count, kind)} · {group.affected.describe()}{times}",
         _trend(series),
     ]
+    if group.cause.id in marks:
+        lines.append(marks[group.cause.id])
     if recovery is not None:
         lines.append(recovery_line(recovery, kind, now or window.end))
     accessory = None

@@ -308,6 +308,7 @@ class FakeSlack(StopsOnExit):
             "conversations.info": self._conversations_info,
             "users.info": self._users_info,
             "conversations.history": self._conversations_history,
+            "conversations.replies": self._conversations_replies,
         }
 
     # ----- lifecycle -------------------------------------------------------------------------
@@ -750,6 +751,8 @@ class FakeSlack(StopsOnExit):
         metadata, metadata_error = _message_metadata(params)
         if metadata_error is not None:
             return _slack_error(metadata_error)
+        if params.get("thread_ts") and self._thread_parent(channel, params["thread_ts"]) is None:
+            return _slack_error("thread_not_found")  # GUESS: see _thread_parent
         ts = self._next_ts()
         message: JsonDict = {
             "type": "message",
@@ -871,6 +874,69 @@ class FakeSlack(StopsOnExit):
                 "messages": messages,
                 "has_more": has_more,
                 "pin_count": 0,
+                "response_metadata": {"next_cursor": str(start + limit) if has_more else ""},
+            }
+        )
+
+    def _thread_parent(self, channel: str, thread_ts: Any) -> JsonDict | None:
+        """The top-level message `thread_ts` names in `channel`, or None.
+
+        GUESS: chat.postMessage's documented errors do not say what a `thread_ts` naming no message
+        of the channel gets; conversations.replies documents `thread_not_found` for it, so the sandbox
+        refuses such a reply with that error (a reply's own ts is refused too: threads are one level).
+        """
+        parent = self._channel_message(channel, str(thread_ts))
+        if parent is None or parent.get("thread_ts") not in (None, parent["ts"]):
+            return None
+        return parent
+
+    def _conversations_replies(self, params: dict[str, Any]) -> _Reply:
+        """A thread, oldest first: the parent named by `ts`, then its replies, paged by cursor.
+
+        As Slack documents it: `channel` and `ts` are required and `ts` must be an existing message
+        (else `thread_not_found`); `oldest`/`latest` bound the replies (exclusive unless `inclusive`);
+        metadata only with `include_all_metadata`. A channel the bot is not in answers `not_in_channel`.
+        """
+        channel = str(params.get("channel", ""))
+        configured = self._channels.get(channel)
+        if not channel:
+            return _slack_error("channel_not_found")
+        if configured is not None and not configured.is_member:
+            return _slack_error("not_in_channel")
+        parent = self._thread_parent(channel, params.get("ts", ""))
+        if parent is None:
+            return _slack_error("thread_not_found")
+        try:
+            oldest = float(params.get("oldest") or 0)
+            latest = float(params["latest"]) if params.get("latest") else float("inf")
+            limit = min(max(int(params.get("limit") or 1000), 1), 1000)
+            start = int(params.get("cursor") or 0)
+        except (TypeError, ValueError):
+            return _slack_error("invalid_arguments")
+        inclusive = _api_flag(params.get("inclusive"))
+
+        def inside(message: JsonDict) -> bool:
+            ts = float(message["ts"])
+            return oldest <= ts <= latest if inclusive else oldest < ts < latest
+
+        thread = [parent] + [
+            m
+            for m in self._messages.get(channel, [])
+            if m.get("thread_ts") == parent["ts"] and m["ts"] != parent["ts"] and inside(m)
+        ]
+        page = thread[start : start + limit]
+        has_more = start + limit < len(thread)
+        messages = []
+        for stored in page:
+            message = {k: v for k, v in stored.items() if k != "channel"}
+            if not _api_flag(params.get("include_all_metadata")):
+                message.pop("metadata", None)
+            messages.append(copy.deepcopy(message))
+        return _json_reply(
+            {
+                "ok": True,
+                "messages": messages,
+                "has_more": has_more,
                 "response_metadata": {"next_cursor": str(start + limit) if has_more else ""},
             }
         )

@@ -45,6 +45,10 @@ HELP_LINES = (
     ),
     ("alerts list", "This workspace's spike alerts, with their IDs."),
     ("alerts unsubscribe 2", "Stop spike alert 2."),
+    (
+        "alerts updates 2 edit",
+        "Spike alert 2 edits its message only (`thread`: replies under it too).",
+    ),
     ("help", "This list."),
 )
 

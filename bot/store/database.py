@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.store.alert_quiet import QuietAlertStore
 from bot.store.alerts import AlertStore
 from bot.store.audit import AuditStore
 from bot.store.claims import ClaimStore
@@ -21,6 +22,7 @@ class Store(
     DigestStore,
     AlertStore,
     OutcomeWatchStore,
+    QuietAlertStore,
 ):
     """The bot's database: click dedup, resend audit and jobs, once-per-notification claims, outage
     replays, digest subscriptions and runs, spike alerts, and resends' outcome watches."""

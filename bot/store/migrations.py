@@ -14,6 +14,7 @@ from typing import Final
 
 from sqlalchemy import Connection, MetaData, func, insert, select, update
 
+from bot.store.alert_quiet_tables import QUIET_TABLES
 from bot.store.records import RESEND_STATUSES
 from bot.store.tables import (
     ALERT_SUBSCRIPTION_KEY,
@@ -201,6 +202,11 @@ def _migration_10_outcome_watches(conn: Connection) -> None:
     metadata.create_all(conn, tables=[outcome_watches], checkfirst=False)
 
 
+def _migration_12_quiet_alerts(conn: Connection) -> None:
+    """Create alert_mutes, alert_thread_replies and alert_update_modes (issue 19: quiet alerts)."""
+    metadata.create_all(conn, tables=list(QUIET_TABLES), checkfirst=False)
+
+
 MIGRATIONS: Final[tuple[Migration, ...]] = (
     Migration(
         1,
@@ -227,6 +233,11 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         _migration_9_one_active_subscription,
     ),
     Migration(10, "create outcome_watches", _migration_10_outcome_watches),
+    Migration(
+        12,
+        "create alert_mutes, alert_thread_replies, alert_update_modes",
+        _migration_12_quiet_alerts,
+    ),
 )
 
 

@@ -342,13 +342,16 @@ def test_alert_two_clocks_on_one_database_post_once(clocks, clock, tenant, fake_
     assert outcomes == ["posted"]
     assert len(fake_slack.messages(ALERTS)) == 1
 
-    # Both keep checking as the spike grows: one update per check between them, never a new post.
-    for _ in range(3):
+    # Both keep checking as the spike grows: one update per check between them, never a new post;
+    # one thread reply between them once ALERT_THREAD_INTERVAL (10 minutes) has passed.
+    for expected in (["updated"], ["updated", "replied"], ["updated"]):
         tenant.fail(clock.now() - timedelta(seconds=30))
         clock.advance(CHECK)
         done = check(a, clock, owner="a") + check(b, clock, owner="b")
-        assert [action.outcome for action in done] == ["updated"]
-    assert len(posts(fake_slack)) == 1 and len(updates(fake_slack)) == 3
+        assert [action.outcome for action in done] == expected
+    parents = [call for call in posts(fake_slack) if "thread_ts" not in call.params]
+    assert len(parents) == 1 and len(updates(fake_slack)) == 3
+    assert len(posts(fake_slack)) == 2  # the alert and its one thread reply
     assert "Spike: 7 failed callouts" in fake_slack.messages(ALERTS)[0]["text"]
 
 

@@ -60,7 +60,7 @@
     incoming_envelope: "\uD83D\uDCE8", link: "\uD83D\uDD17", arrows_counterclockwise: "\uD83D\uDD04",
     repeat: "\uD83D\uDD01", hourglass: "\u231B", hourglass_flowing_sand: "\u23F3", mag: "\uD83D\uDD0D",
     information_source: "\u2139\uFE0F", no_entry: "\u26D4", no_entry_sign: "\uD83D\uDEAB", lock: "\uD83D\uDD12",
-    bell: "\uD83D\uDD14", calendar: "\uD83D\uDCC6", date: "\uD83D\uDCC5", clock1: "\uD83D\uDD50",
+    bell: "\uD83D\uDD14", no_bell: "\uD83D\uDD15", calendar: "\uD83D\uDCC6", date: "\uD83D\uDCC5", clock1: "\uD83D\uDD50",
     tada: "\uD83C\uDF89", zap: "\u26A1", inbox_tray: "\uD83D\uDCE5", outbox_tray: "\uD83D\uDCE4",
     red_circle: "\uD83D\uDD34", large_green_circle: "\uD83D\uDFE2", large_yellow_circle: "\uD83D\uDFE1",
     white_circle: "\u26AA", black_circle: "\u26AB", page_facing_up: "\uD83D\uDCC4", memo: "\uD83D\uDCDD",
