@@ -9,7 +9,18 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.deps import Deps
-from handlers import audit, commands, digest, errors, failures, outages, replay, resend
+from handlers import (
+    audit,
+    commands,
+    digest,
+    errors,
+    failures,
+    home,
+    outages,
+    replay,
+    resend,
+    watches,
+)
 
 
 def register(app: App, deps: Deps) -> None:
@@ -22,3 +33,5 @@ def register(app: App, deps: Deps) -> None:
     audit.register(app, deps)
     outages.register(app, deps)
     replay.register(app, deps)
+    watches.register(app, deps)
+    home.register(app, deps)

@@ -48,6 +48,9 @@ class ActionId(StrEnum):
     OUTAGE_REPLAY = "zuora.outage_replay"
     OUTAGE_PAGE = "zuora.outage_page"
     RESEND_AGAIN = "zuora.resend_again"
+    WATCH_ACCOUNT = "zuora.watch_account"
+    HOME_OPEN_FAILURES = "zuora.home_open_failures"
+    HOME_OPEN_ALERT = "zuora.home_open_alert"
 
 
 class InvalidValueError(Exception):

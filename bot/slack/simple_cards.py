@@ -45,6 +45,9 @@ HELP_LINES = (
     ),
     ("alerts list", "This workspace's spike alerts, with their IDs."),
     ("alerts unsubscribe 2", "Stop spike alert 2."),
+    ("watch A00000001", "DM me (at most hourly) when this account gets a new failure."),
+    ("watch list", "The accounts you watch."),
+    ("unwatch A00000001", "Stop watching this account."),
     ("help", "This list."),
 )
 

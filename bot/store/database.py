@@ -9,10 +9,18 @@ from bot.store.clicks import ClickStore
 from bot.store.digests import DigestStore
 from bot.store.replays import ReplayStore
 from bot.store.resend_jobs import ResendJobStore
+from bot.store.watches import WatchStore
 
 
 class Store(
-    ClickStore, AuditStore, ResendJobStore, ClaimStore, ReplayStore, DigestStore, AlertStore
+    ClickStore,
+    AuditStore,
+    ResendJobStore,
+    ClaimStore,
+    ReplayStore,
+    DigestStore,
+    AlertStore,
+    WatchStore,
 ):
     """The bot's database: click dedup, resend audit and jobs, once-per-notification claims, outage
-    replays, digest subscriptions and runs, and spike alerts."""
+    replays, digest subscriptions and runs, spike alerts and account watches."""

@@ -18,6 +18,7 @@ from bot.store.records import RESEND_STATUSES
 from bot.store.tables import (
     ALERT_SUBSCRIPTION_KEY,
     DIGEST_SUBSCRIPTION_KEY,
+    account_watches,
     alert_incidents,
     alert_subscriptions,
     click_keys,
@@ -195,6 +196,11 @@ def _migration_9_one_active_subscription(conn: Connection) -> None:
         )
 
 
+def _migration_11_account_watches(conn: Connection) -> None:
+    """Create account_watches: who watches which account, and when they were last told."""
+    metadata.create_all(conn, tables=[account_watches], checkfirst=False)
+
+
 MIGRATIONS: Final[tuple[Migration, ...]] = (
     Migration(
         1,
@@ -220,6 +226,7 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         "alert_subscriptions, digest_subscriptions: one active row per identical subscription",
         _migration_9_one_active_subscription,
     ),
+    Migration(11, "create account_watches", _migration_11_account_watches),
 )
 
 
