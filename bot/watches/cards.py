@@ -74,7 +74,7 @@ def build_unwatched(watch: AccountWatch | None, account: str) -> SlackMessage:
 def build_watch_limit(limit: int) -> SlackMessage:
     """Refusal: this user already watches as many accounts as allowed."""
     text = (
-        f"You already watch {limit} accounts, the most one person may. "
+        f"You already watch {plural(limit, 'account')}, the most one person may. "
         "Stop one with `/zuora unwatch <account>` first (see `/zuora watch list`)."
     )
     return finish(text, [section(f":warning: {escape_truncated(text, 500)}")])
