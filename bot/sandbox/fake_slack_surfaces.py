@@ -21,6 +21,7 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Callable
 from typing import Any, Final
+from urllib.parse import urlencode
 from urllib.request import Request, urlopen
 
 from bot.sandbox.slack_requests import sign
@@ -218,3 +219,30 @@ def send_app_home_opened(
     request = Request(url, data=body, headers=signed_event_headers(secret, body), method="POST")
     with urlopen(request, timeout=timeout) as answer:  # noqa: S310 - loopback bot URL
         return int(answer.status)
+
+
+def home_click_body(
+    element: JsonDict, *, user_id: str, view: JsonDict, team_id: str = "T0001"
+) -> bytes:
+    """Form body of a block_actions click on a Home tab button: a `view` container, no response_url."""
+    action = {
+        "type": "button",
+        "action_id": element["action_id"],
+        "block_id": element.get("block_id", ""),
+        "text": element.get("text", {"type": "plain_text", "text": ""}),
+        "value": element.get("value", ""),
+        "action_ts": f"{int(time.time())}.000200",
+    }
+    payload = {
+        "type": "block_actions",
+        "user": {"id": user_id, "username": "user", "name": "user", "team_id": team_id},
+        "api_app_id": "A0001",
+        "token": "fake-verification-token",
+        "container": {"type": "view", "view_id": view.get("id", "")},
+        "trigger_id": "1700000000001.1000000001.0123456789abcdef0123456789abcdef",
+        "team": {"id": team_id, "domain": "fake-team"},
+        "is_enterprise_install": False,
+        "view": view,
+        "actions": [action],
+    }
+    return urlencode({"payload": json.dumps(payload, separators=(",", ":"))}).encode()
