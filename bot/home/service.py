@@ -5,7 +5,9 @@ keeps, per user, the content hash and Slack's view `hash` of its last publish (H
 
 - an unchanged Home is not published again (same content, and Slack still shows our last view);
 - a change-driven refresh (a watch, a resend, an alert subscription) is debounced: at most one per
-  user per HOME_PUBLISH_GAP seconds; one inside the gap waits for the next change or open;
+  user per HOME_PUBLISH_GAP seconds; one inside the gap waits for the next change or open. Only
+  Homes this process published are refreshed (the Procfile runs one web process; with several, a
+  Home another process showed is brought up to date when the user next opens it);
 - opening the tab always shows the current content (unless unchanged);
 - the publish sends Slack's `hash` of the view it replaces: if another process published since,
   Slack answers `hash_conflict` and we rebuild from the store and publish once more, unguarded.
@@ -112,6 +114,11 @@ class HomePublisher:
         self._lock = threading.Lock()
         self._last: dict[str, _Published] = {}
 
+    def shows(self, user_id: str) -> bool:
+        """Whether this process has published the user's Home (only those are refreshed on change)."""
+        with self._lock:
+            return user_id in self._last
+
     def users(self, team_id: str) -> list[str]:
         """Users of `team_id` whose Home this process has published."""
         with self._lock:
@@ -172,7 +179,13 @@ class HomePublisher:
 
 
 def refresh_home(deps: HomeDeps, *, team_id: str, user_id: str) -> PublishOutcome | None:
-    """After a change the user made: republish their Home (debounced); failures only logged."""
+    """After a change the user made: republish their Home (debounced); failures only logged.
+
+    Only a Home this process published is refreshed: one nobody opened is built when opened, and
+    a refresh must not spend the user's views.publish allowance on a tab they never look at.
+    """
+    if not deps.home.shows(user_id):
+        return None
     try:
         return deps.home.publish(deps, team_id=team_id, user_id=user_id)
     except Exception:  # a Home refresh must never fail the command that changed something

@@ -212,3 +212,9 @@ def test_a_resend_refreshes_the_resenders_home_with_its_outcome(harness: Harness
     assert publishes(harness, ALLOWED) == 2
     text = all_text(home_view(harness, ALLOWED))
     assert "1 email" in text and "*succeeded*" in text
+
+
+def test_a_change_publishes_no_home_for_a_user_who_never_opened_it(harness: Harness) -> None:
+    use_timer(harness)
+    harness.command(f"watch {ORDINARY_ACCOUNT}", user_id=ALLOWED)
+    assert harness.slack.calls("views.publish") == []
