@@ -9,6 +9,7 @@ no response_url, so what it opens is sent as a DM (conversations.open, then chat
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -20,6 +21,7 @@ from bot.failures.cards import build_failures_card
 from bot.home.service import home_alert_card
 from bot.resend.replies import error_message
 from bot.slack.direct import post_direct_message
+from bot.slack.message import SlackMessage
 from bot.slack.requests import Click
 from bot.slack.simple_cards import build_error, build_stale_button
 from handlers.common import track_id_of
@@ -51,7 +53,9 @@ def register(app: App, deps: Deps) -> None:
     app.action(ActionId.HOME_OPEN_ALERT.value)(_dm_on_click(deps, open_alert))
 
 
-def _dm_on_click(deps: Deps, build: Any) -> Any:
+def _dm_on_click(
+    deps: Deps, build: Callable[[Deps, Click], SlackMessage]
+) -> Callable[[Ack, dict[str, Any], dict[str, Any]], None]:
     """A Home button listener: ack, build the card, DM it; any failure is DMed as an error."""
 
     def listener(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -66,7 +70,7 @@ def _dm_on_click(deps: Deps, build: Any) -> Any:
     return listener
 
 
-def open_failures(deps: Deps, click: Click) -> Any:
+def open_failures(deps: Deps, click: Click) -> SlackMessage:
     """The failures card of a watched account, last 24 h."""
     failures = deps.service.failures_for(
         str(click.value), WINDOW, "24h", track_id=track_id_of(click), defer_ids=True
@@ -74,7 +78,7 @@ def open_failures(deps: Deps, click: Click) -> Any:
     return build_failures_card(failures, ui_url=deps.settings.zuora.ui_url)
 
 
-def open_alert(deps: Deps, click: Click) -> Any:
+def open_alert(deps: Deps, click: Click) -> SlackMessage:
     """The alert card of one of this workspace's open incidents."""
     raw = str(click.value)
     if not raw.isdigit():

@@ -144,7 +144,8 @@ class HomePublisher:
         with self._lock:
             last = self._last.get(user_id)
             if last is not None and last.content == content:
-                if not opened or opened_hash in (None, last.slack_hash):
+                # On an open, Slack's view must be ours too: no view there means publish again.
+                if not opened or (opened_hash is not None and opened_hash == last.slack_hash):
                     return "unchanged"
             if not opened and last is not None and now - last.at < deps.settings.home.publish_gap:
                 return "debounced"

@@ -218,3 +218,11 @@ def test_a_change_publishes_no_home_for_a_user_who_never_opened_it(harness: Harn
     use_timer(harness)
     harness.command(f"watch {ORDINARY_ACCOUNT}", user_id=ALLOWED)
     assert harness.slack.calls("views.publish") == []
+
+
+def test_an_open_without_a_view_in_slack_publishes_again(harness: Harness) -> None:
+    ticks = use_timer(harness)
+    open_home(harness, ALLOWED, with_current_view=False)
+    ticks.now += 1
+    open_home(harness, ALLOWED, with_current_view=False)  # Slack shows no Home of ours: resend it
+    assert publishes(harness, ALLOWED) == 2
