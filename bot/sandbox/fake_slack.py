@@ -476,12 +476,13 @@ class FakeSlack(StopsOnExit):
         return remove
 
     def reset(self) -> None:
-        """Forget calls, messages, faults and response_url state; keep channels, groups and users."""
+        """Forget calls, messages, faults, response_url state and Home views; keep channels, groups, users."""
         with self._lock:
             self._calls.clear()
             self._faults.clear()
             self._messages.clear()
             self._response_urls.clear()
+            self.surfaces.reset()
             self._changed.notify_all()
 
     # ----- inspection ------------------------------------------------------------------------

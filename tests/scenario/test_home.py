@@ -226,3 +226,17 @@ def test_an_open_without_a_view_in_slack_publishes_again(harness: Harness) -> No
     ticks.now += 1
     open_home(harness, ALLOWED, with_current_view=False)  # Slack shows no Home of ours: resend it
     assert publishes(harness, ALLOWED) == 2
+
+
+def test_an_alert_subscription_refreshes_the_homes_shown_in_the_workspace(
+    harness: Harness,
+) -> None:
+    ticks = use_timer(harness)
+    harness.slack.set_channel("C0001", name="billing-ops", is_member=True)
+    open_home(harness, STRANGER, with_current_view=False)
+    ticks.now += 60
+
+    harness.command("alerts subscribe threshold 5 per 10 minutes", user_id=ALLOWED)
+
+    assert publishes(harness, STRANGER) == 2 and publishes(harness, ALLOWED) == 0
+    assert "Spike alerts in this workspace: 1" in all_text(home_view(harness, STRANGER))
