@@ -1,5 +1,6 @@
 """`python -m bot.clock`: one long-running process that posts due digests every minute, checks spike
-alerts every ALERT_CHECK_INTERVAL (bot.alerts.service), keeps house, and finishes resends a killed web worker
+alerts every ALERT_CHECK_INTERVAL (bot.alerts.service), DMs account watchers of new failures every
+WATCH_CHECK_INTERVAL (bot.watches.service), keeps house, and finishes resends a killed web worker
 left behind (every half resend lease, see bot.resend.service).
 
 Run exactly one (Procfile `clock:`); a second one is harmless because every post is claimed in the
@@ -83,9 +84,11 @@ def run_clock(
     from bot.alerts.service import AlertTimer, run_alert_checks
     from bot.digest.posting import DigestMemory
     from bot.digest.service import run_due_digests
+    from bot.watches.service import WatchTimer, run_watch_checks
 
     owner = owner or clock_owner()
     alert_timer = AlertTimer(timedelta(seconds=deps.settings.alert.check_interval))
+    watch_timer = WatchTimer(timedelta(seconds=deps.settings.watch.check_interval))
     wait = wait or stop.wait
     maintenance = maintenance or Maintenance(deps.store)
     memory = DigestMemory()
@@ -104,6 +107,13 @@ def run_clock(
                     logger.info("alert check: %d incident action(s)", len(actions))
         except Exception:  # a failed check must not stop the digests
             logger.exception("alert check failed; trying again next interval")
+        try:
+            if watch_timer.due(deps.now()):
+                notices = run_watch_checks(deps, deps.now())
+                if notices:
+                    logger.info("watch check: %d DM(s) about new failures", len(notices))
+        except Exception:  # a failed watch check must not stop the digests
+            logger.exception("watch check failed; trying again next interval")
         try:
             maintenance.run(deps.now())
         except Exception:  # housekeeping must never stop the digests

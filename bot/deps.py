@@ -11,6 +11,7 @@ from slack_sdk import WebClient
 from bot.audit.service import AuditTrail
 from bot.digest.notes import DigestNotes
 from bot.failures.service import NotificationService, utc_now
+from bot.home.service import HomePublisher
 from bot.outages.service import OutageScans
 from bot.settings import Settings
 from bot.slack.access import AccessPolicy
@@ -33,6 +34,7 @@ class Deps:
     audit: AuditTrail
     now: Callable[[], datetime] = utc_now
     digest_notes: DigestNotes = field(default_factory=DigestNotes)
+    home: HomePublisher = field(default_factory=HomePublisher)
 
     def close(self) -> None:
         """Release connections and threads."""

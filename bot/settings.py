@@ -16,9 +16,11 @@ from bot.alerts.settings import AlertSettings
 from bot.core.secrets_mask import mask_database_url, mask_url
 from bot.core.settings_base import EXAMPLE_SLACK_IDS, SettingsError, env_name, load_area
 from bot.digest.settings import DigestSettings
+from bot.home.settings import HomeSettings
 from bot.resend.settings import ResendSettings
 from bot.slack.settings import SlackSettings
 from bot.store.settings import StoreSettings
+from bot.watches.settings import WatchSettings
 from bot.zuora.settings import ZuoraSettings
 
 
@@ -41,6 +43,8 @@ class Settings(BaseModel):
     store: StoreSettings = Field(default_factory=lambda: StoreSettings(_env_file=None))
     digest: DigestSettings = Field(default_factory=lambda: DigestSettings(_env_file=None))
     alert: AlertSettings = Field(default_factory=lambda: AlertSettings(_env_file=None))
+    watch: WatchSettings = Field(default_factory=lambda: WatchSettings(_env_file=None))
+    home: HomeSettings = Field(default_factory=lambda: HomeSettings(_env_file=None))
     runtime: RuntimeSettings = Field(default_factory=lambda: RuntimeSettings(_env_file=None))
 
     @classmethod
@@ -65,6 +69,8 @@ AREAS: tuple[type[BaseSettings], ...] = (
     StoreSettings,
     DigestSettings,
     AlertSettings,
+    WatchSettings,
+    HomeSettings,
     RuntimeSettings,
 )
 

@@ -16,9 +16,11 @@ from handlers import (
     digest,
     errors,
     failures,
+    home,
     outages,
     replay,
     resend,
+    watches,
 )
 
 
@@ -33,3 +35,5 @@ def register(app: App, deps: Deps) -> None:
     outages.register(app, deps)
     replay.register(app, deps)
     alert_mute.register(app, deps)
+    watches.register(app, deps)
+    home.register(app, deps)

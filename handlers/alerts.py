@@ -14,6 +14,7 @@ from bot.core.command_text import (
 )
 from bot.deps import Deps
 from bot.failures.receipt_card import build_receipt
+from bot.home.service import refresh_team_homes
 from bot.slack.requests import Command
 from handlers.common import CommandTable, send
 
@@ -27,6 +28,8 @@ def handle_alerts_command(
     """
     ack(**build_receipt(placeholder_for(parsed)).as_payload())
     send(deps, command, answer_alerts_command(deps, parsed, command), replace=False)
+    if not isinstance(parsed, AlertListCommand):  # the Homes this process shows list the alerts
+        refresh_team_homes(deps, team_id=command.team_id)
 
 
 def placeholder_for(parsed: AlertCommand) -> str:

@@ -28,7 +28,7 @@ from bot.resend.outcomes import RULE as OUTCOME_RULE
 from bot.settings import public_config
 from bot.slack.requests import Command
 from bot.slack.simple_cards import build_help, build_usage_error
-from handlers import alerts, audit, digest, failures, outages, resend
+from handlers import alerts, audit, digest, failures, outages, resend, watches
 from handlers.common import CommandTable, failures_explained, send, track_id_of
 from handlers.read_rule import may_read_or_refuse
 
@@ -104,4 +104,5 @@ COMMANDS: CommandTable = {
     **audit.COMMANDS,
     **digest.COMMANDS,
     **alerts.COMMANDS,
+    **watches.COMMANDS,
 }

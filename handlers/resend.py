@@ -27,6 +27,7 @@ from bot.core.command_text import ResendCommand
 from bot.deps import Deps
 from bot.failures.cards import account_url
 from bot.failures.results import AccountFailures
+from bot.home.service import refresh_home
 from bot.resend.cards import build_resend_confirm
 from bot.resend.clicks import Request, resend_clicked
 from bot.slack.message import SlackMessage
@@ -242,6 +243,7 @@ def resend(
     resend_clicked(
         deps, click, requests, reply, account=account, card=card, track_id=track_id, again=again
     )
+    refresh_home(deps, team_id=click.team_id, user_id=click.user_id)  # its "recent resends"
 
 
 def account_of(deps: Deps, click: Click, card: CardRef | None) -> Account | None:

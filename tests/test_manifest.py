@@ -44,11 +44,17 @@ METHOD_SCOPES: dict[str, frozenset[str]] = {
     # Public channels need channels:read, private ones groups:read (using-the-conversations-api).
     "conversations_info": frozenset({"channels:read", "groups:read"}),
     "users_info": frozenset({"users:read"}),
+    # The Home tab: views.publish needs no scope ("No scopes required" on its reference page).
+    "views_publish": frozenset(),
+    # Watch DMs open the user's DM first: im:write is the scope for a 1:1 conversation (the page
+    # lists channels:manage, groups:write and mpim:write for the other kinds, which we never open).
+    "conversations_open": frozenset({"im:write"}),
 }
 # Bolt listeners registered as `app.<name>(...)` and Bolt helpers called by name inside listeners.
 LISTENER_SCOPES: dict[str, frozenset[str]] = {
     "command": frozenset({"commands"}),  # slash commands
     "shortcut": frozenset({"commands"}),
+    "event": frozenset(),  # app_home_opened needs no scope (docs.slack.dev/reference/events/app_home_opened)
 }
 HELPER_SCOPES: dict[str, frozenset[str]] = {"say": frozenset({"chat:write"})}
 SCOPE_TABLE = METHOD_SCOPES | LISTENER_SCOPES | HELPER_SCOPES
@@ -214,3 +220,39 @@ def test_manifest_requests_exactly_the_bot_scopes_the_code_uses() -> None:
 
     assert missing == [], f"manifest.json lacks scopes the code needs: {missing}"
     assert unused == [], f"manifest.json grants scopes no code needs (drop them): {unused}"
+
+
+def events_listened(source: str) -> set[str]:
+    """Event types `source` registers with `app.event("<type>")`."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "event"
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == "app"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        ):
+            found.add(str(node.args[0].value))
+    return found
+
+
+def test_manifest_subscribes_exactly_the_events_the_code_listens_for() -> None:
+    listened: set[str] = set()
+    for folder in SOURCE_DIRS:
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            listened |= events_listened(path.read_text(encoding="utf-8"))
+    settings = load_manifest()["settings"]
+    subscribed = set(settings["event_subscriptions"]["bot_events"])
+
+    assert listened == {"app_home_opened"}
+    assert subscribed == listened
+    assert urlsplit(settings["event_subscriptions"]["request_url"]).path == EVENTS_PATH
+
+
+def test_manifest_enables_the_home_tab_the_app_home_opened_listener_publishes() -> None:
+    app_home = load_manifest()["features"]["app_home"]
+
+    assert app_home["home_tab_enabled"] is True

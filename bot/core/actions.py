@@ -51,6 +51,9 @@ class ActionId(StrEnum):
     RESEND_AGAIN = "zuora.resend_again"
     ALERT_MUTE = "zuora.alert_mute"
     ALERT_UNMUTE = "zuora.alert_unmute"
+    WATCH_ACCOUNT = "zuora.watch_account"
+    HOME_OPEN_FAILURES = "zuora.home_open_failures"
+    HOME_OPEN_ALERT = "zuora.home_open_alert"
 
 
 class InvalidValueError(Exception):

@@ -38,6 +38,13 @@ from bot.core.command_schedules import (
     parse_alerts,
     parse_digest,
 )
+from bot.core.command_watch import (
+    UnwatchCommand,
+    WatchCommand,
+    WatchListCommand,
+    parse_unwatch,
+    parse_watch,
+)
 from bot.core.command_words import (
     ACCOUNT_RE,
     DEFAULT_WINDOW,
@@ -59,7 +66,18 @@ from bot.core.command_words import (
 from bot.core.kinds import NotificationKind
 from bot.core.patterns import is_history_id
 
-SUBCOMMANDS = ("help", "failures", "outages", "resend", "status", "audit", "digest", "alerts")
+SUBCOMMANDS = (
+    "help",
+    "failures",
+    "outages",
+    "resend",
+    "status",
+    "audit",
+    "digest",
+    "alerts",
+    "watch",
+    "unwatch",
+)
 MAX_OUTAGE_WINDOW = timedelta(days=7)
 
 
@@ -121,6 +139,9 @@ Command = (
     | AlertListCommand
     | AlertUnsubscribeCommand
     | AlertUpdatesCommand
+    | WatchCommand
+    | WatchListCommand
+    | UnwatchCommand
 )
 
 
@@ -183,6 +204,10 @@ def _dispatch(
         return parse_digest(args, default_time)
     if name in ("alerts", "alert"):
         return parse_alerts(args)
+    if name == "watch":
+        return parse_watch(args)
+    if name == "unwatch":
+        return parse_unwatch(args)
     raise _unknown(tokens[0], args)
 
 
@@ -325,7 +350,10 @@ __all__ = [
     "OutagesCommand",
     "ResendCommand",
     "StatusCommand",
+    "UnwatchCommand",
     "UsageError",
+    "WatchCommand",
+    "WatchListCommand",
     "echo",
     "parse_account",
     "parse_outage_window",

@@ -364,6 +364,8 @@ def _card_actions(
             )
         )
     elements.append(button("Refresh", ActionId.REFRESH, value=card_value(card)))
+    # Watch: DM me when this account fails anew (handlers.watches; open to every reader).
+    elements.append(button("Watch", ActionId.WATCH_ACCOUNT, value=card_value(card)))
     if page > 0:
         elements.append(
             button(

@@ -95,6 +95,20 @@ class NotificationService:
         window = TimeWindow.ending_at(self._now().replace(microsecond=0), length, label)
         return self._collect(account, window, track_id=track_id, fresh=False, defer_ids=defer_ids)
 
+    def account_failures(
+        self, account_key: str, length: timedelta, label: str, *, track_id: str
+    ) -> AccountFailures:
+        """An account's failures in the window ending now, fresh and without resend IDs.
+
+        For watch checks: reading the history lists is enough to see a new failure, and no Data
+        Query job (Zuora allows a tenant few) is started for a card nobody opened yet.
+        """
+        account = self._client.get_account(account_key, track_id=track_id)
+        window = TimeWindow.ending_at(self._now().replace(microsecond=0), length, label)
+        self._client.forget(account, window)
+        callouts, emails = self._client.failures_for(account, window, track_id=track_id)
+        return AccountFailures(account=account, window=window, callouts=callouts, emails=emails)
+
     def failures_on_card(
         self, card: CardRef, *, track_id: str, fresh: bool, defer_ids: bool = False
     ) -> AccountFailures:

@@ -18,6 +18,7 @@ from typing import Any, Final, Literal, cast
 from urllib.parse import parse_qs, urlsplit
 
 from bot.core.closing import StopsOnExit
+from bot.sandbox.fake_slack_surfaces import HomeSurfaces, SurfaceReply
 
 logger = logging.getLogger(__name__)
 
@@ -310,6 +311,13 @@ class FakeSlack(StopsOnExit):
             "conversations.history": self._conversations_history,
             "conversations.replies": self._conversations_replies,
         }
+        # Home tab and DMs (bot.sandbox.fake_slack_surfaces).
+        self.surfaces = HomeSurfaces(team_id=team_id, bot_user_id=bot_user_id, clock=clock)
+        for name, serve in (
+            ("views.publish", self.surfaces.views_publish),
+            ("conversations.open", self.surfaces.conversations_open),
+        ):
+            self._handlers[name] = _surface(serve)
 
     # ----- lifecycle -------------------------------------------------------------------------
 
@@ -469,12 +477,13 @@ class FakeSlack(StopsOnExit):
         return remove
 
     def reset(self) -> None:
-        """Forget calls, messages, faults and response_url state; keep channels, groups and users."""
+        """Forget calls, messages, faults, response_url state and Home views; keep channels, groups, users."""
         with self._lock:
             self._calls.clear()
             self._faults.clear()
             self._messages.clear()
             self._response_urls.clear()
+            self.surfaces.reset()
             self._changed.notify_all()
 
     # ----- inspection ------------------------------------------------------------------------
@@ -964,6 +973,11 @@ class FakeSlack(StopsOnExit):
             "tz": tz,
             "profile": {"display_name": handle, "real_name": real_name or handle},
         }
+
+
+def _surface(serve: Callable[[dict[str, Any]], SurfaceReply]) -> Callable[[dict[str, Any]], _Reply]:
+    """A surface method (bot.sandbox.fake_slack_surfaces) as one of FakeSlack's handlers."""
+    return lambda params: _json_reply(*serve(params))
 
 
 def _api_flag(value: Any) -> bool:

@@ -34,6 +34,7 @@ import httpx
 
 from bot.core.closing import StopsOnExit
 from bot.sandbox.fake_slack import FakeSlack, SlackEvent
+from bot.sandbox.playground_home import home_click, open_home_tab
 from bot.sandbox.slack_requests import (
     block_actions_body,
     checkbox_action_body,
@@ -459,6 +460,28 @@ class Playground(StopsOnExit):
                 raise PlaygroundError("only ephemeral messages can be dismissed")
             self._touch(message, deleted=True)
 
+    def open_home(self) -> JsonDict:
+        """Open the App Home tab as the playground user (bot.sandbox.playground_home)."""
+        if self._http is None:
+            raise RuntimeError("Playground is not started")
+        return open_home_tab(
+            self._slack,
+            self._http,
+            bot_url=self._bot_url,
+            secret=self._signing_secret,
+            user_id=self.user.id,
+            now=self._clock,
+        )
+
+    def click_home(self, action: Mapping[str, Any]) -> JsonDict:
+        """A click on a Home tab button, sent to the bot as Slack sends it (no response_url)."""
+        try:
+            body = home_click(self._slack, self.user.id, action)
+        except ValueError as exc:
+            raise PlaygroundError(str(exc)) from exc
+        outcome = self._post_to_bot(body)
+        return {"ok": outcome.error is None, "status": outcome.status, "error": outcome.error}
+
     def run_digests(self, channel: str) -> JsonDict:
         """Run the configured digest job once (the clock process's work) and say so in `channel`."""
         if self._run_digests is None:
@@ -882,6 +905,13 @@ class _Handler(BaseHTTPRequestHandler):
         elif path == "/api/dismiss":
             playground.dismiss(str(body.get("message_id", "")))
             result = {"ok": True}
+        elif path == "/api/home":
+            result = playground.open_home()
+        elif path == "/api/home-action":
+            action = body.get("action")
+            if not isinstance(action, dict):
+                raise PlaygroundError("action must be an object")
+            result = playground.click_home(action)
         elif path == "/api/digests":
             result = playground.run_digests(str(body.get("channel", "")))
         else:

@@ -49,6 +49,9 @@ HELP_LINES = (
         "alerts updates 2 edit",
         "Spike alert 2 edits its message only (`thread`: replies under it too).",
     ),
+    ("watch A00000001", "DM me (at most hourly) when this account gets a new failure."),
+    ("watch list", "The accounts you watch."),
+    ("unwatch A00000001", "Stop watching this account."),
     ("help", "This list."),
 )
 

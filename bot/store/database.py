@@ -11,6 +11,7 @@ from bot.store.digests import DigestStore
 from bot.store.outcome_watches import OutcomeWatchStore
 from bot.store.replays import ReplayStore
 from bot.store.resend_jobs import ResendJobStore
+from bot.store.watches import WatchStore
 
 
 class Store(
@@ -23,6 +24,8 @@ class Store(
     AlertStore,
     OutcomeWatchStore,
     QuietAlertStore,
+    WatchStore,
 ):
     """The bot's database: click dedup, resend audit and jobs, once-per-notification claims, outage
-    replays, digest subscriptions and runs, spike alerts, and resends' outcome watches."""
+    replays, digest subscriptions and runs, spike alerts and their mutes, resends' outcome watches,
+    and account watches."""

@@ -19,6 +19,7 @@ from bot.store.records import RESEND_STATUSES
 from bot.store.tables import (
     ALERT_SUBSCRIPTION_KEY,
     DIGEST_SUBSCRIPTION_KEY,
+    account_watches,
     alert_incidents,
     alert_subscriptions,
     click_keys,
@@ -202,6 +203,11 @@ def _migration_10_outcome_watches(conn: Connection) -> None:
     metadata.create_all(conn, tables=[outcome_watches], checkfirst=False)
 
 
+def _migration_11_account_watches(conn: Connection) -> None:
+    """Create account_watches: who watches which account, and when they were last told."""
+    metadata.create_all(conn, tables=[account_watches], checkfirst=False)
+
+
 def _migration_12_quiet_alerts(conn: Connection) -> None:
     """Create alert_mutes, alert_thread_replies and alert_update_modes (issue 19: quiet alerts)."""
     metadata.create_all(conn, tables=list(QUIET_TABLES), checkfirst=False)
@@ -233,6 +239,7 @@ MIGRATIONS: Final[tuple[Migration, ...]] = (
         _migration_9_one_active_subscription,
     ),
     Migration(10, "create outcome_watches", _migration_10_outcome_watches),
+    Migration(11, "create account_watches", _migration_11_account_watches),
     Migration(
         12,
         "create alert_mutes, alert_thread_replies, alert_update_modes",

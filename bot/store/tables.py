@@ -378,3 +378,27 @@ outcome_watches = Table(
     Index("ix_outcome_watches_audit", "audit_id"),
     Index("ix_outcome_watches_replay", "replay_id"),
 )
+
+
+# Account watches (migration 11): one row per (workspace, user, account). The clock DMs the user when
+# the account fails after `last_seen_failure_at`, at most once per hour: `last_notified_at` and
+# `last_seen_failure_at` move together in one compare-and-set UPDATE (bot.store.watches), so two
+# clocks never both send. `checked_at` orders the bounded per-tick scan, least recently checked first;
+# `recent_failures` is the account's failure count in the 24 h before `checked_at` (the Home tab's).
+account_watches = Table(
+    "account_watches",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("team_id", String(64), nullable=False),
+    Column("user_id", String(64), nullable=False),
+    Column("account_id", String(64), nullable=False),
+    Column("account_number", String(64), nullable=False),
+    Column("account_name", String(255), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("last_notified_at", UtcDateTime(), nullable=True),
+    Column("last_seen_failure_at", UtcDateTime(), nullable=True),
+    Column("checked_at", UtcDateTime(), nullable=True),
+    Column("recent_failures", Integer, nullable=True),
+    UniqueConstraint("team_id", "user_id", "account_id", name="uq_account_watches_user_account"),
+    Index("ix_account_watches_account", "account_id"),
+)

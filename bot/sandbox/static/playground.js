@@ -576,12 +576,46 @@
   }
 
   function sendAction(ctx, action, busyNode) {
+    if (ctx.home) return sendHomeAction(action, busyNode);
     var messageNode = nodes[ctx.messageId];
     var state = messageNode ? stateValues(messageNode) : {};
     if (busyNode) busyNode.classList.add("busy");
     return postJson("/api/action", { message_id: ctx.messageId, action: action, state: state })
       .then(function (result) {
         if (!result.ok) console.warn("action not accepted", result);
+      })
+      .finally(function () {
+        if (busyNode) busyNode.classList.remove("busy");
+      });
+  }
+
+  // ----- App Home tab --------------------------------------------------------------------------
+
+  function openHome() {
+    var tab = $("home-tab");
+    tab.hidden = false;
+    tab.setAttribute("data-state", "loading");
+    $("home-status").textContent = "opening…";
+    return postJson("/api/home", {}).then(function (result) {
+      var body = $("home-blocks");
+      body.textContent = "";
+      if (!result.ok || !result.view) {
+        $("home-status").textContent = "not published: " + (result.error || "no view yet");
+        tab.setAttribute("data-state", "error");
+        return;
+      }
+      body.appendChild(renderBlocks(result.view.blocks || [], { home: true }));
+      $("home-status").textContent = result.published ? "published just now" : "unchanged";
+      tab.setAttribute("data-published", result.published ? "true" : "false");
+      tab.setAttribute("data-state", "shown");
+    });
+  }
+
+  function sendHomeAction(action, busyNode) {
+    if (busyNode) busyNode.classList.add("busy");
+    return postJson("/api/home-action", { action: action })
+      .then(function (result) {
+        if (!result.ok) console.warn("home action not accepted", result);
       })
       .finally(function () {
         if (busyNode) busyNode.classList.remove("busy");
@@ -852,6 +886,8 @@
     $("run-digests").hidden = !cfg.can_run_digests;
     $("run-digests").addEventListener("click", function () { postJson("/api/digests", { channel: activeChannel }); });
     $("digest-preview").addEventListener("click", function () { sendLine("/zuora digest preview"); });
+    $("open-home").addEventListener("click", openHome);
+    $("close-home").addEventListener("click", function () { $("home-tab").hidden = true; });
     $("composer").addEventListener("submit", function (event) {
       event.preventDefault();
       var input = $("composer-input");
