@@ -47,7 +47,13 @@ def _build_app(deps: Deps, process_before_response: bool, *, verify_token: bool)
         ),
         logger=logging.getLogger("slack_bolt"),
     )
-    from handlers import register  # handlers import bot, never the other way round
+    from handlers import (
+        register,  # handlers import bot, never the other way round
+        shortcuts,
+        unfurls,
+    )
 
     register(app, deps)
+    unfurls.register(app, deps)  # link_shared → chat.unfurl
+    shortcuts.register(app, deps)  # "Zuora failures for this account"
     return app

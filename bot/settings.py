@@ -16,6 +16,7 @@ from bot.alerts.settings import AlertSettings
 from bot.core.secrets_mask import mask_database_url, mask_url
 from bot.core.settings_base import EXAMPLE_SLACK_IDS, SettingsError, env_name, load_area
 from bot.digest.settings import DigestSettings
+from bot.links.settings import LinkSettings
 from bot.resend.settings import ResendSettings
 from bot.slack.settings import SlackSettings
 from bot.store.settings import StoreSettings
@@ -42,6 +43,7 @@ class Settings(BaseModel):
     digest: DigestSettings = Field(default_factory=lambda: DigestSettings(_env_file=None))
     alert: AlertSettings = Field(default_factory=lambda: AlertSettings(_env_file=None))
     runtime: RuntimeSettings = Field(default_factory=lambda: RuntimeSettings(_env_file=None))
+    links: LinkSettings = Field(default_factory=lambda: LinkSettings(_env_file=None))
 
     @classmethod
     def load(cls, env_file: str | None = ".env") -> Settings:
@@ -66,6 +68,7 @@ AREAS: tuple[type[BaseSettings], ...] = (
     DigestSettings,
     AlertSettings,
     RuntimeSettings,
+    LinkSettings,
 )
 
 

@@ -48,6 +48,7 @@ class ActionId(StrEnum):
     OUTAGE_REPLAY = "zuora.outage_replay"
     OUTAGE_PAGE = "zuora.outage_page"
     RESEND_AGAIN = "zuora.resend_again"
+    SHORTCUT_PICK = "zuora.shortcut_pick"
 
 
 class InvalidValueError(Exception):

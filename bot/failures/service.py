@@ -91,6 +91,18 @@ class NotificationService:
         window = TimeWindow.ending_at(self._now().replace(microsecond=0), length, label)
         return self._collect(account, window, track_id=track_id, fresh=False, defer_ids=defer_ids)
 
+    def failures_without_ids(
+        self, account_key: str, length: timedelta, label: str, *, track_id: str
+    ) -> AccountFailures:
+        """An account's failures in the window ending now, with no resend-ID lookup (link summaries).
+
+        One history scan and no Data Query job: a summary shows counts, never a Resend button.
+        """
+        account = self._client.get_account(account_key, track_id=track_id)
+        window = TimeWindow.ending_at(self._now().replace(microsecond=0), length, label)
+        callouts, emails = self._client.failures_for(account, window, track_id=track_id)
+        return AccountFailures(account=account, window=window, callouts=callouts, emails=emails)
+
     def failures_on_card(
         self, card: CardRef, *, track_id: str, fresh: bool, defer_ids: bool = False
     ) -> AccountFailures:

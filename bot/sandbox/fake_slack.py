@@ -18,6 +18,7 @@ from typing import Any, Final, Literal, cast
 from urllib.parse import parse_qs, urlsplit
 
 from bot.core.closing import StopsOnExit
+from bot.sandbox.fake_slack_links import FakeUnfurls
 
 logger = logging.getLogger(__name__)
 
@@ -309,6 +310,9 @@ class FakeSlack(StopsOnExit):
             "users.info": self._users_info,
             "conversations.history": self._conversations_history,
         }
+        # Users' messages with links, and chat.unfurl on them (bot.sandbox.fake_slack_links).
+        self.links = FakeUnfurls(team_id=team_id)
+        self._handlers["chat.unfurl"] = lambda params: _json_reply(self.links.chat_unfurl(params))
 
     # ----- lifecycle -------------------------------------------------------------------------
 

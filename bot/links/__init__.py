@@ -1,0 +1,1 @@
+"""Zuora account links in Slack: link unfurls and the "Zuora failures for this account" message shortcut."""
