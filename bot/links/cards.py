@@ -35,7 +35,11 @@ EVENT_CHARS = 80
 
 
 def build_account_unfurl(failures: AccountFailures, *, ui_url: str) -> dict[str, Any]:
-    """The unfurl of one account link: name, 24 h counts, the newest failure, Open failures."""
+    """The unfurl of one account link: name, 24 h counts, the newest failure, Open failures.
+
+    An unfurl is `{"blocks": [...]}` alone, as chat.unfurl's documented example has it: an
+    attachment's `text` beside blocks is not shown, so none is sent.
+    """
     account = failures.account
     name = link(account_url(ui_url, account), truncate(account.name or account.number, NAME_CHARS))
     callouts, emails = len(failures.callouts), len(failures.emails)
@@ -55,14 +59,13 @@ def build_account_unfurl(failures: AccountFailures, *, ui_url: str) -> dict[str,
     if callouts or emails:
         open_button = button("Open failures", ActionId.OPEN_FAILURES, value=failures.card_ref)
         blocks.append(actions([open_button]))
-    fallback = f"{account.name or account.number} ({account.number}): {callouts} failed callouts, {emails} failed emails"
-    return finish(truncate(fallback, 300), blocks).as_payload()
+    return _unfurl(blocks)
 
 
 def build_unknown_account_unfurl(key: str) -> dict[str, Any]:
     """The one-line unfurl of a link to an account Zuora does not have."""
     text = f"Zuora has no account {code(key, 64)}: the link may be from another tenant or mistyped."
-    return finish(f"Zuora has no account {truncate(key, 64)}", [context(text)]).as_payload()
+    return _unfurl([context(text)])
 
 
 def build_no_account_found() -> SlackMessage:
@@ -87,6 +90,11 @@ def build_account_choice(keys: list[str]) -> SlackMessage:
     if more:
         lead += f" The first {len(shown)} are listed."
     return finish(lead, [section(escape_truncated(lead, 300), accessory=select)])
+
+
+def _unfurl(blocks: list[dict[str, Any]]) -> dict[str, Any]:
+    """An unfurl of `blocks`, checked against Slack's limits like every message."""
+    return {"blocks": finish("Zuora account", blocks).blocks}
 
 
 def _newest(failures: AccountFailures) -> str | None:
