@@ -13,6 +13,7 @@ import itertools
 import json
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import urlencode, urlsplit
@@ -64,23 +65,46 @@ def _registered(host: str, domains: tuple[str, ...]) -> str | None:
 class FakeUnfurls:
     """Shared messages and the `chat.unfurl` method; FakeSlack routes the method here."""
 
-    def __init__(self, *, team_id: str = "T0001", app_id: str = "A0001") -> None:
+    def __init__(
+        self,
+        *,
+        team_id: str = "T0001",
+        app_id: str = "A0001",
+        registered_domains: tuple[str, ...] = ("zuora.com",),
+    ) -> None:
+        """`registered_domains`: the app's `unfurl_domains` (manifest.json's, unless told)."""
         self.team_id = team_id
         self.app_id = app_id
+        self.registered_domains = registered_domains
         self._lock = threading.Lock()
         self._messages: list[SharedMessage] = []
         self._ids = itertools.count(1)
+        self._listeners: list[Callable[[SharedMessage], None]] = []
+
+    def add_listener(self, listener: Callable[[SharedMessage], None]) -> Callable[[], None]:
+        """Call `listener(message)` (on a thread of its own) after each accepted chat.unfurl."""
+        with self._lock:
+            self._listeners.append(listener)
+
+        def remove() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return remove
 
     def share(
         self,
         typed: str,
         *,
-        domains: tuple[str, ...],
+        domains: tuple[str, ...] | None = None,
         channel: str = "C0001",
         user: str = "U0001",
         source: str = "conversations_history",
     ) -> SharedMessage:
-        """A user posts (or types, `source="composer"`) `typed`; the links on `domains` are kept.
+        """A user posts (or types, `source="composer"`) `typed`; its links on `domains` are kept.
+
+        `domains` defaults to `registered_domains`.
 
         GUESS: a composer draft's channel reads `COMPOSER` and its message_ts is the unfurl_id's
         form, as the link_shared page's composer example shows.
@@ -91,6 +115,7 @@ class FakeUnfurls:
             serial = next(self._ids)
         ts = f"1700000100.{serial:06d}"
         unfurl_id = f"{channel}.{ts}.{serial:064x}"
+        domains = self.registered_domains if domains is None else domains
         links = []
         for url in dict.fromkeys(_URL_IN_TEXT.findall(typed)):
             domain = _registered((urlsplit(url).hostname or "").lower(), domains)
@@ -133,7 +158,10 @@ class FakeUnfurls:
             if any(url not in shared_urls for url in unfurls):
                 return {"ok": False, "error": "cannot_unfurl_message"}
             target.unfurls.update(copy.deepcopy(unfurls))
-            return {"ok": True}
+            listeners = list(self._listeners)
+        for listener in listeners:  # the caller may hold FakeSlack's lock: never call back here
+            threading.Thread(target=listener, args=(target,), daemon=True).start()
+        return {"ok": True}
 
     def _target(self, params: dict[str, Any]) -> SharedMessage | str:
         unfurl_id, source = params.get("unfurl_id"), params.get("source")

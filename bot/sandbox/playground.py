@@ -33,6 +33,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 
 from bot.core.closing import StopsOnExit
+from bot.sandbox import playground_links
 from bot.sandbox.fake_slack import FakeSlack, SlackEvent
 from bot.sandbox.slack_requests import (
     block_actions_body,
@@ -228,6 +229,7 @@ class Playground(StopsOnExit):
         self._thread: threading.Thread | None = None
         self._http: httpx.Client | None = None
         self._remove_listener: Callable[[], None] | None = None
+        self._remove_unfurls: Callable[[], None] | None = None
         self._stopping = False
 
     def __repr__(self) -> str:
@@ -253,7 +255,7 @@ class Playground(StopsOnExit):
             f"Try the big sandbox account {account}, and {HOSTILE_ACCOUNT}, whose name tries to "
             "break Slack formatting.",
         )
-        suggestions = (
+        suggestions: tuple[str, ...] = (
             f"/zuora failures {account}",
             f"/zuora failures {account} 7d",
             f"/zuora failures {HOSTILE_ACCOUNT}",
@@ -262,6 +264,12 @@ class Playground(StopsOnExit):
             "/zuora status",
             "/zuora help",
         )
+        # The sandbox's Zuora UI is on 127.0.0.1: the installed app "registers" that host.
+        stack.slack.links.registered_domains = (urlsplit(stack.bot_url).hostname or "127.0.0.1",)
+        if big is not None:
+            ui_url = stack.settings().zuora.ui_url
+            link = f"{ui_url}/apps/CustomerAccount.do?method=view&id={big.id}"
+            suggestions = (*suggestions, f"Any idea what broke here? {link}")
         options.setdefault("hints", hints)
         options.setdefault("suggestions", suggestions)
         options.setdefault("run_digests", _digest_job(stack))
@@ -283,6 +291,9 @@ class Playground(StopsOnExit):
             self._slack.set_channel(channel.id, name=channel.name)
         self._http = httpx.Client(trust_env=False, timeout=self._ack_timeout)
         self._remove_listener = self._slack.add_listener(self._on_slack_event)
+        self._remove_unfurls = self._slack.links.add_listener(
+            lambda shared: playground_links.show_unfurls(self, shared)
+        )
         self._stopping = False
         self._server = _Server(self, self._port)
         self._thread = threading.Thread(
@@ -310,6 +321,9 @@ class Playground(StopsOnExit):
         if self._remove_listener is not None:
             self._remove_listener()
             self._remove_listener = None
+        if self._remove_unfurls is not None:
+            self._remove_unfurls()
+            self._remove_unfurls = None
         if self._http is not None:
             self._http.close()
             self._http = None
@@ -380,7 +394,7 @@ class Playground(StopsOnExit):
         if not line:
             raise PlaygroundError("empty message")
         if not line.startswith("/"):
-            self._add_message(channel, {"text": line}, author="you", ephemeral=False)
+            playground_links.post_user_message(self, channel, line)  # and its Zuora links, if any
             return {"ok": True, "sent": "message"}
         command, _, text = line.partition(" ")
         if command not in SLASH_COMMANDS:
@@ -884,6 +898,8 @@ class _Handler(BaseHTTPRequestHandler):
             result = {"ok": True}
         elif path == "/api/digests":
             result = playground.run_digests(str(body.get("channel", "")))
+        elif path == "/api/shortcut":
+            result = playground_links.run_shortcut(playground, str(body.get("message_id", "")))
         else:
             self._send_json({"ok": False, "error": "not_found"}, HTTPStatus.NOT_FOUND)
             return

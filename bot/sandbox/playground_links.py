@@ -1,0 +1,104 @@
+"""The playground's link side: a message with a Zuora link is shared with the bot (a signed
+link_shared, as Slack sends it), the unfurl the bot attaches shows under the message, and a user
+message's "…" menu runs the "Zuora account failures" message shortcut (a signed message_action).
+
+Functions over a Playground's own state, kept here so playground.py holds only the hooks.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from bot.sandbox.fake_slack_links import (
+    SharedMessage,
+    link_shared_body,
+    message_action_body,
+    sign_json,
+    slack_text,
+    user_message,
+)
+from bot.sandbox.slack_requests import sign
+
+if TYPE_CHECKING:
+    from bot.sandbox.playground import Playground
+
+logger = logging.getLogger(__name__)
+
+JsonDict = dict[str, Any]
+#: The shortcut's callback_id in manifest.json (handlers.shortcuts answers it).
+SHORTCUT_CALLBACK_ID = "zuora_failures_for_message"
+
+
+def post_user_message(pg: Playground, channel: str, line: str) -> None:
+    """Show the user's message; when it has links on the app's unfurl domains, tell the bot."""
+    slack = pg._slack
+    shared = slack.links.share(line, channel=channel, user=pg.user.id)
+    text = slack_text(line) if shared.links else line
+    pg._add_message(
+        channel,
+        {"text": text},
+        author="you",
+        ephemeral=False,
+        ts=shared.ts,
+        raw=user_message(shared),
+    )
+    if shared.links:
+        body = link_shared_body(shared, team_id=slack.team_id)
+        _post(pg, body, sign_json(pg._signing_secret, body, int(pg._clock())))
+
+
+def show_unfurls(pg: Playground, shared: SharedMessage) -> None:
+    """The bot's chat.unfurl landed: show its unfurls as attachments under the message."""
+    unfurls = pg._slack.links.unfurls(shared)
+    with pg._changed:
+        message_id = pg._state.by_ts.get((shared.channel, shared.ts))
+        message = pg._state.messages.get(message_id) if message_id else None
+        if message is None:
+            return
+        message.payload = {**message.payload, "attachments": list(unfurls.values())}
+        pg._touch(message)
+
+
+def run_shortcut(pg: Playground, message_id: str) -> JsonDict:
+    """Run "Zuora account failures" on a user's message, as its "…" menu does in Slack."""
+    from bot.sandbox.playground import PlaygroundError, _Route
+
+    with pg._changed:
+        message = pg._state.messages.get(message_id)
+        if message is None or message.deleted or message.ephemeral or message.raw is None:
+            raise PlaygroundError("no such message")
+        channel, raw = message.channel, copy.deepcopy(message.raw)
+    response_url = pg._slack.response_url("shortcut", kind="interaction", channel=channel)
+    with pg._changed:
+        pg._state.routes[response_url] = _Route(channel, None)
+    body = message_action_body(
+        raw,
+        callback_id=SHORTCUT_CALLBACK_ID,
+        response_url=response_url,
+        channel_id=channel,
+        user_id=pg.user.id,
+        team_id=pg._slack.team_id,
+        trigger_id=pg._trigger_id(),
+    )
+    status = _post(pg, body, sign(pg._signing_secret, body, int(pg._clock())))
+    return {"ok": status == 200, "status": status}
+
+
+def _post(pg: Playground, body: bytes, headers: dict[str, str]) -> int:
+    """POST a signed body to the bot; the HTTP status, 0 when the bot could not be reached."""
+    http = pg._http
+    if http is None:
+        raise RuntimeError("Playground is not started")
+    started = time.monotonic()
+    try:
+        response = http.post(pg._bot_url, content=body, headers=headers)
+    except httpx.HTTPError as exc:
+        logger.warning("the bot did not take a link request: %s", exc)
+        return 0
+    logger.debug("bot answered %s in %.3fs", response.status_code, time.monotonic() - started)
+    return response.status_code
