@@ -113,8 +113,17 @@ def public_config(settings: Settings) -> list[tuple[str, str]]:
             ", ".join(sorted(readers)) if readers else "unset (the resend allow-list reads)",
         ),
         ("AUDIT_CHANNEL", settings.resend.audit_channel or "unset"),
+        ("ZUORA_UNFURL_DOMAINS", _unfurl_hosts(settings)),
         ("DATABASE_URL", mask_database_url(settings.store.database_url)),
     ]
+
+
+def _unfurl_hosts(settings: Settings) -> str:
+    """Where links unfurl, and which link forms are guesses (bot.links.urls)."""
+    hosts = (
+        ", ".join(sorted(settings.links.zuora_unfurl_domains)) or "unset: ZUORA_UI_URL's host only"
+    )
+    return f"{hosts} (links by id as the cards give them; by accountNumber= or search: a guess)"
 
 
 __all__ = [

@@ -731,6 +731,11 @@ class Playground(StopsOnExit):
     def _next_ts(self) -> str:
         return f"{int(self._clock())}.{next(self._ts_counter):06d}"
 
+    def _route(self, response_url: str, channel: str) -> None:
+        """Posts to a response_url we issued that belongs to no message land in `channel`."""
+        with self._changed:
+            self._state.routes[response_url] = _Route(channel, None)
+
     def _trigger_id(self) -> str:
         return f"{int(self._clock())}.{next(self._ts_counter)}.playground"
 

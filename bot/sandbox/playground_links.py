@@ -2,18 +2,22 @@
 link_shared, as Slack sends it), the unfurl the bot attaches shows under the message, and a user
 message's "…" menu runs the "Zuora account failures" message shortcut (a signed message_action).
 
-Functions over a Playground's own state, kept here so playground.py holds only the hooks.
+Functions over a Playground's own state (seen through `LinkHost`, so this module never imports
+playground.py), kept here so playground.py holds only the hooks.
 """
 
 from __future__ import annotations
 
 import copy
 import logging
+import threading
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import httpx
 
+from bot.sandbox.fake_slack import FakeSlack
 from bot.sandbox.fake_slack_links import (
     SharedMessage,
     link_shared_body,
@@ -24,9 +28,6 @@ from bot.sandbox.fake_slack_links import (
 )
 from bot.sandbox.slack_requests import sign
 
-if TYPE_CHECKING:
-    from bot.sandbox.playground import Playground
-
 logger = logging.getLogger(__name__)
 
 JsonDict = dict[str, Any]
@@ -34,7 +35,37 @@ JsonDict = dict[str, Any]
 SHORTCUT_CALLBACK_ID = "zuora_failures_for_message"
 
 
-def post_user_message(pg: Playground, channel: str, line: str) -> None:
+class LinkHost(Protocol):
+    """The parts of a Playground these functions use."""
+
+    user: Any
+    _slack: FakeSlack
+    _signing_secret: str
+    _bot_url: str
+    _http: httpx.Client | None
+    _changed: threading.Condition
+    _state: Any
+    _clock: Callable[[], float]
+
+    def _add_message(
+        self,
+        channel: str,
+        payload: JsonDict,
+        *,
+        author: str,
+        ephemeral: bool,
+        ts: str | None = None,
+        raw: JsonDict | None = None,
+    ) -> Any: ...
+
+    def _touch(self, message: Any, *, deleted: bool = False) -> None: ...
+
+    def _trigger_id(self) -> str: ...
+
+    def _route(self, response_url: str, channel: str) -> None: ...
+
+
+def post_user_message(pg: LinkHost, channel: str, line: str) -> None:
     """Show the user's message; when it has links on the app's unfurl domains, tell the bot."""
     slack = pg._slack
     shared = slack.links.share(line, channel=channel, user=pg.user.id)
@@ -52,7 +83,7 @@ def post_user_message(pg: Playground, channel: str, line: str) -> None:
         _post(pg, body, sign_json(pg._signing_secret, body, int(pg._clock())))
 
 
-def show_unfurls(pg: Playground, shared: SharedMessage) -> None:
+def show_unfurls(pg: LinkHost, shared: SharedMessage) -> None:
     """The bot's chat.unfurl landed: show its unfurls as attachments under the message."""
     unfurls = pg._slack.links.unfurls(shared)
     with pg._changed:
@@ -64,18 +95,15 @@ def show_unfurls(pg: Playground, shared: SharedMessage) -> None:
         pg._touch(message)
 
 
-def run_shortcut(pg: Playground, message_id: str) -> JsonDict:
+def run_shortcut(pg: LinkHost, message_id: str) -> JsonDict:
     """Run "Zuora account failures" on a user's message, as its "…" menu does in Slack."""
-    from bot.sandbox.playground import PlaygroundError, _Route
-
     with pg._changed:
         message = pg._state.messages.get(message_id)
         if message is None or message.deleted or message.ephemeral or message.raw is None:
-            raise PlaygroundError("no such message")
+            return {"ok": False, "error": "no such message"}
         channel, raw = message.channel, copy.deepcopy(message.raw)
     response_url = pg._slack.response_url("shortcut", kind="interaction", channel=channel)
-    with pg._changed:
-        pg._state.routes[response_url] = _Route(channel, None)
+    pg._route(response_url, channel)  # the answers are new messages in the channel
     body = message_action_body(
         raw,
         callback_id=SHORTCUT_CALLBACK_ID,
@@ -89,7 +117,7 @@ def run_shortcut(pg: Playground, message_id: str) -> JsonDict:
     return {"ok": status == 200, "status": status}
 
 
-def _post(pg: Playground, body: bytes, headers: dict[str, str]) -> int:
+def _post(pg: LinkHost, body: bytes, headers: dict[str, str]) -> int:
     """POST a signed body to the bot; the HTTP status, 0 when the bot could not be reached."""
     http = pg._http
     if http is None:
