@@ -27,8 +27,8 @@ def register(app: App, deps: Deps) -> None:
     """Listen for link_shared with one UnfurlService (and its short cache) for the process."""
     links = build_unfurl_service(deps)
 
-    def on_link_shared(event: dict[str, Any]) -> None:
-        handle_link_shared(deps, links, event)
+    def on_link_shared(event: dict[str, Any], body: dict[str, Any]) -> None:
+        handle_link_shared(deps, links, event, team_id=str(body.get("team_id") or ""))
 
     app.event(LINK_SHARED)(on_link_shared)
 
@@ -48,10 +48,12 @@ def build_unfurl_service(deps: Deps) -> UnfurlService:
     )
 
 
-def handle_link_shared(deps: Deps, links: UnfurlService, event: Mapping[str, Any]) -> None:
+def handle_link_shared(
+    deps: Deps, links: UnfurlService, event: Mapping[str, Any], *, team_id: str
+) -> None:
     """Summarise the event's Zuora links and attach them; failures are logged, never raised."""
     urls = [str(x.get("url")) for x in event.get("links") or [] if isinstance(x, Mapping)]
-    track_id = new_track_id("zops", str(event.get("team") or ""), str(event.get("user") or ""))
+    track_id = new_track_id("zops", team_id, str(event.get("user") or ""))
     try:
         unfurls = links.unfurls(urls, track_id=track_id)
         if not unfurls:

@@ -265,9 +265,9 @@ class Playground(StopsOnExit):
             "/zuora help",
         )
         # The sandbox's Zuora UI is on 127.0.0.1: the installed app "registers" that host.
-        stack.slack.links.registered_domains = (urlsplit(stack.bot_url).hostname or "127.0.0.1",)
+        ui_url = stack.settings().zuora.ui_url
+        stack.slack.links.registered_domains = (urlsplit(ui_url).hostname or "127.0.0.1",)
         if big is not None:
-            ui_url = stack.settings().zuora.ui_url
             link = f"{ui_url}/apps/CustomerAccount.do?method=view&id={big.id}"
             suggestions = (*suggestions, f"Any idea what broke here? {link}")
         options.setdefault("hints", hints)

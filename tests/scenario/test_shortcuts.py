@@ -3,12 +3,17 @@ person who ran it through the shortcut's response_url."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
+from bot.sandbox.fake_slack_links import message_action_body, user_message
+from bot.sandbox.slack_requests import sign
 from bot.sandbox.stack import SandboxStack
+from handlers.shortcuts import FAILURES_FOR_MESSAGE
 from tests.support.links import account_link, shortcut_on
 from tests.support.signed_stack import click, elements, wait_posts
 from tests.support.stack_fixtures import BIG_ACCOUNT, ORDINARY_ACCOUNT, all_text, fresh_tenant
@@ -77,3 +82,19 @@ def test_shortcut_on_an_unknown_account_explains_without_a_traceback(stack: Sand
     text = all_text(answer)
     assert "Zuora has no account `A09999999`" in text
     assert "Traceback" not in text
+
+
+def test_shortcut_with_a_bad_signature_is_refused_by_the_gate(stack: SandboxStack) -> None:
+    url = stack.slack.response_url("shortcut")
+    shared = stack.slack.links.share(f"about {ORDINARY_ACCOUNT}", domains=())
+    body = message_action_body(
+        user_message(shared), callback_id=FAILURES_FOR_MESSAGE, response_url=url
+    )
+
+    reply = httpx.post(
+        stack.bot_url, content=body, headers=sign("wrong", body, int(time.time())), timeout=3.0
+    )
+
+    assert reply.status_code == 401
+    assert stack.slack.responses(url) == []
+    assert stack.zuora.requests("/v1/accounts/") == []

@@ -3,6 +3,7 @@ bot calls chat.unfurl on the fake Slack, and the unfurl's button opens the card 
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -131,3 +132,16 @@ def test_link_shared_with_a_bad_signature_never_reaches_zuora(stack: SandboxStac
     assert reply.status_code == 401
     assert stack.slack.calls("chat.unfurl") == []
     assert account_requests(stack) == []
+
+
+def test_events_url_verification_passes_the_gate_and_is_answered(stack: SandboxStack) -> None:
+    # Slack's one-time check of the Events Request URL (manifest event_subscriptions), signed.
+    body = json.dumps(
+        {"token": "fake-verification-token", "challenge": "3eZbrw1aB", "type": "url_verification"}
+    ).encode()
+    headers = sign_json(stack.signing_secret, body, int(time.time()))
+
+    reply = httpx.post(stack.bot_url, content=body, headers=headers, timeout=3.0)
+
+    assert reply.status_code == 200
+    assert "3eZbrw1aB" in reply.text
