@@ -47,13 +47,11 @@ def _build_app(deps: Deps, process_before_response: bool, *, verify_token: bool)
         ),
         logger=logging.getLogger("slack_bolt"),
     )
-    from handlers import (
-        register,  # handlers import bot, never the other way round
-        shortcuts,
-        unfurls,
-    )
+    from handlers import register  # handlers import bot, never the other way round
+    from handlers.shortcuts import register as register_shortcuts
+    from handlers.unfurls import register as register_unfurls
 
     register(app, deps)
-    unfurls.register(app, deps)  # link_shared → chat.unfurl
-    shortcuts.register(app, deps)  # "Zuora failures for this account"
+    register_unfurls(app, deps)  # link_shared → chat.unfurl
+    register_shortcuts(app, deps)  # the "Zuora account failures" message shortcut
     return app

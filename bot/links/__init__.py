@@ -1,1 +1,1 @@
-"""Zuora account links in Slack: link unfurls and the "Zuora failures for this account" message shortcut."""
+"""Zuora account links in Slack: link unfurls and the "Zuora account failures" message shortcut."""
