@@ -1,5 +1,4 @@
-"""The message shortcut "Zuora account failures" (manifest names are at most 24 characters) and its
-account picker.
+"""The "Zuora account failures" message shortcut (a manifest name has at most 24 characters) and its picker.
 
 Answers go to the shortcut's response_url, so only the person who ran it sees them (ephemeral in
 the channel, like every other card of the bot; no modal, whose trigger_id lasts 3 seconds).
