@@ -48,6 +48,10 @@ def _build_app(deps: Deps, process_before_response: bool, *, verify_token: bool)
         logger=logging.getLogger("slack_bolt"),
     )
     from handlers import register  # handlers import bot, never the other way round
+    from handlers.shortcuts import register as register_shortcuts
+    from handlers.unfurls import register as register_unfurls
 
     register(app, deps)
+    register_unfurls(app, deps)  # link_shared → chat.unfurl
+    register_shortcuts(app, deps)  # the "Zuora account failures" message shortcut
     return app

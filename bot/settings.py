@@ -17,6 +17,7 @@ from bot.core.secrets_mask import mask_database_url, mask_url
 from bot.core.settings_base import EXAMPLE_SLACK_IDS, SettingsError, env_name, load_area
 from bot.digest.settings import DigestSettings
 from bot.home.settings import HomeSettings
+from bot.links.settings import LinkSettings
 from bot.resend.settings import ResendSettings
 from bot.slack.settings import SlackSettings
 from bot.store.settings import StoreSettings
@@ -46,6 +47,7 @@ class Settings(BaseModel):
     watch: WatchSettings = Field(default_factory=lambda: WatchSettings(_env_file=None))
     home: HomeSettings = Field(default_factory=lambda: HomeSettings(_env_file=None))
     runtime: RuntimeSettings = Field(default_factory=lambda: RuntimeSettings(_env_file=None))
+    links: LinkSettings = Field(default_factory=lambda: LinkSettings(_env_file=None))
 
     @classmethod
     def load(cls, env_file: str | None = ".env") -> Settings:
@@ -72,6 +74,7 @@ AREAS: tuple[type[BaseSettings], ...] = (
     WatchSettings,
     HomeSettings,
     RuntimeSettings,
+    LinkSettings,
 )
 
 
@@ -116,8 +119,17 @@ def public_config(settings: Settings) -> list[tuple[str, str]]:
             ", ".join(sorted(readers)) if readers else "unset (the resend allow-list reads)",
         ),
         ("AUDIT_CHANNEL", settings.resend.audit_channel or "unset"),
+        ("ZUORA_UNFURL_DOMAINS", _unfurl_hosts(settings)),
         ("DATABASE_URL", mask_database_url(settings.store.database_url)),
     ]
+
+
+def _unfurl_hosts(settings: Settings) -> str:
+    """Where links unfurl, and which link forms are guesses (bot.links.urls)."""
+    hosts = (
+        ", ".join(sorted(settings.links.zuora_unfurl_domains)) or "unset: ZUORA_UI_URL's host only"
+    )
+    return f"{hosts} (links by id as the cards give them; by accountNumber= or search: a guess)"
 
 
 __all__ = [

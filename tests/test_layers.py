@@ -9,7 +9,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 #: Features in the order they may import each other: a feature imports only features before it.
-FEATURES = ("failures", "audit", "resend", "outages", "digest", "alerts", "watches", "home")
+FEATURES = (
+    "failures",
+    "audit",
+    "resend",
+    "outages",
+    "digest",
+    "alerts",
+    "watches",
+    "home",
+    "links",
+)
 #: Shared layers: each may import core, never another shared layer.
 SHARED = ("slack", "store", "zuora")
 ENTRY_MODULES = {"__main__", "app", "wsgi", "clock", "log_config", "cli", "sandbox"}

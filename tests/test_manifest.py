@@ -49,6 +49,8 @@ METHOD_SCOPES: dict[str, frozenset[str]] = {
     # Watch DMs open the user's DM first: im:write is the scope for a 1:1 conversation (the page
     # lists channels:manage, groups:write and mpim:write for the other kinds, which we never open).
     "conversations_open": frozenset({"im:write"}),
+    # Attaching an unfurl to a shared Zuora account link (handlers/unfurls.py).
+    "chat_unfurl": frozenset({"links:write"}),
 }
 # Bolt listeners registered as `app.<name>(...)` and Bolt helpers called by name inside listeners.
 LISTENER_SCOPES: dict[str, frozenset[str]] = {
@@ -57,7 +59,10 @@ LISTENER_SCOPES: dict[str, frozenset[str]] = {
     "event": frozenset(),  # app_home_opened needs no scope (docs.slack.dev/reference/events/app_home_opened)
 }
 HELPER_SCOPES: dict[str, frozenset[str]] = {"say": frozenset({"chat:write"})}
-SCOPE_TABLE = METHOD_SCOPES | LISTENER_SCOPES | HELPER_SCOPES
+# Events the code listens for (`app.event("name")`, found as "event:name"), with the bot scope each
+# needs to be delivered (docs.slack.dev/reference/events/<name>, "Required scopes").
+EVENT_SCOPES: dict[str, frozenset[str]] = {"event:link_shared": frozenset({"links:read"})}
+SCOPE_TABLE = METHOD_SCOPES | LISTENER_SCOPES | HELPER_SCOPES | EVENT_SCOPES
 
 
 def load_manifest() -> dict[str, Any]:
@@ -86,7 +91,8 @@ def web_methods_called(source: str) -> set[str]:
         if "_" in name and not name.startswith("_") and name not in dir(BaseClient)
     }
     found: set[str] = set()
-    for node in ast.walk(ast.parse(source)):
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue
         func = node.func
@@ -96,6 +102,8 @@ def web_methods_called(source: str) -> set[str]:
             first = node.args[0]
             if isinstance(first, ast.Constant) and isinstance(first.value, str):
                 found.add(first.value.replace(".", "_"))
+        elif _is_app_call(func, "event") and node.args:
+            found.update(f"event:{name}" for name in _constant_text(tree, node.args[0]))
         elif (
             isinstance(func, ast.Attribute)
             and func.attr in LISTENER_SCOPES
@@ -105,6 +113,40 @@ def web_methods_called(source: str) -> set[str]:
             found.add(func.attr)
         elif isinstance(func, ast.Name) and func.id in HELPER_SCOPES:
             found.add(func.id)
+    return found
+
+
+def _is_app_call(func: ast.expr, name: str) -> bool:
+    """`app.<name>(...)`: a Bolt listener registration."""
+    return (
+        isinstance(func, ast.Attribute)
+        and func.attr == name
+        and isinstance(func.value, ast.Name)
+        and func.value.id == "app"
+    )
+
+
+def _constant_text(tree: ast.Module, arg: ast.expr) -> list[str]:
+    """A string literal, or a module-level NAME = "literal" the argument names; else nothing."""
+    if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+        return [arg.value]
+    if isinstance(arg, ast.Name):
+        for node in tree.body:
+            targets = node.targets if isinstance(node, ast.Assign) else []
+            if any(isinstance(t, ast.Name) and t.id == arg.id for t in targets):
+                return _constant_text(tree, node.value)  # type: ignore[union-attr]
+    return []
+
+
+def registered_in_code(kind: str) -> set[str]:
+    """Every id bot/ and handlers/ register with `app.<kind>(...)` (event names, callback ids)."""
+    found: set[str] = set()
+    for folder in SOURCE_DIRS:
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Call) and _is_app_call(node.func, kind) and node.args:
+                    found.update(_constant_text(tree, node.args[0]))
     return found
 
 
@@ -222,34 +264,36 @@ def test_manifest_requests_exactly_the_bot_scopes_the_code_uses() -> None:
     assert unused == [], f"manifest.json grants scopes no code needs (drop them): {unused}"
 
 
-def events_listened(source: str) -> set[str]:
-    """Event types `source` registers with `app.event("<type>")`."""
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(source)):
-        if (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and node.func.attr == "event"
-            and isinstance(node.func.value, ast.Name)
-            and node.func.value.id == "app"
-            and node.args
-            and isinstance(node.args[0], ast.Constant)
-        ):
-            found.add(str(node.args[0].value))
-    return found
+def test_web_methods_called_finds_events_by_literal_or_module_constant() -> None:
+    source = "EVENT = 'link_shared'\napp.event(EVENT)(f)\napp.event('app_home_opened')(g)\n"
+
+    assert web_methods_called(source) == {"event:link_shared", "event:app_home_opened"}
 
 
-def test_manifest_subscribes_exactly_the_events_the_code_listens_for() -> None:
-    listened: set[str] = set()
-    for folder in SOURCE_DIRS:
-        for path in sorted((ROOT / folder).rglob("*.py")):
-            listened |= events_listened(path.read_text(encoding="utf-8"))
+def test_manifest_subscribes_to_exactly_the_events_the_code_listens_for() -> None:
     settings = load_manifest()["settings"]
-    subscribed = set(settings["event_subscriptions"]["bot_events"])
+    subscriptions = settings["event_subscriptions"]
 
-    assert listened == {"app_home_opened"}
-    assert subscribed == listened
-    assert urlsplit(settings["event_subscriptions"]["request_url"]).path == EVENTS_PATH
+    assert set(subscriptions["bot_events"]) == registered_in_code("event")
+    assert urlsplit(subscriptions["request_url"]).path == EVENTS_PATH
+
+
+def test_manifest_declares_exactly_the_shortcuts_the_code_answers() -> None:
+    shortcuts = load_manifest()["features"]["shortcuts"]
+
+    assert {s["callback_id"] for s in shortcuts} == registered_in_code("shortcut")
+    assert {s["type"] for s in shortcuts} == {"message"}, "the code reads the message it runs on"
+
+
+def test_manifest_unfurl_domains_cover_the_default_zuora_ui_host() -> None:
+    from bot.zuora.settings import ZuoraSettings
+
+    domains = load_manifest()["features"]["unfurl_domains"]
+    ui_host = urlsplit(str(ZuoraSettings.model_fields["ui_url"].default)).hostname or ""
+
+    # Slack sends link_shared for a registered domain and its subdomains.
+    assert any(ui_host == d or ui_host.endswith("." + d) for d in domains), (ui_host, domains)
+    assert registered_in_code("event") >= {"link_shared"}, "unfurl domains without a listener"
 
 
 def test_manifest_enables_the_home_tab_the_app_home_opened_listener_publishes() -> None:

@@ -54,6 +54,7 @@ class ActionId(StrEnum):
     WATCH_ACCOUNT = "zuora.watch_account"
     HOME_OPEN_FAILURES = "zuora.home_open_failures"
     HOME_OPEN_ALERT = "zuora.home_open_alert"
+    SHORTCUT_PICK = "zuora.shortcut_pick"
 
 
 class InvalidValueError(Exception):

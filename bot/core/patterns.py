@@ -22,3 +22,9 @@ def is_history_id(value: object) -> bool:
 def is_object_id(value: object) -> bool:
     """Whether `value` is a Zuora object ID (32 hex, or a UUID), as opposed to an account number."""
     return isinstance(value, str) and OBJECT_ID.fullmatch(value) is not None
+
+
+#: An account number as Zuora numbers accounts by default: `A` and eight digits (A00000001).
+#: GUESS: tenants may configure another prefix or length; such numbers are not found in free text
+#: (a link or `/zuora failures <number>` still works for them).
+ACCOUNT_NUMBER_PATTERN = r"A[0-9]{8}"

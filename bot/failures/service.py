@@ -95,17 +95,18 @@ class NotificationService:
         window = TimeWindow.ending_at(self._now().replace(microsecond=0), length, label)
         return self._collect(account, window, track_id=track_id, fresh=False, defer_ids=defer_ids)
 
-    def account_failures(
-        self, account_key: str, length: timedelta, label: str, *, track_id: str
+    def failures_without_ids(
+        self, account_key: str, length: timedelta, label: str, *, track_id: str, fresh: bool = False
     ) -> AccountFailures:
-        """An account's failures in the window ending now, fresh and without resend IDs.
+        """An account's failures in the window ending now, with no resend-ID lookup.
 
-        For watch checks: reading the history lists is enough to see a new failure, and no Data
-        Query job (Zuora allows a tenant few) is started for a card nobody opened yet.
+        For watch checks (`fresh`) and link summaries: the history lists show a new failure and its
+        counts, and no Data Query job (Zuora allows a tenant few) starts for a card nobody opened.
         """
         account = self._client.get_account(account_key, track_id=track_id)
         window = TimeWindow.ending_at(self._now().replace(microsecond=0), length, label)
-        self._client.forget(account, window)
+        if fresh:
+            self._client.forget(account, window)
         callouts, emails = self._client.failures_for(account, window, track_id=track_id)
         return AccountFailures(account=account, window=window, callouts=callouts, emails=emails)
 

@@ -18,6 +18,7 @@ from typing import Any, Final, Literal, cast
 from urllib.parse import parse_qs, urlsplit
 
 from bot.core.closing import StopsOnExit
+from bot.sandbox.fake_slack_links import FakeUnfurls
 from bot.sandbox.fake_slack_surfaces import HomeSurfaces, SurfaceReply
 
 logger = logging.getLogger(__name__)
@@ -318,6 +319,9 @@ class FakeSlack(StopsOnExit):
             ("conversations.open", self.surfaces.conversations_open),
         ):
             self._handlers[name] = _surface(serve)
+        # Users' messages with links, and chat.unfurl on them (bot.sandbox.fake_slack_links).
+        self.links = FakeUnfurls(team_id=team_id)
+        self._handlers["chat.unfurl"] = lambda params: _json_reply(self.links.chat_unfurl(params))
 
     # ----- lifecycle -------------------------------------------------------------------------
 

@@ -33,6 +33,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 
 from bot.core.closing import StopsOnExit
+from bot.sandbox import playground_links
 from bot.sandbox.fake_slack import FakeSlack, SlackEvent
 from bot.sandbox.playground_home import home_click, open_home_tab
 from bot.sandbox.slack_requests import (
@@ -229,6 +230,7 @@ class Playground(StopsOnExit):
         self._thread: threading.Thread | None = None
         self._http: httpx.Client | None = None
         self._remove_listener: Callable[[], None] | None = None
+        self._remove_unfurls: Callable[[], None] | None = None
         self._stopping = False
 
     def __repr__(self) -> str:
@@ -254,7 +256,7 @@ class Playground(StopsOnExit):
             f"Try the big sandbox account {account}, and {HOSTILE_ACCOUNT}, whose name tries to "
             "break Slack formatting.",
         )
-        suggestions = (
+        suggestions: tuple[str, ...] = (
             f"/zuora failures {account}",
             f"/zuora failures {account} 7d",
             f"/zuora failures {HOSTILE_ACCOUNT}",
@@ -263,6 +265,12 @@ class Playground(StopsOnExit):
             "/zuora status",
             "/zuora help",
         )
+        # The sandbox's Zuora UI is on 127.0.0.1: the installed app "registers" that host.
+        ui_url = stack.settings().zuora.ui_url
+        stack.slack.links.registered_domains = (urlsplit(ui_url).hostname or "127.0.0.1",)
+        if big is not None:
+            link = f"{ui_url}/apps/CustomerAccount.do?method=view&id={big.id}"
+            suggestions = (*suggestions, f"Any idea what broke here? {link}")
         options.setdefault("hints", hints)
         options.setdefault("suggestions", suggestions)
         options.setdefault("run_digests", _digest_job(stack))
@@ -284,6 +292,9 @@ class Playground(StopsOnExit):
             self._slack.set_channel(channel.id, name=channel.name)
         self._http = httpx.Client(trust_env=False, timeout=self._ack_timeout)
         self._remove_listener = self._slack.add_listener(self._on_slack_event)
+        self._remove_unfurls = self._slack.links.add_listener(
+            lambda shared: playground_links.show_unfurls(self, shared)
+        )
         self._stopping = False
         self._server = _Server(self, self._port)
         self._thread = threading.Thread(
@@ -311,6 +322,9 @@ class Playground(StopsOnExit):
         if self._remove_listener is not None:
             self._remove_listener()
             self._remove_listener = None
+        if self._remove_unfurls is not None:
+            self._remove_unfurls()
+            self._remove_unfurls = None
         if self._http is not None:
             self._http.close()
             self._http = None
@@ -381,7 +395,7 @@ class Playground(StopsOnExit):
         if not line:
             raise PlaygroundError("empty message")
         if not line.startswith("/"):
-            self._add_message(channel, {"text": line}, author="you", ephemeral=False)
+            playground_links.post_user_message(self, channel, line)  # and its Zuora links, if any
             return {"ok": True, "sent": "message"}
         command, _, text = line.partition(" ")
         if command not in SLASH_COMMANDS:
@@ -740,6 +754,11 @@ class Playground(StopsOnExit):
     def _next_ts(self) -> str:
         return f"{int(self._clock())}.{next(self._ts_counter):06d}"
 
+    def _route(self, response_url: str, channel: str) -> None:
+        """Posts to a response_url we issued that belongs to no message land in `channel`."""
+        with self._changed:
+            self._state.routes[response_url] = _Route(channel, None)
+
     def _trigger_id(self) -> str:
         return f"{int(self._clock())}.{next(self._ts_counter)}.playground"
 
@@ -914,6 +933,8 @@ class _Handler(BaseHTTPRequestHandler):
             result = playground.click_home(action)
         elif path == "/api/digests":
             result = playground.run_digests(str(body.get("channel", "")))
+        elif path == "/api/shortcut":
+            result = playground_links.run_shortcut(playground, str(body.get("message_id", "")))
         else:
             self._send_json({"ok": False, "error": "not_found"}, HTTPStatus.NOT_FOUND)
             return

@@ -56,8 +56,8 @@ class WatchConfig(Protocol):
 class WatchSource(Protocol):
     """The Zuora scan a watch uses (bot.failures.service.NotificationService is one)."""
 
-    def account_failures(
-        self, account_key: str, length: timedelta, label: str, *, track_id: str
+    def failures_without_ids(
+        self, account_key: str, length: timedelta, label: str, *, track_id: str, fresh: bool = False
     ) -> AccountFailures: ...
 
 
@@ -114,7 +114,7 @@ def watch_account(
     deps: WatchDeps, account_key: str, *, team_id: str, user_id: str, track_id: str
 ) -> SlackMessage:
     """Start watching (Zuora confirms the account and gives its last 24 h); refuse past the cap."""
-    failures = deps.service.account_failures(
+    failures = deps.service.failures_without_ids(
         account_key, WATCH_WINDOW, WATCH_LABEL, track_id=track_id
     )
     account = failures.account
@@ -144,8 +144,8 @@ def run_watch_checks(deps: WatchDeps, now: datetime) -> list[WatchNotice]:
     for account_id in deps.store.watched_accounts_due(limit):
         track_id = new_track_id("zops-watch", "clock", account_id[:12])
         try:
-            failures = deps.service.account_failures(
-                account_id, WATCH_WINDOW, WATCH_LABEL, track_id=track_id
+            failures = deps.service.failures_without_ids(
+                account_id, WATCH_WINDOW, WATCH_LABEL, track_id=track_id, fresh=True
             )
         except ZuoraError as exc:  # one account's failure must not stop the others
             logger.warning("watch check of %s failed: %s", account_id, type(exc).__name__)

@@ -672,6 +672,19 @@
     }));
   }
 
+  // A user message's "…" menu with the app's message shortcut, as Slack shows it on hover.
+  function renderMessageMenu(message) {
+    var run = el("button", { type: "button", class: "menu-item", "data-testid": "shortcut-zuora-failures", text: "Zuora account failures" });
+    var menu = el("div", { class: "message-menu", "data-testid": "message-menu-items", hidden: true }, [run]);
+    var open = el("button", { type: "button", class: "linklike message-menu-open", "data-testid": "message-menu", title: "More actions", "aria-label": "More actions", text: "\u22EF" });
+    open.addEventListener("click", function () { menu.hidden = !menu.hidden; });
+    run.addEventListener("click", function () {
+      menu.hidden = true;
+      postJson("/api/shortcut", { message_id: message.id });
+    });
+    return el("span", { class: "message-menu-wrap" }, [open, menu]);
+  }
+
   function renderMessage(message) {
     var ctx = { messageId: message.id };
     var isBot = message.author !== "you";
@@ -694,6 +707,7 @@
       message.edited ? el("span", { class: "edited", "data-testid": "edited", text: "(edited)" }) : null,
     ]);
     var content = el("div", { class: "content" }, [meta]);
+    if (message.author === "you" && !message.ephemeral) meta.appendChild(renderMessageMenu(message));
     var blocks = message.blocks || [];
     if (blocks.length) content.appendChild(renderBlocks(blocks, ctx));
     else if (message.text) content.appendChild(el("div", { class: "message-text", "data-testid": "message-text" }, [mrkdwn(message.text)]));

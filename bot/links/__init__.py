@@ -1,0 +1,1 @@
+"""Zuora account links in Slack: link unfurls and the "Zuora account failures" message shortcut."""
