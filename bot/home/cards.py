@@ -6,8 +6,8 @@ same and is not published again (bot.home.service).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from bot.alerts.cards import describe_alert
@@ -39,6 +39,8 @@ class HomeState:
     resends: Sequence[ResendAuditEntry]
     digests: Sequence[Subscription]
     alert_subscriptions: Sequence[AlertSubscription]
+    # audit id -> "did it work?" and a replay's cause (bot.audit.outcome_notes), per resend shown
+    resend_notes: Mapping[int, Sequence[str]] = field(default_factory=dict)
 
 
 def build_home_view(state: HomeState) -> dict[str, Any]:
@@ -46,7 +48,7 @@ def build_home_view(state: HomeState) -> dict[str, Any]:
     blocks: list[dict[str, Any]] = [header("Zuora Ops"), context(_role(state))]
     blocks += [divider(), *_alert_blocks(state.alerts)]
     blocks += [divider(), *_watch_blocks(state.watches)]
-    blocks += [divider(), *_resend_blocks(state.resends)]
+    blocks += [divider(), *_resend_blocks(state.resends, state.resend_notes)]
     blocks += [divider(), *_subscription_blocks(state.digests, state.alert_subscriptions)]
     if len(blocks) > MAX_HOME_BLOCKS:  # the row caps above keep this far away; never send more
         blocks = blocks[: MAX_HOME_BLOCKS - 1] + [context("…cut to Slack's 100 blocks.")]
@@ -99,7 +101,9 @@ def _watch_blocks(watches: Sequence[AccountWatch]) -> list[dict[str, Any]]:
     return blocks + _more(len(watches), WATCH_ROWS, "watched accounts")
 
 
-def _resend_blocks(resends: Sequence[ResendAuditEntry]) -> list[dict[str, Any]]:
+def _resend_blocks(
+    resends: Sequence[ResendAuditEntry], notes: Mapping[int, Sequence[str]]
+) -> list[dict[str, Any]]:
     title = "*Your recent resends*"
     if not resends:
         return [section(f"{title}\nNone yet.")]
@@ -109,6 +113,7 @@ def _resend_blocks(resends: Sequence[ResendAuditEntry]) -> list[dict[str, Any]]:
         lines.append(
             f"{STATUS_ICONS.get(entry.status, '')} {date_token(entry.requested_at)} · "
             f"{plural(len(entry.ids), entry.kind)}{account}: *{escape(entry.status)}*"
+            + "".join(f" · {escape_truncated(note, 160)}" for note in notes.get(entry.id, ()))
         )
     return [section(title + "\n" + "\n".join(lines))]
 

@@ -29,6 +29,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.alerts.cards import AlertCard, build_alert
+from bot.audit.outcome_notes import audit_notes
 from bot.home.cards import RESEND_ROWS, HomeState, build_home_view
 from bot.home.settings import HomeSettings
 from bot.outages.affected import count_account_keys
@@ -81,12 +82,14 @@ def read_home_state(deps: HomeDeps, *, team_id: str, user_id: str) -> HomeState:
         may_resend = deps.access.may_resend(user_id)
     except AccessCheckError:  # Slack could not list a group: show the Home read-only
         may_resend = False
+    resends = store.list_user_resends(team_id=team_id, user_id=user_id, limit=RESEND_ROWS)
     return HomeState(
         user_id=user_id,
         may_resend=may_resend,
         alerts=alerts,
         watches=store.list_watches(team_id=team_id, user_id=user_id),
-        resends=store.list_user_resends(team_id=team_id, user_id=user_id, limit=RESEND_ROWS),
+        resends=resends,
+        resend_notes=audit_notes(store, resends),
         digests=store.list_subscriptions(team_id=team_id),
         alert_subscriptions=alert_subs,
     )

@@ -124,3 +124,41 @@ def test_a_failed_publish_is_not_remembered_as_shown(harness: Harness) -> None:
     assert publisher.publish(harness.deps, team_id="T0001", user_id="U1", opened=True) == (
         "published"
     )
+
+
+def test_home_resend_rows_say_whether_each_resend_worked() -> None:
+    from bot.store import ResendAuditEntry
+
+    def entry(audit_id: int) -> ResendAuditEntry:
+        return ResendAuditEntry(
+            id=audit_id,
+            requested_at=NOW,
+            team_id="T1",
+            user_id="U1",
+            account_key="A00000001",
+            kind="email",
+            ids=("2c92c0f8",),
+            track_id="t",
+            dedup_key=f"k{audit_id}",
+            status="sent",
+            outcome={},
+            error=None,
+            finished_at=NOW,
+            audit_channel=None,
+            audit_ts=None,
+        )
+
+    state = HomeState(
+        user_id="U1",
+        may_resend=True,
+        alerts=[],
+        watches=[],
+        resends=[entry(1), entry(2)],
+        digests=[],
+        alert_subscriptions=[],
+        resend_notes={1: ["did it work? delivered <at 10:03>"]},
+    )
+    text = all_text(build_home_view(state))
+
+    assert "did it work? delivered &lt;at 10:03&gt;" in text
+    assert text.count("did it work?") == 1  # the second resend has no watch yet: nothing claimed
