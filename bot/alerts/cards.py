@@ -16,6 +16,7 @@ from slack_sdk.models.blocks import InteractiveElement
 
 from bot.alerts.mute_cards import mute_control, muted_line
 from bot.core.actions import ActionId, OutageRef
+from bot.failures.preview import Preview, preview_text
 from bot.outages.causes import HOUR, hour_of, sparkline
 from bot.slack.elements import (
     actions,
@@ -99,6 +100,16 @@ def replay_ref(view: AlertCard) -> OutageRef:
     )
 
 
+def _replay_preview(view: AlertCard, noun: str, accounts: str, window: str) -> str:
+    """The Resend all confirm's preview: what it sends, what a replay leaves out, the template."""
+    lead = f"Resend {plural(view.count, noun)} of {view.label} ({accounts} affected) from this alert's {window} window?"
+    if view.cause_kind == "callout":  # the replay judges Zuora's own retries when it starts
+        lead += " Callouts Zuora still retries, or never sent (-2000), are left out and counted in the summary."
+    return preview_text(
+        Preview("email" if view.cause_kind == "email" else "callout", view.count), lead=lead
+    )
+
+
 def build_alert(view: AlertCard) -> SlackMessage:
     """The alert message: cause, counts, accounts, first/last failure, sparkline, state, Resend all."""
     noun = _NOUNS.get(view.cause_kind, "failure")
@@ -148,10 +159,7 @@ def build_alert(view: AlertCard) -> SlackMessage:
                     value=ref,
                     confirm=confirm_dialog(
                         title=f"Resend {view.count}?",
-                        text=(
-                            f"Resend {plural(view.count, noun)} of {view.label} "
-                            f"({accounts} affected) from this alert's {ref.w} window?"
-                        ),
+                        text=_replay_preview(view, noun, accounts, ref.w),
                         confirm=f"Resend {view.count}",
                     ),
                 ),

@@ -596,3 +596,44 @@ def test_build_alert_keeps_within_slack_limits_with_a_huge_cause() -> None:
     payload = message.as_payload()
     assert "Resend all 123456" in all_text(payload)
     assert all("<&>" not in text for text in mrkdwn_texts(payload))
+
+
+@pytest.mark.parametrize("kind", ["callout", "email"])
+def test_build_alert_resend_all_confirm_previews_the_replay(kind: str) -> None:
+    sub = AlertSubscription(
+        id=1,
+        team_id="T1",
+        channel_id=ALERTS,
+        created_by="U1",
+        created_at=START,
+        threshold=5,
+        minutes=15,
+        kind="all",
+    )
+    card = AlertCard(
+        subscription=sub,
+        cause_id="abcdefghij",
+        cause_kind=kind,
+        label="https://hooks.example.com/zuora → 503",
+        state="open",
+        count=42,
+        account_count=7,
+        first_at=START - timedelta(hours=1),
+        last_at=START,
+        hourly={},
+        quiet_minutes=30,
+        now=START,
+    )
+    payload = build_alert(card).as_payload()
+    buttons = [
+        e
+        for b in payload["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if "confirm" in e
+    ]
+    confirm = buttons[0]["confirm"]["text"]["text"]
+
+    assert "current template" in confirm
+    assert ("Zuora still retries" in confirm) is (kind == "callout")
+    check_limits(build_alert(card))
