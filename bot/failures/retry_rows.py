@@ -11,7 +11,9 @@ from bot.failures.retry_policy import RetryRule, RetryState, classify
 from bot.slack.mrkdwn import code, date_token
 from bot.zuora.models import CalloutHistory
 
-TEMPLATE_CAVEAT = "Resend uses the current template: callout auth and email From/To/Cc/Bcc/Reply-To as they are now."
+TEMPLATE_CAVEAT = (
+    "Resend uses the current template for callout auth and email From/To/Cc/Bcc/Reply-To."
+)
 
 
 def retry_state(callout: CalloutHistory, rule: RetryRule | None) -> RetryState | None:

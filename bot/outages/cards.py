@@ -34,7 +34,8 @@ from bot.slack.mrkdwn import code, date_token, escape, truncate
 from bot.zuora.models import TimeWindow
 
 OUTAGES_PAGE_SIZE = 10  # causes per card; 10 sections + header + paging stay far below 50 blocks
-LABEL_ROOMS = (160, 90, 48, 24)  # characters of each cause label, tried until the card fits
+LABEL_ROOMS = (160, 90, 48, 24)
+CONFIRM_LABEL_CHARS = 72  # of a cause label in its replay confirm dialog  # characters of each cause label, tried until the card fits
 SPARK_WIDTH = 30  # bars: a 24h window is 25 one-hour bars, 7d is 29 six-hour bars
 _KIND_ICON = {"callout": ":satellite_antenna:", "email": ":envelope:"}
 
@@ -157,7 +158,8 @@ def _cause_section(
                     group,
                     lead=f"Resend {plural(group.count, 'failed ' + kind)} "
                     f"({group.affected.describe()}), all failed with: "
-                    f"{truncate(group.label, room)}. Only do this once the cause is fixed.",
+                    # The dialog's cause stays short: the card's budget goes to the labels shown.
+                    f"{truncate(group.label, min(room, CONFIRM_LABEL_CHARS))}.",
                 ),
                 confirm=f"Resend {_sent(group):,}",
             ),

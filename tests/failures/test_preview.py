@@ -77,7 +77,7 @@ def test_preview_text_names_the_template_caveat_and_fits_a_confirm() -> None:
 
     assert len(text) <= CONFIRM_TEXT_CHARS
     assert "Sends 1. Left out: 1 Zuora still retries." in text
-    assert text.endswith("Reply-To as they are now.")
+    assert text.endswith("From/To/Cc/Bcc/Reply-To.")
     assert text.startswith("xxx")
 
 
@@ -85,6 +85,6 @@ def test_preview_text_says_only_the_lead_and_caveat_when_nothing_is_left_out() -
     text = preview_text(callout_preview([callout(2, 500)], RULE), lead="Resend 1?")
 
     assert text == (
-        "Resend 1? Resend uses the current template: callout auth and email "
-        "From/To/Cc/Bcc/Reply-To as they are now."
+        "Resend 1? Resend uses the current template for callout auth and email "
+        "From/To/Cc/Bcc/Reply-To."
     )

@@ -224,6 +224,5 @@ def test_retry_rows_resend_all_preview_names_who_already_resent(tmp_path: Path) 
 
     assert f"Sends {total - 1}. Left out: 1 already resent (last by U0ALICE at " in confirm
     assert confirm.endswith(
-        "Resend uses the current template: callout auth and email "
-        "From/To/Cc/Bcc/Reply-To as they are now."
+        "Resend uses the current template for callout auth and email From/To/Cc/Bcc/Reply-To."
     )
