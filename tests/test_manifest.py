@@ -61,7 +61,11 @@ LISTENER_SCOPES: dict[str, frozenset[str]] = {
 HELPER_SCOPES: dict[str, frozenset[str]] = {"say": frozenset({"chat:write"})}
 # Events the code listens for (`app.event("name")`, found as "event:name"), with the bot scope each
 # needs to be delivered (docs.slack.dev/reference/events/<name>, "Required scopes").
-EVENT_SCOPES: dict[str, frozenset[str]] = {"event:link_shared": frozenset({"links:read"})}
+EVENT_SCOPES: dict[str, frozenset[str]] = {
+    "event:link_shared": frozenset({"links:read"}),
+    # The Home tab's event: "No scopes required" on its reference page.
+    "event:app_home_opened": frozenset(),
+}
 SCOPE_TABLE = METHOD_SCOPES | LISTENER_SCOPES | HELPER_SCOPES | EVENT_SCOPES
 
 

@@ -165,7 +165,15 @@ def _cause_section(
             ),
         )
         if isinstance(recovery, StillFailing):
-            accessory = replay_anyway_button(group, ref, recovery, now or window.end, room)
+            accessory = replay_anyway_button(
+                group,
+                ref,
+                recovery,
+                now or window.end,
+                min(room, CONFIRM_LABEL_CHARS),
+                lambda lead: replay_preview_text(group, lead=lead),
+                _sent(group),
+            )
     return section("\n".join(lines), accessory=accessory)
 
 

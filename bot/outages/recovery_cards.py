@@ -7,6 +7,7 @@ the outages card; plain text (dialogs, the CLI) says UTC.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from slack_sdk.models.blocks import ButtonElement
@@ -73,21 +74,29 @@ def recovery_text(recovery: Recovery, kind: NotificationKind, now: datetime) -> 
 
 
 def replay_anyway_button(
-    group: CauseGroup, ref: OutageRef, recovery: StillFailing, now: datetime, room: int
+    group: CauseGroup,
+    ref: OutageRef,
+    recovery: StillFailing,
+    now: datetime,
+    room: int,
+    preview: Callable[[str], str],
+    sent: int,
 ) -> ButtonElement:
-    """A cause still failing: "Replay anyway", its confirm dialog leading with the warning."""
+    """A cause still failing: "Replay anyway", its confirm dialog leading with the warning, then
+    the replay's preview (`preview` of the lead: what it sends, what it leaves out and why)."""
     kind = group.cause.kind
     return button(
-        f"Replay anyway ({group.count:,})",
+        f"Replay anyway ({sent:,})",
         ActionId.OUTAGE_REPLAY_ANYWAY,
         value=ref,
         style="danger",
         confirm=confirm_dialog(
             title="Still failing: replay anyway?",
-            text=(
-                f"{still_failing_text(recovery, now)}. Resend "
+            # The title says "Still failing"; the text stays short (ten of these share one card).
+            text=preview(
+                f"Last failure {ago(now - recovery.last_failure)}: {FAIL_AGAIN}. Resend "
                 f"{plural(group.count, 'failed ' + kind)} anyway? "
-                f"All failed with: {truncate(group.label, room)}."
+                f"Cause: {truncate(group.label, room)}."
             ),
             confirm="Replay anyway",
         ),

@@ -261,9 +261,11 @@ def test_card_still_failing_cause_replays_anyway_behind_the_warning_others_resen
     anyway = next(a for label, a in accessories.items() if "hooks.acme" in label)
     assert anyway["action_id"] == ActionId.OUTAGE_REPLAY_ANYWAY.value
     assert anyway["text"]["text"] == "Replay anyway (1)"
+    assert anyway["confirm"]["title"]["text"] == "Still failing: replay anyway?"
     assert anyway["confirm"]["text"]["text"].startswith(
-        "Still failing, last failure 2 min ago: a replay now will probably fail again."
+        "Last failure 2 min ago: a replay now will probably fail again."
     )
+    assert "current template" in anyway["confirm"]["text"]["text"]
     assert anyway["confirm"]["confirm"]["text"] == "Replay anyway"
     resend = next(a for label, a in accessories.items() if "b.example" in label)
     assert resend["action_id"] == ActionId.OUTAGE_REPLAY.value

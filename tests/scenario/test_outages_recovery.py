@@ -66,7 +66,8 @@ def test_still_failing_domain_warns_then_replays_anyway_once(outage: Harness) ->
     ), text
     anyway = block["accessory"]
     assert anyway["action_id"] == ANYWAY and anyway["text"]["text"].startswith("Replay anyway")
-    assert anyway["confirm"]["text"]["text"].startswith("Still failing, last failure")
+    assert anyway["confirm"]["title"]["text"].startswith("Still failing")
+    assert anyway["confirm"]["text"]["text"].startswith("Last failure")
     assert anyway["confirm"]["confirm"]["text"] == "Replay anyway"
     bounced = {
         e.id for e in outage.tenant.emails if e.failed and e.to_email.endswith("@" + BOUNCE_DOMAIN)

@@ -29,6 +29,8 @@ from tests.support.stack_fixtures import (
 )
 
 REPLAY = "zuora.outage_replay"
+# Failures minutes ago: the endpoint is still failing, so its replay button is "Replay anyway".
+REPLAY_ANYWAY = "zuora.outage_replay_anyway"
 
 
 @pytest.fixture
@@ -147,9 +149,12 @@ def test_retry_rows_replay_confirm_previews_and_replay_leaves_retried_out(
     retrying = add_retrying_outage_records(harness, 2)
     reply = harness.command("outages")
     (card,) = harness.wait_posts(reply.response_url, 1)
-    button = buttons(card, REPLAY)[0]
+    button = buttons(card, REPLAY_ANYWAY)[0]
     ref = decode_value(button["value"], OutageRef)
     confirm = button["confirm"]["text"]["text"]
+
+    assert confirm.startswith("Last failure 5 min ago: a replay now will probably fail again.")
+    assert button["text"]["text"] == f"Replay anyway ({ref.n - 2:,})"
 
     assert f"Sends {ref.n - 2:,}. Left out: 2 Zuora still retries." in confirm
     assert "zuora-ops replay --include-retrying" in confirm
@@ -172,7 +177,7 @@ def test_retry_rows_replay_includes_retried_callouts_when_asked(
     retrying = add_retrying_outage_records(harness, 2)
     reply = harness.command("outages")
     (card,) = harness.wait_posts(reply.response_url, 1)
-    ref = decode_value(buttons(card, REPLAY)[0]["value"], OutageRef)
+    ref = decode_value(buttons(card, REPLAY_ANYWAY)[0]["value"], OutageRef)
 
     done = start_replay(
         harness.deps,
