@@ -81,14 +81,15 @@ def run_clock(
 
     `wait(seconds)` sleeps between ticks (default: `stop.wait`); tests inject it.
     """
-    from bot.alerts.service import AlertTimer, run_alert_checks
+    from bot.alerts.service import run_alert_checks
+    from bot.core.interval_timer import IntervalTimer
     from bot.digest.posting import DigestMemory
     from bot.digest.service import run_due_digests
-    from bot.watches.service import WatchTimer, run_watch_checks
+    from bot.watches.service import run_watch_checks
 
     owner = owner or clock_owner()
-    alert_timer = AlertTimer(timedelta(seconds=deps.settings.alert.check_interval))
-    watch_timer = WatchTimer(timedelta(seconds=deps.settings.watch.check_interval))
+    alert_timer = IntervalTimer(timedelta(seconds=deps.settings.alert.check_interval))
+    watch_timer = IntervalTimer(timedelta(seconds=deps.settings.watch.check_interval))
     wait = wait or stop.wait
     maintenance = maintenance or Maintenance(deps.store)
     memory = DigestMemory()

@@ -24,7 +24,6 @@ on the incident's last failure time, so no failure is counted twice; updates are
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -473,20 +472,3 @@ class _Check:
             incident.id, owner=self.owner, outcome="unconfirmed", detail=check.reason
         )
         return AlertAction(incident.id, "unconfirmed", detail=check.reason)
-
-
-class AlertTimer:
-    """Runs the alert check on the clock's first tick, then every ALERT_CHECK_INTERVAL."""
-
-    def __init__(self, every: timedelta) -> None:
-        self._every = every
-        self._next: datetime | None = None
-        self._lock = threading.Lock()
-
-    def due(self, now: datetime) -> bool:
-        """Whether a check is due at `now`; if so, the next one is `every` later."""
-        with self._lock:
-            if self._next is not None and now < self._next:
-                return False
-            self._next = now + self._every
-            return True

@@ -11,7 +11,6 @@ stands); the next new failure after the hour brings the next one.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -183,20 +182,3 @@ def _notify(
         logger.warning("watch DM to %s failed: %s", watch.user_id, exc)
         delivered = False
     return WatchNotice(watch.id, watch.user_id, watch.account_number, latest, delivered)
-
-
-class WatchTimer:
-    """Runs the watch check on the clock's first tick, then every WATCH_CHECK_INTERVAL."""
-
-    def __init__(self, every: timedelta) -> None:
-        self._every = every
-        self._next: datetime | None = None
-        self._lock = threading.Lock()
-
-    def due(self, now: datetime) -> bool:
-        """Whether a check is due at `now`; if so, the next one is `every` later."""
-        with self._lock:
-            if self._next is not None and now < self._next:
-                return False
-            self._next = now + self._every
-            return True

@@ -566,7 +566,8 @@ def test_clock_runs_the_alert_check(clocks, clock, tenant, fake_slack):
     assert updates(fake_slack) == []
 
 
-def test_build_alert_keeps_within_slack_limits_with_a_huge_cause() -> None:
+def _alert_card(**fields: Any) -> AlertCard:
+    """An open alert card of subscription 1 at START; `fields` override its cause and counts."""
     sub = AlertSubscription(
         id=1,
         team_id="T1",
@@ -577,19 +578,29 @@ def test_build_alert_keeps_within_slack_limits_with_a_huge_cause() -> None:
         minutes=15,
         kind="all",
     )
-    card = AlertCard(
-        subscription=sub,
-        cause_id="abcdefghij",
-        cause_kind="email",
+    base: dict[str, Any] = {
+        "cause_id": "abcdefghij",
+        "cause_kind": "email",
+        "label": "550 5.1.1 user unknown",
+        "state": "open",
+        "count": 42,
+        "account_count": 7,
+        "first_at": START - timedelta(hours=1),
+        "last_at": START,
+        "hourly": {},
+        "quiet_minutes": 30,
+        "now": START,
+    }
+    return AlertCard(subscription=sub, **(base | fields))
+
+
+def test_build_alert_keeps_within_slack_limits_with_a_huge_cause() -> None:
+    card = _alert_card(
         label="<&>" * 5000,
-        state="open",
         count=123456,
         account_count=999,
         first_at=START - timedelta(days=3),
-        last_at=START,
         hourly={START.replace(minute=0) - timedelta(hours=h): h for h in range(80)},
-        quiet_minutes=30,
-        now=START,
     )
     message = build_alert(card)
     check_limits(message)
@@ -600,30 +611,7 @@ def test_build_alert_keeps_within_slack_limits_with_a_huge_cause() -> None:
 
 @pytest.mark.parametrize("kind", ["callout", "email"])
 def test_build_alert_resend_all_confirm_previews_the_replay(kind: str) -> None:
-    sub = AlertSubscription(
-        id=1,
-        team_id="T1",
-        channel_id=ALERTS,
-        created_by="U1",
-        created_at=START,
-        threshold=5,
-        minutes=15,
-        kind="all",
-    )
-    card = AlertCard(
-        subscription=sub,
-        cause_id="abcdefghij",
-        cause_kind=kind,
-        label="https://hooks.example.com/zuora → 503",
-        state="open",
-        count=42,
-        account_count=7,
-        first_at=START - timedelta(hours=1),
-        last_at=START,
-        hourly={},
-        quiet_minutes=30,
-        now=START,
-    )
+    card = _alert_card(cause_kind=kind, label="https://hooks.example.com/zuora → 503")
     payload = build_alert(card).as_payload()
     buttons = [
         e
