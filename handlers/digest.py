@@ -22,9 +22,8 @@ from bot.digest.cards import (
 )
 from bot.digest.service import preview_digest
 from bot.digest.subscribe import subscribe
-from bot.failures.cards import build_failures_card
 from bot.failures.receipt_card import build_receipt
-from bot.resend.remembered import remember
+from bot.resend.remembered import remembered_card
 from bot.slack.access_cards import build_allow_list_denied
 from bot.slack.message import SlackMessage
 from bot.slack.requests import Click, Command
@@ -46,8 +45,7 @@ def register(app: App, deps: Deps) -> None:
         if card is None:
             return
         failures = deps.service.failures_on_card(card, track_id=track_id_of(click), fresh=False)
-        message = build_failures_card(remember(deps, failures), ui_url=deps.settings.zuora.ui_url)
-        send(deps, click, message, replace=False)
+        send(deps, click, remembered_card(deps, failures), replace=False)
 
 
 def handle_digest_command(

@@ -26,11 +26,9 @@ from bot.core.command_text import FailuresCommand
 from bot.deps import Deps
 from bot.failures.account_case import account_in_other_case, other_case_message
 from bot.failures.callout_card import build_callout_details
-from bot.failures.cards import build_failures_card
 from bot.failures.receipt_card import build_lookup_receipt
 from bot.failures.results import AccountFailures
-from bot.resend.preview_claims import resent_on_card
-from bot.resend.remembered import remember
+from bot.resend.remembered import remembered_card
 from bot.slack.mrkdwn import date_token, user
 from bot.slack.requests import Click, Command
 from bot.slack.simple_cards import build_error, build_notice, build_stale_button
@@ -77,12 +75,7 @@ def handle_failures_command(
         )
         send(deps, command, build_error(said, hint=hint), replace=False)
         return
-    card = build_failures_card(
-        remember(deps, failures),
-        ui_url=deps.settings.zuora.ui_url,
-        resent=resent_on_card(deps, failures),
-    )
-    send(deps, command, card, replace=False)
+    send(deps, command, remembered_card(deps, failures), replace=False)
 
 
 def handle_refresh(deps: Deps, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -137,17 +130,9 @@ def show_card(
     track_id: str,
 ) -> None:
     """Redraw the card in place, and once more when resend IDs that were loading arrive."""
-    ui_url = deps.settings.zuora.ui_url
 
     def draw(shown: AccountFailures) -> None:
-        card = build_failures_card(
-            remember(deps, shown),
-            ui_url=ui_url,
-            page=page,
-            notice=notice,
-            resent=resent_on_card(deps, shown),
-        )
-        send(deps, click, card, replace=True)
+        send(deps, click, remembered_card(deps, shown, page=page, notice=notice), replace=True)
 
     draw(failures)
     deps.service.when_ids_resolved(failures, draw, track_id=track_id)

@@ -17,8 +17,8 @@ from slack_bolt import Ack, App, BoltRequest
 
 from bot.core.actions import ActionId
 from bot.deps import Deps
-from bot.failures.cards import build_failures_card
 from bot.home.service import home_alert_card
+from bot.resend.remembered import remembered_card
 from bot.resend.replies import error_message
 from bot.slack.direct import post_direct_message
 from bot.slack.message import SlackMessage
@@ -75,7 +75,7 @@ def open_failures(deps: Deps, click: Click) -> SlackMessage:
     failures = deps.service.failures_for(
         str(click.value), WINDOW, "24h", track_id=track_id_of(click), defer_ids=True
     )
-    return build_failures_card(failures, ui_url=deps.settings.zuora.ui_url)
+    return remembered_card(deps, failures)
 
 
 def open_alert(deps: Deps, click: Click) -> SlackMessage:

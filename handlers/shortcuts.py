@@ -14,9 +14,9 @@ from slack_bolt import Ack, App
 
 from bot.core.actions import ActionId
 from bot.deps import Deps
-from bot.failures.cards import build_failures_card
 from bot.links.cards import build_account_choice, build_no_account_found
 from bot.links.urls import account_keys_in_text
+from bot.resend.remembered import remembered_card
 from bot.slack.requests import Click, SlackRequest
 from handlers.common import failures_explained, on_click, send, track_id_of
 from handlers.unfurls import zuora_link_hosts
@@ -70,5 +70,4 @@ def show_failures(deps: Deps, request: SlackRequest, key: str, *, replace: bool)
     failures = deps.service.failures_for(
         key, WINDOW, LABEL, track_id=track_id_of(request), defer_ids=True
     )
-    card = build_failures_card(failures, ui_url=deps.settings.zuora.ui_url)
-    send(deps, request, card, replace=replace)
+    send(deps, request, remembered_card(deps, failures), replace=replace)

@@ -2,7 +2,8 @@
 
 Every failures card, fresh ones included, reads the once-per-notification claims of its rows
 (bot.resend.once) and the outcome watch of whatever resent each (a click or a replay), and notes
-it on the row: "resent by @u 10:02 · delivered 10:03".
+it on the row: "resent by @u 10:02 · delivered 10:03". The same read feeds the Resend all
+preview's "already resent (by whom, when)" group (bot.failures.preview).
 """
 
 from __future__ import annotations
@@ -10,10 +11,13 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
+from bot.failures.cards import build_failures_card
+from bot.failures.preview import Resent
 from bot.failures.results import AccountFailures
 from bot.resend.once import notification_scope
 from bot.resend.outcome_cards import NO_OUTCOME, item_words
 from bot.resend.service import WorkDeps
+from bot.slack.message import SlackMessage
 from bot.slack.mrkdwn import code, date_token, user
 from bot.store import NotificationClaim, ResendKind, StoreError
 from bot.store.watch_records import OutcomeWatch
@@ -21,10 +25,24 @@ from bot.store.watch_records import OutcomeWatch
 logger = logging.getLogger(__name__)
 
 
-def remember(deps: WorkDeps, failures: AccountFailures) -> AccountFailures:
-    """`failures` with a note on each row resent within the once window (the store's answer)."""
+def remembered_card(
+    deps: WorkDeps, failures: AccountFailures, *, page: int = 0, notice: str | None = None
+) -> SlackMessage:
+    """The failures card with its rows' resend notes and its Resend all preview, one store read."""
+    shown, resent = remember(deps, failures)
+    return build_failures_card(
+        shown, ui_url=deps.settings.zuora.ui_url, page=page, notice=notice, resent=resent
+    )
+
+
+def remember(
+    deps: WorkDeps, failures: AccountFailures
+) -> tuple[AccountFailures, tuple[Resent, ...]]:
+    """`failures` with a note on each row resent within the once window (the store's answer), and
+    those rows as the preview's already-resent group."""
     scope = notification_scope(deps.settings.zuora)
     notes: dict[str, str] = {}
+    resent: list[Resent] = []
     try:
         rows: tuple[tuple[ResendKind, list[str]], ...] = (
             ("email", [str(e.id) for e in failures.emails if e.id]),
@@ -39,10 +57,11 @@ def remember(deps: WorkDeps, failures: AccountFailures) -> AccountFailures:
             watches = deps.store.watches_for_claims(scope, kind, [c.history_id for c in claims])
             for claim in claims:
                 notes[claim.history_id] = resent_note(claim, watches.get(claim.history_id))
+                resent.append(Resent(claim.history_id, claim.user_id, claim.claimed_at))
     except StoreError:  # the card still shows what Zuora said; only the memory is missing
         logger.warning("failures card drawn without its resend notes: the store is unavailable")
-        return failures
-    return replace(failures, remembered=notes) if notes else failures
+        return failures, ()
+    return (replace(failures, remembered=notes) if notes else failures), tuple(resent)
 
 
 def resent_note(claim: NotificationClaim, watch: OutcomeWatch | None) -> str:
