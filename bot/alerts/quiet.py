@@ -26,14 +26,7 @@ from bot.alerts.mute_cards import build_thread_reply
 from bot.alerts.settings import AlertSettings
 from bot.core.actions import MuteRef
 from bot.outages.affected import count_account_keys
-from bot.slack.post_once import (
-    CLOCK_MARGIN,
-    HISTORY_MAX_PAGES,
-    HISTORY_PAGE,
-    PostCheck,
-    carries_key,
-    without_connection_retries,
-)
+from bot.slack.post_once import PostCheck, find_posted, without_connection_retries
 from bot.store import AlertIncident, AlertSubscription
 from bot.store.alert_quiet import AlertMute, ThreadReply
 from bot.store.database import Store
@@ -227,34 +220,16 @@ def find_reply(
     slack: WebClient, channel: str, parent_ts: str, key: str, *, since: datetime, now: datetime
 ) -> PostCheck:
     """Look in the alert's thread (conversations.replies) for this bot's reply carrying `key`."""
-    try:
-        bot_id = slack.auth_test().get("bot_id")
-        cursor: str | None = None
-        for _ in range(HISTORY_MAX_PAGES):
-            page = slack.conversations_replies(
-                channel=channel,
-                ts=parent_ts,
-                oldest=f"{(since - CLOCK_MARGIN).timestamp():.6f}",
-                latest=f"{(now + CLOCK_MARGIN).timestamp():.6f}",
-                inclusive=True,
-                include_all_metadata=True,
-                limit=HISTORY_PAGE,
-                cursor=cursor,
-            )
-            for message in page.get("messages") or []:
-                if carries_key(
-                    message, key, bot_id, event_type=REPLY_EVENT_TYPE, key_field=REPLY_KEY_FIELD
-                ):
-                    return PostCheck("found", ts=str(message["ts"]))
-            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
-            if not page.get("has_more") or not cursor:
-                return PostCheck("absent")
-    except SlackApiError as exc:
-        error = str(exc.response.get("error") or "slack_error")
-        return PostCheck("unknown", reason=error, transient=error == "ratelimited")
-    except (SlackClientError, OSError) as exc:
-        return PostCheck("unknown", reason=type(exc).__name__, transient=True)
-    return PostCheck("unknown", reason="thread too long to search", transient=False)
+    return find_posted(
+        slack,
+        channel,
+        key,
+        since=since,
+        now=now,
+        event_type=REPLY_EVENT_TYPE,
+        key_field=REPLY_KEY_FIELD,
+        thread_ts=parent_ts,
+    )
 
 
 def reply_in_thread(

@@ -92,21 +92,27 @@ def find_posted(
     now: datetime,
     event_type: str,
     key_field: str,
+    thread_ts: str | None = None,
 ) -> PostCheck:
-    """Look in `channel` for this bot's message of `event_type` whose `key_field` is `key`, posted since
-    `since` (minus a margin)."""
+    """Look in `channel` (or, with `thread_ts`, in that thread: conversations.replies) for this bot's
+    message of `event_type` whose `key_field` is `key`, posted since `since` (minus a margin)."""
     try:
         bot_id = slack.auth_test().get("bot_id")
         cursor: str | None = None
         for _ in range(HISTORY_MAX_PAGES):
-            page = slack.conversations_history(
-                channel=channel,
-                oldest=f"{(since - CLOCK_MARGIN).timestamp():.6f}",
-                latest=f"{(now + CLOCK_MARGIN).timestamp():.6f}",
-                inclusive=True,
-                include_all_metadata=True,
-                limit=HISTORY_PAGE,
-                cursor=cursor,
+            window: dict[str, Any] = {
+                "channel": channel,
+                "oldest": f"{(since - CLOCK_MARGIN).timestamp():.6f}",
+                "latest": f"{(now + CLOCK_MARGIN).timestamp():.6f}",
+                "inclusive": True,
+                "include_all_metadata": True,
+                "limit": HISTORY_PAGE,
+                "cursor": cursor,
+            }
+            page = (
+                slack.conversations_replies(ts=thread_ts, **window)
+                if thread_ts is not None
+                else slack.conversations_history(**window)
             )
             for message in page.get("messages") or []:
                 if carries_key(message, key, bot_id, event_type=event_type, key_field=key_field):
