@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.store import NewAlertSubscription, NewSubscription
+from bot.store import NewAlertSubscription
 from tests.support.home import click_home, home_view, open_home, publishes, use_timer
 from tests.support.stack_fixtures import (
     BIG_ACCOUNT,
@@ -20,6 +20,7 @@ from tests.support.stack_fixtures import (
     dispatch_harness,
     elements,
 )
+from tests.support.subscriptions import new_subscription
 from tests.support.watches import dms
 
 ALLOWED = "U0ALLOWED"
@@ -104,17 +105,8 @@ def test_home_lists_this_workspaces_subscriptions_and_the_users_resends(harness:
     use_timer(harness)
     now = datetime.now(UTC)
     harness.deps.store.add_subscription(
-        NewSubscription(
-            team_id="T0001",
-            channel_id="C0DIGEST",
-            created_by=ALLOWED,
-            created_at=now,
-            hour=9,
-            minute=0,
-            timezone="UTC",
-            accounts=(),
-            kind="all",
-            quiet=False,
+        new_subscription(
+            now, team_id="T0001", channel_id="C0DIGEST", created_by=ALLOWED, timezone="UTC"
         )
     )
     harness.deps.store.add_alert_subscription(
@@ -129,17 +121,8 @@ def test_home_lists_this_workspaces_subscriptions_and_the_users_resends(harness:
         )
     )
     harness.deps.store.add_subscription(
-        NewSubscription(
-            team_id="T0OTHER",
-            channel_id="C0ELSE",
-            created_by=ALLOWED,
-            created_at=now,
-            hour=9,
-            minute=0,
-            timezone="UTC",
-            accounts=(),
-            kind="all",
-            quiet=False,
+        new_subscription(
+            now, team_id="T0OTHER", channel_id="C0ELSE", created_by=ALLOWED, timezone="UTC"
         )
     )
     open_home(harness, ALLOWED, with_current_view=False)
